@@ -1,0 +1,118 @@
+"""One typed settings object for the gateway, the CLI and the local stack.
+
+Every value comes from the environment with the `PIC_SEARCH_` prefix; nested groups use a
+double underscore, e.g. `PIC_SEARCH_MILVUS__URI=http://milvus:19530`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Public base URL used in links the API returns; empty means relative links.
+    public_url: str = ""
+    cors_origins: list[str] = Field(default_factory=list)
+    # Decode/resize pool size; 0 means one worker per core.
+    preprocess_workers: int = 0
+    log_level: str = "info"
+
+
+class TritonSettings(BaseModel):
+    url: str = "127.0.0.1:8001"  # gRPC endpoint
+    timeout_s: float = 30.0
+    retry_after_s: int = 5
+
+
+class MilvusSettings(BaseModel):
+    # `http://host:19530` for a Milvus server, or a file path for Milvus Lite.
+    uri: str = "http://127.0.0.1:19530"
+    token: SecretStr = SecretStr("")
+    collection_prefix: str = "images_"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    search_ef: int = 128
+    timeout_s: float = 10.0
+    retry_after_s: int = 5
+
+
+class StoreSettings(BaseModel):
+    kind: Literal["local", "s3"] = "local"
+    path: Path = Path("data/images")
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "pic-search"
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+
+
+class LimitSettings(BaseModel):
+    max_upload_bytes: int = 25 * 1024 * 1024  # one file
+    max_request_bytes: int = 200 * 1024 * 1024  # one multipart request
+    max_files_per_request: int = 64
+    max_pixels: int = 80_000_000  # decompression bombs stop here
+    max_side: int = 20_000
+    min_side: int = 8
+    max_aspect_ratio: float = 50.0
+    max_text_chars: int = 1000
+    max_top_k: int = 100
+    default_top_k: int = 10
+    max_metadata_bytes: int = 4096
+    request_timeout_s: float = 60.0
+
+
+class AuthSettings(BaseModel):
+    # With no keys, writes are open (the local default, bound to 127.0.0.1).
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_keys_file: Path | None = None
+    require_for_reads: bool = False
+
+
+class StackSettings(BaseModel):
+    """The local one-command stack (`pic-search serve`)."""
+
+    data_dir: Path = Path("data")
+    model_repository: Path = Path("model_repository")
+    triton_http_port: int = 8000
+    triton_grpc_port: int = 8001
+    triton_metrics_port: int = 8002
+    milvus_port: int = 19530
+    milvus: Literal["server", "lite"] = "server"
+    index_samples: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIC_SEARCH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    triton: TritonSettings = Field(default_factory=TritonSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    def preprocess_pool_size(self) -> int:
+        return self.server.preprocess_workers or (os.cpu_count() or 1)
+
+    def load_api_keys(self) -> list[str]:
+        keys = [k.get_secret_value() for k in self.auth.api_keys if k.get_secret_value()]
+        if self.auth.api_keys_file is not None:
+            lines = self.auth.api_keys_file.read_text().splitlines()
+            keys += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return keys
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

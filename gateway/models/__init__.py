@@ -1,0 +1,1 @@
+"""What the gateway knows about each model: the one spec everything reads."""

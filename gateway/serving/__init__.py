@@ -1,0 +1,1 @@
+"""Launchers for the local stack: real Triton and Milvus servers as child processes."""

@@ -1,0 +1,107 @@
+"""Starts the real `tritonserver` binary that ships in the `nvidia-pytriton` wheel.
+
+The wheel keeps the Python backend and its per-Python-version stub in separate folders;
+Triton wants them together, so we assemble a backend directory of symlinks. The venv's
+`bin/` goes first on PATH so the stub's Python sees the venv (TensorFlow for model.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.models.spec import TRITON_MODELS
+from gateway.serving.process import ServerProcess, venv_bin
+
+
+@dataclass(frozen=True)
+class TritonPorts:
+    http: int = 8000
+    grpc: int = 8001
+    metrics: int = 8002
+
+
+def pytriton_root() -> Path:
+    import pytriton
+
+    return Path(pytriton.__file__).parent
+
+
+def backend_directory(workdir: Path) -> Path:
+    """`<workdir>/backends/python/` with the backend library, its utils and our Python's stub."""
+    root = pytriton_root() / "tritonserver"
+    python_backend = workdir / "backends" / "python"
+    python_backend.mkdir(parents=True, exist_ok=True)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    sources = [
+        root / "backends" / "python" / "libtriton_python.so",
+        root / "backends" / "python" / "triton_python_backend_utils.py",
+        root / "python_backend_stubs" / version / "triton_python_backend_stub",
+    ]
+    for source in sources:
+        link = python_backend / source.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(source)
+    return workdir / "backends"
+
+
+def triton_process(
+    repository: Path,
+    workdir: Path,
+    ports: TritonPorts,
+    config_name: str = "cpu",
+    startup_timeout_s: float = 600.0,
+) -> ServerProcess:
+    root = pytriton_root()
+    env = dict(os.environ)
+    libs = root.parent / "nvidia_pytriton.libs"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in (str(libs), str(root / "tritonserver" / "lib"), env.get("LD_LIBRARY_PATH")) if p
+    )
+    env["PATH"] = os.pathsep.join((str(venv_bin()), env.get("PATH", "")))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = [
+        str(root / "tritonserver" / "bin" / "tritonserver"),
+        f"--model-repository={repository.resolve()}",
+        f"--backend-directory={backend_directory(workdir)}",
+        f"--model-config-name={config_name}",
+        f"--http-port={ports.http}",
+        f"--grpc-port={ports.grpc}",
+        f"--metrics-port={ports.metrics}",
+        "--allow-metrics=true",
+        "--log-verbose=0",
+        "--exit-on-error=true",
+    ]
+    return ServerProcess(
+        "triton",
+        argv,
+        workdir / "triton.log",
+        ready=lambda: models_ready(ports.http),
+        env=env,
+        startup_timeout_s=startup_timeout_s,
+    )
+
+
+def models_ready(http_port: int) -> bool:
+    """True when the server and every model of the spec are ready."""
+    base = f"http://127.0.0.1:{http_port}/v2"
+    with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as response:
+        if response.status != 200:
+            return False
+    for spec in TRITON_MODELS:
+        with urllib.request.urlopen(f"{base}/models/{spec.name}/ready", timeout=2) as response:
+            if response.status != 200:
+                return False
+    return True
+
+
+def model_statistics(http_port: int, model: str) -> dict[str, object]:
+    url = f"http://127.0.0.1:{http_port}/v2/models/{model}/stats"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        stats: dict[str, object] = json.loads(response.read())["model_stats"][0]
+        return stats
