@@ -44,7 +44,9 @@ def build_vgg16(source: WeightsSource) -> BuiltNetwork:
         source.kind, str(source.path)
     )
     try:
-        model = keras.applications.VGG16(weights=weights, include_top=False, pooling="max")
+        model = keras.applications.VGG16(
+            weights=weights, include_top=False, pooling="max", input_shape=(224, 224, 3)
+        )
     except Exception as exc:  # Keras raises plain Exception for a failed download
         raise WeightsUnavailableError(
             f"could not load VGG16 weights ({source.kind}): {exc}. Without internet, pass a "
@@ -84,7 +86,9 @@ def clip_vit_b32_random(seed: int) -> Any:
         intermediate_activation="quick_gelu",
         max_sequence_length=77,
     )
-    return keras_hub.models.CLIPBackbone(vision_encoder=vision, text_encoder=text, projection_dim=512)
+    return keras_hub.models.CLIPBackbone(
+        vision_encoder=vision, text_encoder=text, projection_dim=512
+    )
 
 
 def load_clip(source: WeightsSource) -> tuple[Any, str]:

@@ -31,7 +31,9 @@ def savedmodel_path(repository: Path, spec: TritonModelSpec) -> Path:
 
 def save_savedmodel(net: networks.BuiltNetwork, spec: TritonModelSpec, path: Path) -> None:
     """Export `net` with a `serving_default` signature named after the spec's tensors."""
-    signature = tf.TensorSpec([None, *spec.input.dims], _TF_DTYPES[spec.input.dtype], spec.input.name)
+    signature = tf.TensorSpec(
+        [None, *spec.input.dims], _TF_DTYPES[spec.input.dtype], spec.input.name
+    )
     module = tf.Module()
     module.layers = net.keras_model
     module.serve = tf.function(
@@ -51,7 +53,9 @@ def write_model(repository: Path, spec: TritonModelSpec, net: networks.BuiltNetw
     for variant, relative in triton_config.VARIANT_PATHS.items():
         target = model_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(triton_config.render(triton_config.build_config(spec, variant, net.provenance)))
+        target.write_text(
+            triton_config.render(triton_config.build_config(spec, variant, net.provenance))
+        )
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
     (model_dir / "1" / "provenance.json").write_text(
         json.dumps({"model": spec.name, "weights": net.provenance}, indent=2) + "\n"

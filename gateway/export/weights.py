@@ -23,8 +23,10 @@ class WeightsSource:
     @classmethod
     def parse(cls, value: str, seed: int = DEFAULT_SEED) -> WeightsSource:
         """`pretrained`, `random`, or a path to a local weights file or preset folder."""
-        if value in ("pretrained", "random"):
-            return cls(kind=value, seed=seed)
+        if value == "pretrained":
+            return cls(kind="pretrained", seed=seed)
+        if value == "random":
+            return cls(kind="random", seed=seed)
         path = Path(value).expanduser().resolve()
         if not path.exists():
             raise WeightsUnavailableError(f"weights path {path} does not exist")

@@ -90,7 +90,9 @@ CLIP_IMAGE = TritonModelSpec(
     output=_EMBEDDING_OUTPUT,
     batching=Batching(),
     # OpenAI CLIP: bicubic resize of the shortest side to 224, then a centre crop.
-    preprocess=ImagePreprocess(size=224, resize="shortest_side_center_crop", interpolation="bicubic"),
+    preprocess=ImagePreprocess(
+        size=224, resize="shortest_side_center_crop", interpolation="bicubic"
+    ),
 )
 CLIP_TEXT = TritonModelSpec(
     name="clip_text",

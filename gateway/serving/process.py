@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -71,7 +72,9 @@ class ServerProcess:
             except Exception:  # not listening yet
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"{self.name} not ready after {self.startup_timeout_s} s; log: {self.log_path}")
+        raise TimeoutError(
+            f"{self.name} not ready after {self.startup_timeout_s} s; log: {self.log_path}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -124,10 +127,8 @@ class ServerProcess:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def venv_bin() -> Path:

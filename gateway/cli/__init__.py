@@ -1,0 +1,1 @@
+"""The `pic-search` command line."""

@@ -1,0 +1,112 @@
+"""The model repository on a real Triton server: ready, exact, normalised, batched."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+
+from gateway.export import triton_config
+from gateway.export.repository import load_signature
+from gateway.models.spec import CLIP_IMAGE, TRITON_MODELS, TritonModelSpec
+from gateway.serving.triton import model_statistics
+from tests.integration.conftest import RunningTriton
+
+_NP = {"UINT8": np.uint8, "INT32": np.int32}
+
+
+def _inputs(spec: TritonModelSpec, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if spec.input.dtype == "UINT8":
+        return rng.integers(0, 256, (n, *spec.input.dims), dtype=np.uint8)
+    ids = np.zeros((n, *spec.input.dims), np.int32)
+    for row in range(n):
+        length = int(rng.integers(1, 20))
+        ids[row, 0] = 49406
+        ids[row, 1 : length + 1] = rng.integers(1, 49000, length)
+        ids[row, length + 1] = 49407
+    return ids
+
+
+def _grpc_infer(url: str, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
+    client = grpcclient.InferenceServerClient(url)
+    tensor = grpcclient.InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
+    tensor.set_data_from_numpy(batch)
+    result = client.infer(spec.name, [tensor]).as_numpy(spec.output.name)
+    assert result is not None
+    return result
+
+
+def _http_infer(url: str, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
+    client = httpclient.InferenceServerClient(url)
+    tensor = httpclient.InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
+    tensor.set_data_from_numpy(batch, binary_data=True)
+    result = client.infer(spec.name, [tensor]).as_numpy(spec.output.name)
+    assert result is not None
+    return result
+
+
+@pytest.mark.parametrize("spec", TRITON_MODELS, ids=lambda s: s.name)
+def test_every_model_is_ready_and_reports_its_weights_provenance(
+    triton: RunningTriton, spec: TritonModelSpec
+) -> None:
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    assert client.is_model_ready(spec.name)
+    config = client.get_model_config(spec.name).config
+    assert (
+        config.parameters[triton_config.PROVENANCE_PARAMETER].string_value == "random:seed=20241127"
+    )
+
+
+@pytest.mark.parametrize("spec", TRITON_MODELS, ids=lambda s: s.name)
+def test_grpc_and_http_results_equal_the_savedmodel_called_in_process(
+    triton: RunningTriton, test_models: Path, spec: TritonModelSpec
+) -> None:
+    batch = _inputs(spec, 3)
+    expected = load_signature(test_models, spec)(**{spec.input.name: tf.constant(batch)})
+    expected_array = expected[spec.output.name].numpy()
+    over_grpc = _grpc_infer(triton.grpc_url, spec, batch)
+    over_http = _http_infer(triton.http_url, spec, batch)
+    assert np.abs(over_grpc - expected_array).max() <= 1e-5
+    assert np.abs(over_http - expected_array).max() <= 1e-5
+    np.testing.assert_allclose(np.linalg.norm(over_grpc, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", TRITON_MODELS, ids=lambda s: s.name)
+def test_a_batch_of_n_returns_n_rows_in_request_order(
+    triton: RunningTriton, spec: TritonModelSpec
+) -> None:
+    batch = _inputs(spec, 4, seed=3)
+    together = _grpc_infer(triton.grpc_url, spec, batch)
+    assert together.shape == (4, 512)
+    one_by_one = np.concatenate([_grpc_infer(triton.grpc_url, spec, row[None]) for row in batch])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    assert not np.allclose(together[0], together[1])
+
+
+def _counts(triton: RunningTriton, model: str) -> tuple[int, int]:
+    stats = model_statistics(triton.ports.http, model)
+    requests = int(stats["inference_stats"]["success"]["count"])  # type: ignore[index]
+    return requests, int(stats["execution_count"])  # type: ignore[call-overload]
+
+
+def test_concurrent_single_image_requests_are_batched_by_triton(triton: RunningTriton) -> None:
+    spec = CLIP_IMAGE
+    images = _inputs(spec, 32, seed=5)
+    requests_before, executions_before = _counts(triton, spec.name)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(
+            pool.map(lambda i: _grpc_infer(triton.grpc_url, spec, images[i : i + 1]), range(32))
+        )
+    requests, executions = _counts(triton, spec.name)
+    assert requests - requests_before == 32
+    assert executions - executions_before < 32, "every request ran alone: no dynamic batching"
+    # Batching must not mix rows up: each answer is its own image's embedding.
+    np.testing.assert_allclose(
+        np.concatenate(results), _grpc_infer(triton.grpc_url, spec, images), atol=1e-5
+    )
