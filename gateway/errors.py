@@ -84,3 +84,10 @@ class ModelMismatchError(PicSearchError):
 
     status = 500
     code = "model_mismatch"
+
+
+class CorruptImageError(InvalidImageError):
+    """Bytes in an allowed image format that do not decode (truncated, damaged): 400."""
+
+    status = 400
+    code = "corrupt_image"

@@ -15,7 +15,7 @@ from typing import Literal
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import PROVENANCE_PARAMETER, TritonModelSpec
 
 Variant = Literal["default", "cpu", "gpu"]
 VARIANT_PATHS: dict[Variant, str] = {
@@ -23,7 +23,7 @@ VARIANT_PATHS: dict[Variant, str] = {
     "cpu": "configs/cpu.pbtxt",
     "gpu": "configs/gpu.pbtxt",
 }
-PROVENANCE_PARAMETER = "weights_provenance"
+__all__ = ["PROVENANCE_PARAMETER", "build_config", "parse", "render"]
 
 _DTYPES = {"UINT8": mc.TYPE_UINT8, "INT32": mc.TYPE_INT32, "FP32": mc.TYPE_FP32}
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 EMBEDDING_DIM = 512
 CLIP_CONTEXT_LENGTH = 77
+# The Triton config parameter where the exporter records which weights a model holds.
+PROVENANCE_PARAMETER = "weights_provenance"
 
 TritonDType = Literal["UINT8", "INT32", "FP32"]
 ResizePolicy = Literal["direct", "shortest_side_center_crop"]

@@ -1,14 +1,23 @@
-"""Real servers for integration tests, one of each per session, on free ports."""
+"""Real servers for integration tests, one of each per session, on free ports.
+
+Triton and Milvus are started once; gateways are started as `pic-search gateway`
+subprocesses pointed at them, so tests talk HTTP over real sockets.
+"""
 
 from __future__ import annotations
 
+import os
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
-from gateway.serving.process import ServerProcess, free_port
+from gateway.samples import sample_photos
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import ServerProcess, free_port, venv_bin
 from gateway.serving.triton import TritonPorts, triton_process
 
 
@@ -37,9 +46,86 @@ class RunningTriton:
         self.process.wait_ready()
 
 
+@dataclass
+class RunningMilvus:
+    process: ServerProcess
+    port: int
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class RunningGateway:
+    process: ServerProcess
+    url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120.0, **kwargs)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def triton(test_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTriton]:
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
     workdir = tmp_path_factory.mktemp("triton")
     with triton_process(test_models, workdir, ports) as process:
         yield RunningTriton(process, ports)
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMilvus]:
+    port = free_port()
+    with milvus_process("server", tmp_path_factory.mktemp("milvus"), port) as process:
+        yield RunningMilvus(process, port)
+
+
+def gateway_process(workdir: Path, env_overrides: dict[str, str]) -> RunningGateway:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PIC_SEARCH_SERVER__PORT": str(port),
+        "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
+        "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
+        **env_overrides,
+    }
+    url = f"http://127.0.0.1:{port}"
+    process = ServerProcess(
+        "gateway",
+        [str(venv_bin() / "pic-search"), "gateway"],
+        workdir / "gateway.log",
+        ready=lambda: _ready(url),
+        env=env,
+        startup_timeout_s=120,
+    )
+    return RunningGateway(process, url, env)
+
+
+def _ready(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        return bool(response.status == 200)
+
+
+@pytest.fixture(scope="session", params=["milvus-server", "milvus-lite"])
+def gateway(
+    request: pytest.FixtureRequest,
+    triton: RunningTriton,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningGateway]:
+    """A gateway on the real Triton, against a Milvus server and then a Milvus Lite file."""
+    workdir = tmp_path_factory.mktemp(f"gateway-{request.param}")
+    if request.param == "milvus-server":
+        uri = request.getfixturevalue("milvus").uri
+    else:
+        uri = str(workdir / "lite.db")
+    running = gateway_process(
+        workdir, {"PIC_SEARCH_TRITON__URL": triton.grpc_url, "PIC_SEARCH_MILVUS__URI": uri}
+    )
+    with running.process:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    return sample_photos()

@@ -1,0 +1,123 @@
+"""One ASGI middleware for what every request gets: a request id, the body-size limit,
+the multipart content-type check, `Server-Timing`, Prometheus metrics and an access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.errors import error_response
+from gateway.config import Settings
+from gateway.observability import (
+    REQUEST_SECONDS,
+    REQUESTS,
+    server_timing_header,
+    start_request_timings,
+)
+
+log = logging.getLogger("gateway.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MULTIPART_ROUTES = {("POST", "/v1/images"), ("POST", "/v1/search/image")}
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_bytes = settings.limits.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        timings = start_request_timings()
+        headers = Headers(scope=scope)
+        offered = headers.get("x-request-id", "")
+        request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        state: dict[str, Any] = {"status": 500, "received": 0, "too_large": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if state["too_large"]:
+                replacement = _too_large_message(message, self.max_bytes)
+                if replacement is None:
+                    return
+                message = replacement
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                extra = MutableHeaders(scope=message)
+                extra["x-request-id"] = request_id
+                extra["server-timing"] = server_timing_header(
+                    timings, time.perf_counter() - started
+                )
+            await send(message)
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_bytes:
+                    # Chunked uploads have no Content-Length: stop reading and answer 413.
+                    state["too_large"] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        early = self._reject_early(scope, headers)
+        if early is not None:
+            await early(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, counting_receive, send_with_headers)
+        self._record(scope, request_id, state["status"], time.perf_counter() - started)
+
+    def _reject_early(self, scope: Scope, headers: Headers) -> ASGIApp | None:
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return error_response(
+                413, "request_too_large", f"the request body is over {self.max_bytes} bytes"
+            )
+        route = (scope["method"], scope["path"].rstrip("/"))
+        content_type = headers.get("content-type", "")
+        if route in MULTIPART_ROUTES and not content_type.startswith("multipart/form-data"):
+            return error_response(
+                415, "unsupported_media_type", "send the image as multipart/form-data"
+            )
+        return None
+
+    @staticmethod
+    def _record(scope: Scope, request_id: str, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(route, scope["method"], str(status)).inc()
+        REQUEST_SECONDS.labels(route).observe(seconds)
+        log.info(
+            "%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, seconds * 1000
+        )
+
+
+def _too_large_message(message: Message, max_bytes: int) -> Message | None:
+    """Swap whatever the app answered to a truncated body for a 413 error."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": "request_too_large",
+                "message": f"the request body is over {max_bytes} bytes",
+            }
+        }
+    ).encode()
+    if message["type"] == "http.response.start":
+        return {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    if message["type"] == "http.response.body" and not message.get("more_body", False):
+        return {"type": "http.response.body", "body": body}
+    return None

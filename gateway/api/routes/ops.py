@@ -1,0 +1,52 @@
+"""Operations: liveness, readiness, statistics, Prometheus metrics, the web page."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.api.deps import BackendsDep, Reader
+from gateway.api.routes.images import ERRORS
+from gateway.api.schemas import Readiness
+from gateway.services import status
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(backends: BackendsDep) -> JSONResponse:
+    """Readiness: Triton's models are ready, Milvus and the image store answer."""
+    checks = await status.readiness(backends)
+    ready = all(checks.values())
+    return JSONResponse(
+        {"ready": ready, "checks": checks},
+        status_code=200 if ready else 503,
+        headers=None if ready else {"Retry-After": "5"},
+    )
+
+
+@router.get("/v1/stats", responses=ERRORS, dependencies=[Reader])
+async def stats(backends: BackendsDep) -> dict[str, Any]:
+    """Counts per collection, the models and which weights they hold."""
+    return await status.stats(backends)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index_page() -> HTMLResponse:
+    page = resources.files("gateway").joinpath("web/index.html").read_text(encoding="utf-8")
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})

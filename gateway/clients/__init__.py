@@ -1,0 +1,1 @@
+"""Clients for the gateway's dependencies: Triton (embeddings) and Milvus (vectors)."""

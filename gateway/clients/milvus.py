@@ -1,0 +1,268 @@
+"""Milvus access for the gateway: one collection per search model, reached by an alias.
+
+Each collection's physical name carries a hash of the model fingerprint (Triton model +
+weights provenance) and the public alias (`images_clip`) points at it. A gateway serving
+other weights than the collection was built with therefore sees a different name and
+refuses to start; `pic-search reindex` builds the new collection and moves the alias.
+pymilvus is synchronous, so every call runs in a worker thread with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import ParamError
+
+from gateway.clients.retry import with_retries
+from gateway.config import MilvusSettings
+from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearchError
+
+T = TypeVar("T")
+ID_MAX_LENGTH = 64  # sha256 hex
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+
+
+def physical_name(alias: str, fingerprint: str) -> str:
+    return f"{alias}_{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return not isinstance(exc, ParamError | PicSearchError)
+
+
+class VectorIndex:
+    """The gateway's view of Milvus: typed, async, and with outages as 503 errors."""
+
+    def __init__(self, settings: MilvusSettings) -> None:
+        self.settings = settings
+        self._client: MilvusClient | None = None
+        self._lock = asyncio.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _connect(self) -> MilvusClient:
+        if self._client is None:
+            self._client = MilvusClient(
+                uri=self.settings.uri,
+                token=self.settings.token.get_secret_value(),
+                timeout=self.settings.timeout_s,
+            )
+        return self._client
+
+    async def _run(self, work: Callable[[MilvusClient], T]) -> T:
+        async def attempt() -> T:
+            return await asyncio.to_thread(lambda: work(self._connect()))
+
+        try:
+            return await with_retries(attempt, _is_transient, self.settings.timeout_s)
+        except PicSearchError:
+            raise
+        except ParamError as exc:
+            raise PicSearchError(f"invalid Milvus request: {exc}") from exc
+        except Exception as exc:
+            raise MilvusUnavailableError(
+                f"Milvus is unavailable: {exc}", retry_after_s=self.settings.retry_after_s
+            ) from exc
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.close)
+
+    async def ping(self) -> bool:
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(lambda: self._connect().list_collections()), timeout=3.0
+            )
+            return True
+        except Exception:
+            return False
+
+    # -- collections ------------------------------------------------------------------------
+    async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
+        """Create the collection and its alias if missing; refuse another model's vectors."""
+        await self._run(lambda c: self._ensure(c, alias, fingerprint, dim))
+
+    def _ensure(self, client: MilvusClient, alias: str, fingerprint: str, dim: int) -> None:
+        wanted = physical_name(alias, fingerprint)
+        current = _alias_target(client, alias)
+        if current is not None and current != wanted:
+            raise ModelMismatchError(
+                f"collection {alias} ({current}) was built with another model than "
+                f"{fingerprint!r}; run `pic-search reindex` to re-embed the stored images"
+            )
+        if not client.has_collection(wanted):
+            self._create(client, wanted, fingerprint, dim)
+        client.load_collection(wanted)
+        if current is None:
+            client.create_alias(wanted, alias)
+
+    def _create(self, client: MilvusClient, name: str, fingerprint: str, dim: int) -> None:
+        schema = MilvusClient.create_schema(
+            auto_id=False,
+            enable_dynamic_field=False,
+            description=json.dumps({"model": fingerprint}),
+        )
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
+        schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("created_at", DataType.INT64)
+        schema.add_field("metadata", DataType.JSON)
+        index = client.prepare_index_params()
+        index.add_index(
+            field_name="embedding",
+            index_type="HNSW",
+            metric_type="IP",  # vectors are L2-normalised, so IP is cosine similarity
+            params={
+                "M": self.settings.hnsw_m,
+                "efConstruction": self.settings.hnsw_ef_construction,
+            },
+        )
+        # Strong consistency: a client reads its own writes (search right after ingest).
+        client.create_collection(
+            name, schema=schema, index_params=index, consistency_level="Strong"
+        )
+
+    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
+        name = physical_name(alias, fingerprint)
+
+        def create(client: MilvusClient) -> None:
+            if not client.has_collection(name):
+                self._create(client, name, fingerprint, dim)
+            client.load_collection(name)
+
+        await self._run(create)
+        return name
+
+    async def switch_alias(self, alias: str, target: str) -> str | None:
+        """Point `alias` at `target` atomically; returns the previous target."""
+
+        def switch(client: MilvusClient) -> str | None:
+            previous = _alias_target(client, alias)
+            if previous is None:
+                client.create_alias(target, alias)
+            else:
+                client.alter_alias(target, alias)
+            return previous
+
+        return await self._run(switch)
+
+    async def drop(self, name: str) -> None:
+        await self._run(lambda c: c.drop_collection(name))
+
+    async def target(self, alias: str) -> str | None:
+        return await self._run(lambda c: _alias_target(c, alias))
+
+    # -- rows -------------------------------------------------------------------------------
+    async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self._run(lambda c: c.upsert(collection, list(rows)))
+
+    async def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            await self._run(lambda c: c.delete(collection, ids=list(ids)))
+
+    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = await self._run(lambda c: c.get(collection, ids=list(ids), output_fields=["id"]))
+        return {str(row["id"]) for row in rows}
+
+    async def get(
+        self, collection: str, id_: str, with_vector: bool = False
+    ) -> dict[str, Any] | None:
+        fields = ["id", "created_at", "metadata"] + (["embedding"] if with_vector else [])
+        rows = await self._run(lambda c: c.get(collection, ids=[id_], output_fields=fields))
+        return dict(rows[0]) if rows else None
+
+    async def count(self, collection: str) -> int:
+        rows = await self._run(lambda c: c.query(collection, filter="", output_fields=["count(*)"]))
+        return int(rows[0]["count(*)"])
+
+    async def search(
+        self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
+    ) -> list[Hit]:
+        params = {"metric_type": "IP", "params": {"ef": max(self.settings.search_ef, top_k)}}
+        results = await self._run(
+            lambda c: c.search(
+                collection,
+                data=[list(vector)],
+                anns_field="embedding",
+                limit=top_k,
+                filter=filter_expr,
+                search_params=params,
+                output_fields=["metadata"],
+            )
+        )
+        return [
+            Hit(str(hit["id"]), float(hit["distance"]), dict(hit["entity"].get("metadata") or {}))
+            for hit in results[0]
+        ]
+
+    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
+        """The `limit` newest rows created before `before` (a cursor), newest first.
+
+        Milvus has no ORDER BY, so this scans (id, created_at) pairs with an iterator and
+        keeps the newest in a heap: O(rows) per page, fine for a personal library.
+        """
+        expr = f"created_at < {int(before)}" if before is not None else ""
+
+        def scan(client: MilvusClient) -> list[Row]:
+            iterator = client.query_iterator(
+                collection, batch_size=1000, filter=expr, output_fields=["id", "created_at"]
+            )
+            best: list[tuple[int, str]] = []
+            try:
+                while batch := iterator.next():
+                    for row in batch:
+                        item = (int(row["created_at"]), str(row["id"]))
+                        if len(best) < limit:
+                            heapq.heappush(best, item)
+                        else:
+                            heapq.heappushpop(best, item)
+            finally:
+                iterator.close()
+            ordered = sorted(best, reverse=True)
+            if not ordered:
+                return []
+            metadata = {
+                str(r["id"]): r.get("metadata") or {}
+                for r in client.get(
+                    collection, ids=[i for _, i in ordered], output_fields=["id", "metadata"]
+                )
+            }
+            return [Row(i, ts, dict(metadata.get(i, {}))) for ts, i in ordered]
+
+        return await self._run(scan)
+
+
+def _alias_target(client: MilvusClient, alias: str) -> str | None:
+    try:
+        described = client.describe_alias(alias)
+    except Exception as exc:
+        # pymilvus raises its generic MilvusException for "no such alias"; anything else
+        # (an outage) must propagate, or we would create a second collection.
+        message = str(exc).lower()
+        if "not" in message and ("exist" in message or "found" in message):
+            return None
+        raise
+    target = described.get("collection_name") if described else None
+    return str(target) if target else None

@@ -1,0 +1,89 @@
+"""Async Triton client: one gRPC channel, one batch per call, deadlines, typed errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from tritonclient.grpc import InferInput
+from tritonclient.grpc import aio as grpc_aio
+from tritonclient.utils import InferenceServerException
+
+from gateway.clients.retry import with_retries
+from gateway.config import TritonSettings
+from gateway.errors import PicSearchError, TritonUnavailableError
+from gateway.models.spec import PROVENANCE_PARAMETER, TritonModelSpec
+
+# gRPC statuses that mean "Triton is not there right now", not "your request is wrong".
+_TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "UNKNOWN")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if not isinstance(exc, InferenceServerException):
+        return False
+    status = str(exc.status() or "")
+    message = str(exc.message() or "")
+    return any(code in status for code in _TRANSIENT) or "failed to connect" in message.lower()
+
+
+class TritonClient:
+    def __init__(self, settings: TritonSettings) -> None:
+        self.settings = settings
+        # One channel for the gateway's lifetime; gRPC multiplexes concurrent calls over it.
+        self._client = grpc_aio.InferenceServerClient(url=settings.url)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def embed(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> npt.NDArray[np.float32]:
+        """Embeddings for every row of `batch`, in order (split to the model's max batch)."""
+        step = spec.batching.max_batch_size
+        parts = [await self._infer(spec, batch[i : i + step]) for i in range(0, len(batch), step)]
+        return np.concatenate(parts) if parts else np.zeros((0, 512), np.float32)
+
+    async def _infer(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> npt.NDArray[np.float32]:
+        tensor = InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
+        tensor.set_data_from_numpy(np.ascontiguousarray(batch))
+
+        async def call() -> npt.NDArray[np.float32]:
+            result = await self._client.infer(
+                spec.name, [tensor], client_timeout=self.settings.timeout_s
+            )
+            output = result.as_numpy(spec.output.name)
+            if output is None or output.shape != (len(batch), *spec.output.dims):
+                raise PicSearchError(f"Triton returned a malformed {spec.name} output")
+            embeddings: npt.NDArray[np.float32] = output.astype(np.float32, copy=False)
+            return embeddings
+
+        try:
+            return await with_retries(call, _is_transient, self.settings.timeout_s)
+        except InferenceServerException as exc:
+            raise self._unavailable(spec.name, exc) from exc
+
+    async def models_ready(self, specs: list[TritonModelSpec]) -> bool:
+        try:
+            for spec in specs:
+                if not await self._client.is_model_ready(spec.name, client_timeout=2.0):
+                    return False
+            return True
+        except InferenceServerException:
+            return False
+
+    async def provenance(self, spec: TritonModelSpec) -> str:
+        """The weights provenance recorded by the exporter in the model's config."""
+        try:
+            response = await self._client.get_model_config(spec.name, client_timeout=5.0)
+        except InferenceServerException as exc:
+            raise self._unavailable(spec.name, exc) from exc
+        return str(response.config.parameters[PROVENANCE_PARAMETER].string_value or "unknown")
+
+    def _unavailable(self, model: str, exc: InferenceServerException) -> PicSearchError:
+        if _is_transient(exc):
+            return TritonUnavailableError(
+                f"Triton is unavailable ({model}): {exc.message()}",
+                retry_after_s=self.settings.retry_after_s,
+            )
+        return PicSearchError(f"Triton rejected the {model} request: {exc.message()}")

@@ -1,0 +1,82 @@
+"""Everything the services need, opened once by the app's lifespan (or the CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+from gateway.clients.milvus import VectorIndex
+from gateway.clients.triton import TritonClient
+from gateway.config import Settings
+from gateway.errors import PicSearchError
+from gateway.models.clip_tokenizer import ClipTokenizer
+from gateway.models.spec import SEARCH_MODELS, SearchModel
+from gateway.store.base import ImageStore
+from gateway.store.factory import open_store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    triton: TritonClient
+    vectors: VectorIndex
+    store: ImageStore
+    pool: ThreadPoolExecutor
+    tokenizer: ClipTokenizer
+    # Search model name -> "<triton model>@<weights provenance>", learnt from Triton.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    collections_ready: bool = False
+    _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Backends:
+        backends = cls(
+            settings=settings,
+            triton=TritonClient(settings.triton),
+            vectors=VectorIndex(settings.milvus),
+            store=await open_store(settings.store),
+            pool=ThreadPoolExecutor(settings.preprocess_pool_size(), thread_name_prefix="decode"),
+            tokenizer=ClipTokenizer.from_package(),
+        )
+        try:
+            await backends.ensure_collections()
+        except PicSearchError as exc:
+            if exc.status != 503:
+                await backends.close()
+                raise  # e.g. a model mismatch: refuse to start, saying why
+            # Triton or Milvus is not up yet: start anyway, stay unready, retry on use.
+        return backends
+
+    async def close(self) -> None:
+        await self.triton.close()
+        await self.vectors.close()
+        await self.store.close()
+        self.pool.shutdown(wait=True)
+
+    def collection(self, model: SearchModel) -> str:
+        return f"{self.settings.milvus.collection_prefix}{model.name}"
+
+    async def ensure_collections(self) -> None:
+        """Learn each model's weights from Triton and create or verify its collection."""
+        if self.collections_ready:
+            return
+        async with self._init_lock:
+            if self.collections_ready:
+                return
+            for model in SEARCH_MODELS.values():
+                provenance = await self.triton.provenance(model.image_model)
+                fingerprint = f"{model.image_model.name}@{provenance}"
+                await self.vectors.ensure_collection(self.collection(model), fingerprint, model.dim)
+                self.fingerprints[model.name] = fingerprint
+            self.collections_ready = True
+
+    async def run_cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run CPU-bound work (decode, resize) in the pool, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, lambda: fn(*args, **kwargs))

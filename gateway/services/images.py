@@ -1,0 +1,66 @@
+"""Indexed images: records, bytes, listing, deletion."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.errors import NotFoundError, ValidationError
+from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS
+from gateway.observability import stage
+from gateway.services.backends import Backends
+from gateway.store.base import Kind, check_id
+
+
+async def record(backends: Backends, image_id: str) -> dict[str, Any]:
+    check_id(image_id)
+    with stage("store"):
+        data = await backends.store.get(image_id, "record")
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+async def blob(backends: Backends, image_id: str, kind: Kind) -> bytes:
+    check_id(image_id)
+    with stage("store"):
+        return await backends.store.get(image_id, kind)
+
+
+async def newest(
+    backends: Backends, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of images, newest first, and the cursor of the next page (None at the end)."""
+    if not 1 <= limit <= backends.settings.limits.max_top_k:
+        raise ValidationError(
+            f"limit must be between 1 and {backends.settings.limits.max_top_k}",
+            code="invalid_limit",
+        )
+    before: int | None = None
+    if cursor:
+        if not cursor.isdigit() or len(cursor) > 20:
+            raise ValidationError("cursor is not one this API returned", code="invalid_cursor")
+        before = int(cursor)
+    await backends.ensure_collections()
+    collection = backends.collection(SEARCH_MODELS[DEFAULT_SEARCH_MODEL])
+    with stage("milvus"):
+        rows = await backends.vectors.newest(collection, before, limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    items = [{"id": r.id, "created_at": r.created_at, "metadata": r.metadata} for r in page]
+    return items, (str(page[-1].created_at) if more and page else None)
+
+
+async def delete(backends: Backends, image_id: str) -> None:
+    """Remove the image's vectors from every collection, then its stored bytes."""
+    check_id(image_id)
+    await backends.ensure_collections()
+    found = await backends.store.exists(image_id, "original")
+    for model in SEARCH_MODELS.values():
+        collection = backends.collection(model)
+        with stage("milvus"):
+            if await backends.vectors.existing_ids(collection, [image_id]):
+                found = True
+                await backends.vectors.delete(collection, [image_id])
+    if not found:
+        raise NotFoundError(f"no image with id {image_id}", code="image_not_found")
+    with stage("store"):
+        await backends.store.delete(image_id)

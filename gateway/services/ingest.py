@@ -1,0 +1,221 @@
+"""Ingest: validate, embed with every model, store bytes, upsert vectors; all or nothing.
+
+Milvus has no transaction across collections, so the order is: store the bytes, upsert
+each collection (idempotent: the id is the content hash), and on any failure remove what
+this call wrote before answering. `pic-search check --repair` mends what a crash leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.errors import BadInputError, PicSearchError, TooLargeError
+from gateway.models.spec import SEARCH_MODELS
+from gateway.observability import IMAGES_INGESTED, stage
+from gateway.preprocess import PreparedImage, prepare_image
+from gateway.services.backends import Backends
+
+Status = Literal["created", "duplicate", "rejected"]
+IMAGE_SPECS = [model.image_model for model in SEARCH_MODELS.values()]
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FileResult:
+    filename: str
+    status: Status
+    id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    status_code: int | None = None  # for rejected files: the HTTP status of the error
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def check_request(uploads: list[Upload], backends: Backends) -> None:
+    limits = backends.settings.limits
+    if not uploads:
+        raise BadInputError("no files in the request (multipart field `files`)", code="no_files")
+    if len(uploads) > limits.max_files_per_request:
+        raise TooLargeError(
+            f"{len(uploads)} files is over the limit of {limits.max_files_per_request}",
+            code="too_many_files",
+        )
+
+
+async def ingest(
+    backends: Backends, uploads: list[Upload], metadata: dict[str, Any]
+) -> list[FileResult]:
+    check_request(uploads, backends)
+    results: list[FileResult | None] = [None] * len(uploads)
+    accepted: dict[str, tuple[int, Upload, PreparedImage]] = {}
+
+    with stage("decode"):
+        prepared = await asyncio.gather(*(_prepare(backends, upload) for upload in uploads))
+    for index, (upload, outcome) in enumerate(zip(uploads, prepared, strict=True)):
+        if isinstance(outcome, PicSearchError):
+            results[index] = _rejected(upload, outcome)
+            continue
+        image_id = hashlib.sha256(upload.data).hexdigest()
+        if image_id in accepted:  # the same bytes twice in one request
+            results[index] = FileResult(upload.filename, "duplicate", image_id)
+        else:
+            accepted[image_id] = (index, upload, outcome)
+
+    if accepted:
+        await backends.ensure_collections()
+        created = await _write(backends, accepted, metadata)
+        for image_id, (index, upload, _) in accepted.items():
+            status: Status = "created" if image_id in created else "duplicate"
+            results[index] = FileResult(upload.filename, status, image_id)
+    final = [r for r in results if r is not None]
+    for result in final:
+        IMAGES_INGESTED.labels(result.status).inc()
+    return final
+
+
+async def _prepare(backends: Backends, upload: Upload) -> PreparedImage | PicSearchError:
+    try:
+        return await backends.run_cpu(
+            prepare_image, upload.data, IMAGE_SPECS, backends.settings.limits
+        )
+    except PicSearchError as exc:
+        if exc.status >= 500:
+            raise
+        return exc
+
+
+def _rejected(upload: Upload, error: PicSearchError) -> FileResult:
+    return FileResult(upload.filename, "rejected", None, error.code, error.message, error.status)
+
+
+async def _write(
+    backends: Backends,
+    accepted: dict[str, tuple[int, Upload, PreparedImage]],
+    metadata: dict[str, Any],
+) -> set[str]:
+    """Write every new image to the store and every collection; returns the created ids."""
+    ids = list(accepted)
+    collections = {name: backends.collection(m) for name, m in SEARCH_MODELS.items()}
+    with stage("milvus"):
+        present = {
+            name: await backends.vectors.existing_ids(collection, ids)
+            for name, collection in collections.items()
+        }
+    with stage("store"):
+        stored = {i for i in ids if await backends.store.exists(i, "original")}
+    complete = set.intersection(*present.values()) & stored
+    todo = [i for i in ids if i not in complete]
+    if not todo:
+        return set()
+
+    with stage("triton"):
+        vectors = await _embed(backends, [accepted[i][2] for i in todo])
+    now_us = time.time_ns() // 1000
+    try:
+        with stage("store"):
+            for offset, image_id in enumerate(todo):
+                _, upload, image = accepted[image_id]
+                await _store(backends, image_id, upload, image, metadata, now_us + offset)
+        with stage("milvus"):
+            for name, collection in collections.items():
+                rows = [
+                    {
+                        "id": image_id,
+                        "embedding": vectors[name][row].tolist(),
+                        "created_at": now_us + row,
+                        "metadata": metadata,
+                    }
+                    for row, image_id in enumerate(todo)
+                ]
+                await backends.vectors.upsert(collection, rows)
+    except BaseException:
+        await asyncio.shield(_undo(backends, todo, present, stored, collections))
+        raise
+    return set(todo)
+
+
+async def _embed(
+    backends: Backends, images: list[PreparedImage]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """One Triton batch per model, the models in parallel."""
+    names = list(SEARCH_MODELS)
+    outputs = await asyncio.gather(
+        *(
+            backends.triton.embed(
+                SEARCH_MODELS[name].image_model,
+                np.stack([image.inputs[SEARCH_MODELS[name].image_model.name] for image in images]),
+            )
+            for name in names
+        )
+    )
+    return dict(zip(names, outputs, strict=True))
+
+
+async def _store(
+    backends: Backends,
+    image_id: str,
+    upload: Upload,
+    image: PreparedImage,
+    metadata: dict[str, Any],
+    created_at: int,
+) -> None:
+    record = {
+        "id": image_id,
+        "filename": upload.filename,
+        "format": image.format,
+        "width": image.width,
+        "height": image.height,
+        "bytes": len(upload.data),
+        "created_at": created_at,
+        "metadata": metadata,
+    }
+    await backends.store.put(image_id, "original", upload.data)
+    await backends.store.put(image_id, "thumbnail", image.thumbnail_jpeg)
+    await backends.store.put(image_id, "record", json.dumps(record).encode())
+
+
+async def _undo(
+    backends: Backends,
+    todo: list[str],
+    present: dict[str, set[str]],
+    stored: set[str],
+    collections: dict[str, str],
+) -> None:
+    """Remove what this ingest wrote, keeping what was there before it started."""
+    for name, collection in collections.items():
+        fresh = [i for i in todo if i not in present[name]]
+        # If Milvus is down too, `pic-search check --repair` removes the leftovers.
+        with contextlib.suppress(PicSearchError):
+            await backends.vectors.delete(collection, fresh)
+    for image_id in todo:
+        if image_id not in stored:
+            with contextlib.suppress(PicSearchError):
+                await backends.store.delete(image_id)
+
+
+def ingest_status_code(results: list[FileResult]) -> int:
+    """201 when all are created or duplicates, 207 when some are rejected, the error's
+    status when all are rejected."""
+    rejected = [r for r in results if r.status == "rejected"]
+    if not rejected:
+        return 201
+    if len(rejected) < len(results):
+        return 207
+    statuses = {r.status_code or 400 for r in rejected}
+    return statuses.pop() if len(statuses) == 1 else 400

@@ -1,0 +1,203 @@
+"""Ingest and search through the gateway, on real Triton and Milvus servers."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.integration.conftest import RunningGateway
+
+MODELS = ("clip", "vgg16")
+
+
+def _index(client: httpx.Client, photos: dict[str, bytes]) -> dict[str, str]:
+    files = [("files", (name, data, "image/jpeg")) for name, data in photos.items()]
+    response = client.post("/v1/images", files=files, data={"metadata": '{"album": "samples"}'})
+    assert response.status_code == 201, response.text
+    results = response.json()["results"]
+    assert {r["status"] for r in results} <= {"created", "duplicate"}
+    return {r["filename"]: r["id"] for r in results}
+
+
+@pytest.fixture(scope="module")
+def indexed(gateway: RunningGateway, photos: dict[str, bytes]) -> dict[str, str]:
+    with gateway.client() as client:
+        return _index(client, photos)
+
+
+def _search(
+    client: httpx.Client, data: bytes, model: str, top_k: int = 5
+) -> list[dict[str, object]]:
+    response = client.post(
+        "/v1/search/image",
+        files={"file": ("q.jpg", data, "image/jpeg")},
+        data={"model": model, "top_k": str(top_k)},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == model
+    results: list[dict[str, object]] = body["results"]
+    return results
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_searching_with_each_indexed_photo_finds_that_photo_first(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str], model: str
+) -> None:
+    with gateway.client() as client:
+        for name, data in photos.items():
+            results = _search(client, data, model)
+            assert results[0]["id"] == indexed[name], name
+            scores = [float(r["score"]) for r in results]  # type: ignore[arg-type]
+            assert scores == sorted(scores, reverse=True)
+            assert scores[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def _variant(data: bytes, scale: float, quality: int) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    size = (max(8, int(image.width * scale)), max(8, int(image.height * scale)))
+    out = io.BytesIO()
+    image.resize(size, Image.Resampling.BILINEAR).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("model", "required"), [("vgg16", 0.9), ("clip", 0.9)])
+def test_half_size_and_low_quality_copies_find_their_original_first(
+    gateway: RunningGateway,
+    photos: dict[str, bytes],
+    indexed: dict[str, str],
+    model: str,
+    required: float,
+    record_property: pytest.RecordProperty,
+) -> None:
+    hits = total = 0
+    with gateway.client() as client:
+        for name, data in photos.items():
+            for variant in (_variant(data, 0.5, 92), _variant(data, 1.0, 30)):
+                total += 1
+                hits += _search(client, variant, model, top_k=1)[0]["id"] == indexed[name]
+    recall = hits / total
+    record_property(f"{model}_near_duplicate_recall_at_1", recall)
+    print(f"{model}: near-duplicate recall@1 = {hits}/{total} = {recall:.2f}")
+    assert recall >= required
+
+
+def test_a_reupload_is_a_duplicate_and_the_count_does_not_change(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str]
+) -> None:
+    with gateway.client() as client:
+        before = client.get("/v1/stats").json()["collections"]
+        name, data = next(iter(photos.items()))
+        response = client.post("/v1/images", files=[("files", (name, data, "image/jpeg"))])
+        assert response.status_code == 201
+        assert response.json()["results"][0] == {
+            "filename": name, "status": "duplicate", "id": indexed[name],
+        }  # fmt: skip
+        assert client.get("/v1/stats").json()["collections"] == before
+
+
+def test_delete_makes_an_image_unfindable_and_its_content_404(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str]
+) -> None:
+    extra = _variant(photos["coffee.jpg"], 0.8, 80)
+    with gateway.client() as client:
+        created = client.post("/v1/images", files=[("files", ("extra.jpg", extra, "image/jpeg"))])
+        image_id = created.json()["results"][0]["id"]
+        assert client.get(f"/v1/images/{image_id}/content").content == extra
+        assert _search(client, extra, "clip", 1)[0]["id"] == image_id
+
+        assert client.delete(f"/v1/images/{image_id}").status_code == 204
+        assert client.get(f"/v1/images/{image_id}/content").status_code == 404
+        assert client.get(f"/v1/images/{image_id}").status_code == 404
+        for model in MODELS:
+            assert image_id not in {r["id"] for r in _search(client, extra, model, 10)}
+        assert client.delete(f"/v1/images/{image_id}").status_code == 404
+
+
+def test_text_search_returns_top_k_well_formed_results_ordered_by_score(
+    gateway: RunningGateway, indexed: dict[str, str]
+) -> None:
+    with gateway.client() as client:
+        response = client.get("/v1/search/text", params={"q": "a red ball on grass", "top_k": 7})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model"] == "clip"
+        assert len(body["results"]) == 7
+        scores = [r["score"] for r in body["results"]]
+        assert scores == sorted(scores, reverse=True)
+        for result in body["results"]:
+            assert set(result) == {"id", "score", "metadata", "content_url", "thumbnail_url"}
+            assert result["id"] in indexed.values()
+            assert client.get(result["thumbnail_url"]).headers["content-type"] == "image/jpeg"
+        posted = client.post("/v1/search/text", json={"q": "a red ball on grass", "top_k": 7})
+        assert [r["id"] for r in posted.json()["results"]] == [r["id"] for r in body["results"]]
+
+
+def test_a_metadata_filter_restricts_results(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str]
+) -> None:
+    tagged = _variant(photos["rocket.jpg"], 0.7, 85)
+    with gateway.client() as client:
+        meta = '{"album": "launch \\"day\\" \' or 1==1"}'
+        response = client.post(
+            "/v1/images",
+            files=[("files", ("t.jpg", tagged, "image/jpeg"))],
+            data={"metadata": meta},
+        )
+        tagged_id = response.json()["results"][0]["id"]
+        found = client.post(
+            "/v1/search/text",
+            json={"q": "rocket", "top_k": 10, "filter": {"album": 'launch "day" \' or 1==1'}},
+        ).json()["results"]
+        assert [r["id"] for r in found] == [tagged_id]
+        samples = client.post(
+            "/v1/search/text", json={"q": "rocket", "top_k": 50, "filter": {"album": "samples"}}
+        ).json()["results"]
+        assert tagged_id not in {r["id"] for r in samples}
+        assert {r["id"] for r in samples} <= set(indexed.values())
+        client.delete(f"/v1/images/{tagged_id}")
+
+
+def test_similar_finds_neighbours_of_an_indexed_image_without_itself(
+    gateway: RunningGateway, indexed: dict[str, str]
+) -> None:
+    image_id = indexed["astronaut.jpg"]
+    with gateway.client() as client:
+        response = client.get(f"/v1/images/{image_id}/similar", params={"top_k": 3})
+        assert response.status_code == 200
+        ids = [r["id"] for r in response.json()["results"]]
+        assert len(ids) == 3 and image_id not in ids
+
+
+def test_listing_pages_through_images_newest_first(
+    gateway: RunningGateway, indexed: dict[str, str]
+) -> None:
+    seen: list[dict[str, object]] = []
+    cursor = None
+    with gateway.client() as client:
+        while True:
+            params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/v1/images", params=params).json()
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    ids = [item["id"] for item in seen]
+    assert len(ids) == len(set(ids))
+    assert set(indexed.values()) <= set(ids)
+    created = [item["created_at"] for item in seen]
+    assert created == sorted(created, reverse=True)
+
+
+def test_stats_report_counts_and_weights_provenance(
+    gateway: RunningGateway, indexed: dict[str, str]
+) -> None:
+    with gateway.client() as client:
+        stats = client.get("/v1/stats").json()
+    counts = {name: c["count"] for name, c in stats["collections"].items()}
+    assert counts == {"images_clip": len(indexed), "images_vgg16": len(indexed)}
+    assert {m["weights"] for m in stats["models"].values()} == {"random:seed=20241127"}
+    assert stats["random_weights"] is True

@@ -1,0 +1,103 @@
+"""Test pictures built in memory: solid and two-colour images, hand-made PNGs, a real photo."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import ExifTags, Image
+from skimage import data as skimage_data
+
+Colour = tuple[int, int, int]
+RED: Colour = (220, 20, 30)
+BLUE: Colour = (20, 40, 200)
+
+
+def encode(img: Image.Image, fmt: str, **params: Any) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def halves(left: Colour, right: Colour, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """Left half one colour, right half another: checks colours and that nothing is mirrored."""
+    width, height = size
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[:, : width // 2] = left
+    pixels[:, width // 2 :] = right
+    return Image.fromarray(pixels)
+
+
+def red_corner(size: tuple[int, int] = (64, 48)) -> Image.Image:
+    """Blue, with the top-left quadrant red."""
+    width, height = size
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[:] = BLUE
+    pixels[: height // 2, : width // 2] = RED
+    return Image.fromarray(pixels)
+
+
+def exif_orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = value
+    return exif.tobytes()
+
+
+def astronaut(size: tuple[int, int]) -> Image.Image:
+    """skimage's astronaut photo (512x512) resized: a real picture at any size."""
+    photo = skimage_data.astronaut()  # type: ignore[no-untyped-call]
+    return Image.fromarray(photo).resize(size, Image.Resampling.BICUBIC)
+
+
+def png(
+    width: int,
+    height: int,
+    *,
+    bit_depth: int = 8,
+    colour_type: int = 0,
+    rows: bytes | None = None,
+) -> bytes:
+    """A PNG written by hand: any bit depth, or only a header claiming any size (rows=None
+    writes one tiny IDAT, so the file stays small whatever it claims)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    idat = zlib.compress(rows if rows is not None else b"\x00" * 16)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def png16_rgb(pixels: npt.NDArray[np.uint16]) -> bytes:
+    """A 16-bit-per-channel RGB PNG, which Pillow reads but cannot write."""
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+    return png(width, height, bit_depth=16, colour_type=2, rows=rows)
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A tiny JPEG whose header claims another size: a decompression bomb's shape."""
+    data = bytearray(encode(Image.new("RGB", (8, 8)), "JPEG"))
+    sof = data.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def jpeg_markers(data: bytes) -> list[int]:
+    """The JPEG segment markers before the image data (0xE0 APP0, 0xE1 EXIF/XMP, 0xE2 ICC,
+    0xED IPTC, 0xFE comment, ...)."""
+    markers, pos = [], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan
+            break
+        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+    return markers
