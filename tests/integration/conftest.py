@@ -129,3 +129,21 @@ def gateway(
 @pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:
     return sample_photos()
+
+
+@pytest.fixture(scope="session")
+def web_gateway(
+    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """A gateway of its own (own collections, own store) for browser and CLI tests."""
+    workdir = tmp_path_factory.mktemp("gateway-web")
+    running = gateway_process(
+        workdir,
+        {
+            "PIC_SEARCH_TRITON__URL": triton.grpc_url,
+            "PIC_SEARCH_MILVUS__URI": milvus.uri,
+            "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "web_",
+        },
+    )
+    with running.process:
+        yield running
