@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
 
     def preprocess_pool_size(self) -> int:
-        return self.server.preprocess_workers or (os.cpu_count() or 1)
+        # The cores this process may use (a container CPU set), not the whole node.
+        return self.server.preprocess_workers or len(os.sched_getaffinity(0)) or 1
 
     def load_api_keys(self) -> list[str]:
         keys = [k.get_secret_value() for k in self.auth.api_keys if k.get_secret_value()]
