@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from gateway.cli import models
+from gateway.cli.client import ApiError, checked, connect
 
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
 app.add_typer(models.app, name="models")
+console = Console()
+
+Url = Annotated[
+    str | None,
+    typer.Option(help="Gateway URL (default: $PIC_SEARCH_URL or http://127.0.0.1:8080)."),
+]
+
+
+def _fail(exc: ApiError) -> typer.Exit:
+    console.print(f"[red]error[/red] {exc}")
+    return typer.Exit(1)
 
 
 @app.command()
@@ -27,6 +42,7 @@ def gateway() -> None:
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.server.log_level,
+        # In-flight requests get this long to finish on SIGTERM.
         timeout_graceful_shutdown=int(settings.limits.request_timeout_s),
     )
 
@@ -36,12 +52,97 @@ def serve(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where Milvus, images and logs live.")
     ] = None,
+    samples: Annotated[bool, typer.Option(help="Index the bundled sample photos.")] = True,
 ) -> None:
-    """Start Milvus, Triton and the gateway locally, index the samples, stop all on Ctrl-C."""
+    """Start Milvus, Triton and the gateway locally, index the samples; Ctrl-C stops all."""
     from gateway.cli.serve import run_stack
     from gateway.config import get_settings
 
     settings = get_settings()
     if data_dir is not None:
         settings.stack.data_dir = data_dir
-    run_stack(settings)
+    settings.stack.index_samples = samples
+    run_stack(settings, console)
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files and folders (recursive).", exists=True)
+    ],
+    url: Url = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=64, help="Images per request.")] = 16,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Requests in flight.")] = 2,
+    metadata: Annotated[
+        str | None, typer.Option(help="JSON object stored with every image.")
+    ] = None,
+    journal: Annotated[Path | None, typer.Option(help="Resume journal file.")] = None,
+) -> None:
+    """Index images; resumable, skips duplicates; exits 1 if any file was rejected."""
+    from gateway.cli.index import default_journal, print_summary, run_index
+
+    meta: dict[str, Any] = json.loads(metadata) if metadata else {}
+    try:
+        summary = run_index(
+            paths, url, batch_size, workers, meta, journal or default_journal(), console
+        )
+    except ApiError as exc:
+        raise _fail(exc) from exc
+    print_summary(summary, console)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    image: Annotated[Path | None, typer.Argument(help="Query image.", exists=True)] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="Search by text (CLIP).")] = None,
+    model: Annotated[str, typer.Option(help="clip or vgg16 (image search).")] = "clip",
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    url: Url = None,
+) -> None:
+    """Search by an image file or by text; prints a ranked table."""
+    if (image is None) == (text is None):
+        console.print("give an IMAGE or --text, not both")
+        raise typer.Exit(2)
+    try:
+        with connect(url) as client:
+            if text is not None:
+                body = checked(client.post("/v1/search/text", json={"q": text, "top_k": top_k}))
+            else:
+                assert image is not None
+                files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
+                form = {"model": model, "top_k": str(top_k)}
+                body = checked(client.post("/v1/search/image", files=files, data=form))
+    except ApiError as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        "rank", "score", "id", "metadata", title=f"{body['model']} ({body['took_ms']} ms)"
+    )
+    for rank, hit in enumerate(body["results"], start=1):
+        table.add_row(str(rank), f"{hit['score']:.4f}", hit["id"], json.dumps(hit["metadata"]))
+    console.print(table)
+
+
+@app.command()
+def stats(url: Url = None) -> None:
+    """Counts per collection and the weights each model holds."""
+    try:
+        with connect(url) as client:
+            body = checked(client.get("/v1/stats"))
+    except ApiError as exc:
+        raise _fail(exc) from exc
+    console.print_json(data=body)
+
+
+@app.command()
+def delete(
+    image_id: Annotated[str, typer.Argument(help="Image id (sha256).")], url: Url = None
+) -> None:
+    """Delete an image: its vectors and its stored bytes."""
+    try:
+        with connect(url) as client:
+            checked(client.delete(f"/v1/images/{image_id}"))
+    except ApiError as exc:
+        raise _fail(exc) from exc
+    console.print(f"deleted {image_id}")

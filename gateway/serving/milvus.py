@@ -1,15 +1,17 @@
 """Starts a local Milvus: the real standalone server (`milvus` wheel) or Milvus Lite's server.
 
 Only the proxy (client) port is pinned; the wheel's launcher picks free ports for Milvus'
-internal services itself.
+internal services itself, except for its embedded etcd, which would always take 2379/2380:
+we give it free ports through its own config file, so two servers never collide.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from gateway.serving.process import ServerProcess, venv_bin
+from gateway.serving.process import ServerProcess, free_port, venv_bin
 
 
 def milvus_process(
@@ -19,9 +21,11 @@ def milvus_process(
     startup_timeout_s: float = 180.0,
 ) -> ServerProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
     if kind == "server":
+        env["ETCD_CONFIG_PATH"] = str(_etcd_config(data_dir.resolve()))
         argv = [str(venv_bin() / "milvus-server"), "--data", str(data_dir.resolve()),
-                "--proxy-port", str(port)]  # fmt: skip
+                "--proxy-port", str(port), "--etcd-port", _etcd_client_port(data_dir)]  # fmt: skip
     else:
         argv = [str(venv_bin() / "milvus-lite"), "server", "--data-dir", str(data_dir.resolve()),
                 "--port", str(port)]  # fmt: skip
@@ -30,6 +34,7 @@ def milvus_process(
         argv,
         data_dir / f"milvus-{kind}.log",
         ready=lambda: milvus_ready(f"http://127.0.0.1:{port}"),
+        env=env,
         startup_timeout_s=startup_timeout_s,
     )
 
@@ -43,3 +48,27 @@ def milvus_ready(uri: str) -> bool:
         return True
     finally:
         client.close()
+
+
+def _etcd_config(data_dir: Path) -> Path:
+    """The embedded etcd's config; written once, so a restarted server keeps its ports."""
+    path = data_dir / "embed-etcd.yaml"
+    if not path.exists():
+        client, peer = free_port(), free_port()
+        path.write_text(
+            f"name: default\n"
+            f"data-dir: {data_dir / 'etcd-embed'}\n"
+            f"listen-client-urls: http://127.0.0.1:{client}\n"
+            f"advertise-client-urls: http://127.0.0.1:{client}\n"
+            f"listen-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+        )
+    return path
+
+
+def _etcd_client_port(data_dir: Path) -> str:
+    for line in _etcd_config(data_dir.resolve()).read_text().splitlines():
+        if line.startswith("listen-client-urls:"):
+            return line.rsplit(":", 1)[1].strip()
+    raise RuntimeError("embedded etcd config has no client URL")

@@ -131,19 +131,33 @@ def photos() -> dict[str, bytes]:
     return sample_photos()
 
 
+def _isolated_gateway(
+    name: str, triton: RunningTriton, milvus: RunningMilvus, tmp: pytest.TempPathFactory
+) -> RunningGateway:
+    """A gateway with its own collections and store, so its tests cannot disturb others."""
+    return gateway_process(
+        tmp.mktemp(f"gateway-{name}"),
+        {
+            "PIC_SEARCH_TRITON__URL": triton.grpc_url,
+            "PIC_SEARCH_MILVUS__URI": milvus.uri,
+            "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": f"{name}_",
+        },
+    )
+
+
 @pytest.fixture(scope="session")
 def web_gateway(
     triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    """A gateway of its own (own collections, own store) for browser and CLI tests."""
-    workdir = tmp_path_factory.mktemp("gateway-web")
-    running = gateway_process(
-        workdir,
-        {
-            "PIC_SEARCH_TRITON__URL": triton.grpc_url,
-            "PIC_SEARCH_MILVUS__URI": milvus.uri,
-            "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "web_",
-        },
-    )
+    running = _isolated_gateway("web", triton, milvus, tmp_path_factory)
+    with running.process:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def cli_gateway(
+    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    running = _isolated_gateway("cli", triton, milvus, tmp_path_factory)
     with running.process:
         yield running

@@ -1,0 +1,112 @@
+"""The local one-command stack: Milvus, then Triton, then the gateway; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+from contextlib import ExitStack
+from types import FrameType
+
+from rich.console import Console
+
+from gateway.cli.client import ApiError, checked, connect
+from gateway.config import Settings
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import ServerProcess, venv_bin
+from gateway.serving.triton import TritonPorts, triton_process
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _gateway_ready(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        return bool(response.status == 200)
+
+
+def gateway_env(settings: Settings) -> dict[str, str]:
+    stack = settings.stack
+    return {
+        **os.environ,
+        "PIC_SEARCH_TRITON__URL": f"127.0.0.1:{stack.triton_grpc_port}",
+        "PIC_SEARCH_MILVUS__URI": (
+            f"http://127.0.0.1:{stack.milvus_port}"
+            if stack.milvus == "server"
+            else str((stack.data_dir / "milvus-lite" / "pic-search.db").resolve())
+        ),
+        "PIC_SEARCH_STORE__PATH": str((stack.data_dir / "images").resolve()),
+    }
+
+
+def run_stack(settings: Settings, console: Console) -> None:
+    stack = settings.stack
+    data = stack.data_dir.resolve()
+    repository = stack.model_repository.resolve()
+    if not (repository / "vgg16" / "1" / "model.savedmodel").exists():
+        console.print(f"[red]no models in {repository}[/red]: run `make models` first")
+        raise SystemExit(2)
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    # SIGTERM behaves like Ctrl-C, so `kill` also stops every child cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with ExitStack() as stack_of_servers:
+        try:
+            if stack.milvus == "server":
+                console.print(f"starting Milvus on :{stack.milvus_port} ...")
+                stack_of_servers.enter_context(
+                    milvus_process("server", data / "milvus", stack.milvus_port)
+                )
+            console.print(f"starting Triton on :{stack.triton_grpc_port} (gRPC) ...")
+            ports = TritonPorts(
+                stack.triton_http_port, stack.triton_grpc_port, stack.triton_metrics_port
+            )
+            stack_of_servers.enter_context(triton_process(repository, data / "triton", ports))
+            console.print(f"starting the gateway on {url} ...")
+            gateway = ServerProcess(
+                "gateway",
+                [str(venv_bin() / "pic-search"), "gateway"],
+                data / "gateway.log",
+                ready=lambda: _gateway_ready(url),
+                env=gateway_env(settings),
+                startup_timeout_s=120,
+            )
+            stack_of_servers.enter_context(gateway)
+            if stack.index_samples:
+                index_samples(url, console)
+            _banner(url, console)
+            while gateway.running:
+                time.sleep(1)
+            console.print("[red]the gateway stopped[/red]; see " + str(data / "gateway.log"))
+        except KeyboardInterrupt:
+            console.print("stopping ...")
+    console.print("stopped Milvus, Triton and the gateway")
+
+
+def index_samples(url: str, console: Console) -> None:
+    from gateway.samples import sample_photos
+
+    photos = sample_photos()
+    files = [("files", (name, data, "image/jpeg")) for name, data in photos.items()]
+    try:
+        with connect(url) as client:
+            body = checked(
+                client.post("/v1/images", files=files, data={"metadata": '{"album": "samples"}'})
+            )
+    except ApiError as exc:
+        console.print(f"[yellow]could not index the samples: {exc}[/yellow]")
+        return
+    console.print(f"sample photos: {body['created']} indexed, {body['duplicates']} already there")
+
+
+def _banner(url: str, console: Console) -> None:
+    with connect(url) as client:
+        stats = checked(client.get("/v1/stats"))
+    if stats.get("random_weights"):
+        console.print(
+            "[bold yellow]RANDOM WEIGHTS:[/bold yellow] pretrained weights were not available, "
+            "so search finds near-duplicates only and text search is not meaningful. "
+            "Run `make models WEIGHTS=pretrained` where the internet is reachable."
+        )
+    console.print(f"\n[bold green]Pic Search is running:[/bold green] {url}  (Ctrl-C stops it)\n")

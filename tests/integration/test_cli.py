@@ -1,0 +1,127 @@
+"""The `pic-search` CLI against a real gateway: folders, rejects, resume, search."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.samples import sample_photos
+from gateway.serving.process import venv_bin
+from tests.integration.conftest import RunningGateway
+
+CLI = str(venv_bin() / "pic-search")
+
+
+def _cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args, "--url", url], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def _count(gateway: RunningGateway) -> int:
+    stats = httpx.get(f"{gateway.url}/v1/stats", timeout=30).json()
+    counts = {c["count"] for c in stats["collections"].values()}
+    assert len(counts) == 1, stats  # every collection holds the same images
+    return counts.pop()
+
+
+def test_indexing_a_folder_reports_bad_files_exits_nonzero_and_indexes_the_rest(
+    cli_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos" / "nested"
+    folder.mkdir(parents=True)
+    photos = dict(list(sample_photos().items())[:3])
+    for name, data in photos.items():
+        (folder / name).write_bytes(data)
+    (folder / "no-extension").write_bytes(photos["astronaut.jpg"] + b"\x00")  # sniffed
+    (folder / "truncated.jpg").write_bytes(photos["coffee.jpg"][:4000])
+    (folder / "notes.jpg").write_text("this is a text file with an image name")
+    (folder / "readme.txt").write_text("not an image, not an image name: skipped")
+    before = _count(cli_gateway)
+
+    result = _cli(
+        "index",
+        str(tmp_path / "photos"),
+        "--journal",
+        str(tmp_path / "j"),
+        url=cli_gateway.url,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "indexed 4, duplicate 0, rejected 2" in result.stdout
+    assert "truncated.jpg: corrupt_image" in result.stdout
+    assert "notes.jpg: unsupported_image" in result.stdout
+    assert _count(cli_gateway) == before + 4
+
+
+def test_an_interrupted_index_run_resumes_without_duplicates(
+    cli_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    photos = sample_photos()
+    for name, data in photos.items():
+        (folder / f"resume-{name}").write_bytes(data[:-2] + b"\x00\xff\xd9")  # new bytes, new ids
+    journal = tmp_path / "journal.jsonl"
+    before = _count(cli_gateway)
+    args = [CLI, "index", str(folder), "--url", cli_gateway.url, "--journal", str(journal),
+            "--batch-size", "1", "--workers", "1"]  # fmt: skip
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.1)
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=120)
+    done_first = len(journal.read_text().splitlines())
+    assert 3 <= done_first < len(photos), "the first run was not interrupted midway"
+
+    second = subprocess.run(args, capture_output=True, text=True, timeout=600)
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    # Journaled images are skipped locally; whatever the server already had (a batch in
+    # flight at the interrupt) comes back as a duplicate, never as a second row.
+    lines = [json.loads(line)["id"] for line in journal.read_text().splitlines()]
+    assert len(set(lines)) == len(photos)
+    assert _count(cli_gateway) == before + len(photos)
+
+
+def test_search_prints_a_ranked_table_and_stats_and_delete_work(
+    cli_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    name, data = next(iter(sample_photos().items()))
+    query = tmp_path / name
+    query.write_bytes(data)
+    _cli("index", str(query), "--journal", str(tmp_path / "j"), url=cli_gateway.url, cwd=tmp_path)
+    image_id = __import__("hashlib").sha256(data).hexdigest()
+
+    by_image = _cli("search", str(query), "--top-k", "3", url=cli_gateway.url, cwd=tmp_path)
+    assert by_image.returncode == 0, by_image.stderr
+    first_row = next(
+        line for line in by_image.stdout.splitlines() if line.strip().startswith("│ 1")
+    )
+    assert image_id[:20] in first_row.replace("…", "") or image_id[:10] in by_image.stdout
+    by_text = _cli("search", "--text", "a cat", url=cli_gateway.url, cwd=tmp_path)
+    assert by_text.returncode == 0 and "clip" in by_text.stdout
+    stats = _cli("stats", url=cli_gateway.url, cwd=tmp_path)
+    assert '"cli_clip"' in stats.stdout
+    deleted = _cli("delete", image_id, url=cli_gateway.url, cwd=tmp_path)
+    assert deleted.returncode == 0
+    again = _cli("delete", image_id, url=cli_gateway.url, cwd=tmp_path)
+    assert again.returncode == 1 and "image_not_found" in again.stdout
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["index"], ["search"], ["stats"], ["delete"], ["serve"], ["gateway"],
+                    ["models"], ["models", "build"]):  # fmt: skip
+        result = subprocess.run(
+            [CLI, *command, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0 and "Usage" in result.stdout, command

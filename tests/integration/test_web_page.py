@@ -1,0 +1,348 @@
+"""The web page, driven by a real Chromium against a real gateway, Triton and Milvus."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from gateway.samples import sample_photos
+from tests.integration.conftest import RunningGateway
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Indexed through the API before the page is opened; the page's own uploads use photos
+# altered so that their bytes (and ids) are this file's alone.
+LIBRARY = (
+    "astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg", "china.jpg", "flower.jpg",
+    "coins.jpg", "camera.jpg", "moon.jpg", "hubble_deep_field.jpg", "brick.jpg", "clock.jpg",
+)  # fmt: skip
+NEAR_DUPLICATE_OF = "chelsea.jpg"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def near_duplicate(data: bytes) -> bytes:
+    """80% of the size, re-saved at JPEG quality 60."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    size = (int(image.width * 0.8), int(image.height * 0.8))
+    return jpeg(image.resize(size, Image.Resampling.BILINEAR), quality=60)
+
+
+def mirrored(data: bytes) -> bytes:
+    return jpeg(ImageOps.mirror(Image.open(io.BytesIO(data))))
+
+
+def write(directory: Path, name: str, data: bytes) -> Path:
+    path = directory / name
+    path.write_bytes(data)
+    return path
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> bytes:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return page.screenshot(path=ARTIFACTS / name, full_page=full_page)
+
+
+def save_docs_screenshot(png: bytes) -> None:
+    """The README's picture: a palette PNG when the full-colour one is over 300 KB."""
+    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    if len(png) > 300_000:
+        out = io.BytesIO()
+        Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256).save(
+            out, "PNG", optimize=True
+        )
+        png = out.getvalue()
+    assert len(png) <= 300_000
+    DOCS_SCREENSHOT.write_bytes(png)
+
+
+def wait_for_images(page: Page) -> None:
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "[...document.images].filter(i => i.loading !== 'lazy' || i.getBoundingClientRect().top"
+        " < innerHeight).every(i => i.complete)"
+    )
+
+
+@pytest.fixture(scope="module")
+def library_photos() -> dict[str, bytes]:
+    photos = sample_photos()
+    return {name: photos[name] for name in LIBRARY}
+
+
+@pytest.fixture(scope="module")
+def library(web_gateway: RunningGateway, library_photos: dict[str, bytes]) -> dict[str, str]:
+    """Name -> id of the photos the searches run against."""
+    files = [("files", (name, data, "image/jpeg")) for name, data in library_photos.items()]
+    with web_gateway.client() as client:
+        response = client.post("/v1/images", files=files)
+    assert response.status_code == 201, response.text
+    return {r["filename"]: r["id"] for r in response.json()["results"]}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def open_page(browser: Browser, url: str, width: int = 1280, height: int = 860) -> Iterator[Page]:
+    """A fresh context (own sessionStorage); any uncaught script error fails the test."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    # The stats line lists a count per collection once the page has talked to the gateway.
+    expect(page.get_by_test_id("count-clip")).to_be_visible()
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, web_gateway: RunningGateway, library: dict[str, str]) -> Iterator[Page]:
+    with open_page(browser, web_gateway.url) as page:
+        yield page
+
+
+def result_ids(page: Page) -> list[str]:
+    return [str(item.get_attribute("data-id")) for item in page.get_by_test_id("result").all()]
+
+
+def search_text(page: Page, text: str) -> None:
+    page.get_by_test_id("text-query").fill(text)
+    page.get_by_test_id("text-query").press("Enter")
+    expect(page.get_by_test_id("results")).to_have_attribute("data-query", f"text:{text}")
+
+
+def test_the_page_shows_counts_weights_and_says_when_the_weights_are_random(
+    page: Page, web_gateway: RunningGateway
+) -> None:
+    with web_gateway.client() as client:
+        stats = client.get("/v1/stats").json()
+    banner = page.get_by_test_id("random-weights-banner")
+    if stats["random_weights"]:
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("random weights: near-duplicate search only")
+    else:
+        expect(banner).to_be_hidden()
+    expect(page.get_by_test_id("weights")).to_contain_text("clip_text")
+    expect(page.get_by_test_id("recent-item").first).to_be_visible()
+
+
+def test_uploading_photos_through_the_page_reports_each_file_created_or_rejected(
+    page: Page, tmp_path: Path
+) -> None:
+    photos = sample_photos()
+    uploads = {
+        "coffee-mirrored.jpg": mirrored(photos["coffee.jpg"]),
+        "rocket-mirrored.jpg": mirrored(photos["rocket.jpg"]),
+    }
+    paths = [write(tmp_path, name, data) for name, data in uploads.items()]
+    paths.append(write(tmp_path, "notes.txt", b"not a picture at all"))
+
+    page.get_by_test_id("upload-input").set_input_files(paths)
+
+    expect(page.get_by_test_id("upload-progress")).to_have_attribute("data-state", "done")
+    results = page.get_by_test_id("upload-result")
+    expect(results).to_have_count(3)
+    for name, data in uploads.items():
+        created = page.locator(f'[data-testid=upload-result][data-filename="{name}"]')
+        expect(created).to_have_attribute("data-status", "created")
+        expect(created).to_have_attribute("data-id", sha256(data))
+    rejected = page.locator('[data-testid=upload-result][data-filename="notes.txt"]')
+    expect(rejected).to_have_attribute("data-status", "rejected")
+    expect(rejected.get_by_test_id("upload-reason")).to_contain_text(re.compile(r"\w+: \w+"))
+    expect(page.get_by_test_id("upload-totals")).to_have_text(
+        "2 created · 0 duplicates · 1 rejected"
+    )
+    # The recent strip shows the new images without a reload.
+    new_id = sha256(uploads["coffee-mirrored.jpg"])
+    expect(page.locator(f'[data-testid=recent-item][data-id="{new_id}"]')).to_be_visible()
+    screenshot(page, "upload.png", full_page=True)
+
+
+@pytest.mark.parametrize("model", ["clip", "vgg16"])
+def test_searching_with_a_near_duplicate_finds_the_original_first(
+    page: Page, tmp_path: Path, library_photos: dict[str, bytes], model: str
+) -> None:
+    original = library_photos[NEAR_DUPLICATE_OF]
+    query = write(tmp_path, "smaller-copy.jpg", near_duplicate(original))
+    page.get_by_test_id(f"model-{model}").check()
+
+    page.get_by_test_id("search-file").set_input_files(query)
+
+    grid = page.get_by_test_id("results")
+    expect(grid).to_have_attribute("data-query", "image:smaller-copy.jpg")
+    expect(grid).to_have_attribute("data-model", model)
+    expect(page.get_by_test_id("result").first).to_have_attribute("data-id", sha256(original))
+    expect(page.get_by_test_id("status")).to_contain_text(model.upper())
+    wait_for_images(page)
+    png = screenshot(page, f"near-duplicate-{model}.png")
+    if model == "clip":
+        save_docs_screenshot(png)
+
+
+def test_searching_by_text_shows_results(page: Page) -> None:
+    # Typed slowly enough to look human but without pausing: the debounce sends one search.
+    box = page.get_by_test_id("text-query")
+    with page.expect_request(lambda r: r.url.endswith("/v1/search/text")) as sent:
+        box.press_sequentially("a cat on a sofa", delay=20)
+    assert json.loads(sent.value.post_data or "{}") == {"q": "a cat on a sofa", "top_k": 12}
+
+    grid = page.get_by_test_id("results")
+    expect(grid).to_have_attribute("data-query", "text:a cat on a sofa")
+    expect(grid).to_have_attribute("data-model", "clip")
+    expect(page.get_by_test_id("result").first).to_be_visible()
+    assert len(result_ids(page)) >= 1
+    expect(page.get_by_test_id("text-model-note")).to_contain_text("CLIP")
+    wait_for_images(page)
+    screenshot(page, "text-search.png")
+
+
+def test_clicking_a_result_searches_by_it_and_links_to_its_original(page: Page) -> None:
+    search_text(page, "a rocket launch")
+    before = result_ids(page)
+    clicked = before[1]
+
+    page.locator(f'[data-testid=result][data-id="{clicked}"]').click()
+
+    grid = page.get_by_test_id("results")
+    expect(grid).to_have_attribute("data-query", f"similar:{clicked}")
+    after = result_ids(page)
+    assert after and after != before
+    assert clicked not in after  # the image itself is left out of its own look-alikes
+    original = page.get_by_test_id("query-original")
+    expect(original).to_have_attribute("href", re.compile(rf"/v1/images/{clicked}/content$"))
+    response = page.request.get(original.evaluate("link => link.href"))
+    assert response.status == 200
+    assert sha256(response.body()) == clicked
+
+    # Enter on a focused result does the same as a click.
+    again = after[0]
+    page.locator(f'[data-testid=result][data-id="{again}"]').focus()
+    page.keyboard.press("Enter")
+    expect(grid).to_have_attribute("data-query", f"similar:{again}")
+    screenshot(page, "similar.png")
+
+
+def test_a_phone_sized_screen_has_no_horizontal_scroll(
+    browser: Browser, web_gateway: RunningGateway, library: dict[str, str]
+) -> None:
+    with open_page(browser, web_gateway.url, width=375, height=740) as page:
+        search_text(page, "a photo of the moon")
+        expect(page.get_by_test_id("result").first).to_be_visible()
+        wait_for_images(page)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        columns = page.evaluate(
+            "getComputedStyle(document.querySelector('[data-testid=results]'))"
+            ".gridTemplateColumns.split(' ').length"
+        )
+        assert columns >= 2  # still a grid, not one long column of huge pictures
+        screenshot(page, "phone.png", full_page=True)
+
+
+def test_the_keyboard_alone_reaches_the_text_box_and_enter_searches(page: Page) -> None:
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.dataset.testid || ''")
+        if focused == "text-query":
+            break
+    else:
+        pytest.fail("Tab never reached the text box")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+
+    page.keyboard.type("coins")
+    with page.expect_response(lambda r: r.url.endswith("/v1/search/text")) as answer:
+        page.keyboard.press("Enter")
+    assert answer.value.status == 200
+    expect(page.get_by_test_id("results")).to_have_attribute("data-query", "text:coins")
+    expect(page.get_by_test_id("status")).to_contain_text("result")
+    screenshot(page, "keyboard.png")
+
+
+def test_a_search_the_gateway_refuses_shows_its_error(
+    page: Page, web_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    bad = b"GIF89a but not really"
+    with web_gateway.client() as client:
+        answer = client.post("/v1/search/image", files={"file": ("bad.gif", bad, "image/gif")})
+    error = answer.json()["error"]
+
+    page.get_by_test_id("search-file").set_input_files(write(tmp_path, "bad.gif", bad))
+
+    box = page.get_by_test_id("error")
+    expect(box).to_be_visible()
+    expect(box).to_have_text(f"{error['code']}: {error['message']}")
+
+
+def test_a_401_on_upload_asks_for_a_key_and_retries_the_upload_with_it(
+    page: Page, tmp_path: Path
+) -> None:
+    # This gateway has no keys, so the first refusal is staged; the retry reaches it.
+    presented: list[str | None] = []
+
+    def gatekeeper(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        presented.append(route.request.headers.get("x-api-key"))
+        if len(presented) == 1:
+            body = {"error": {"code": "missing_api_key", "message": "this endpoint needs a key"}}
+            route.fulfill(status=401, content_type="application/json", body=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route("**/v1/images", gatekeeper)
+    data = jpeg(ImageOps.flip(Image.open(io.BytesIO(sample_photos()["astronaut.jpg"]))))
+    page.get_by_test_id("upload-input").set_input_files(write(tmp_path, "upside-down.jpg", data))
+
+    dialog = page.get_by_test_id("key-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("key-input")).to_be_focused()
+    page.get_by_test_id("key-input").fill("sesame")
+    page.get_by_test_id("key-submit").click()
+
+    expect(page.get_by_test_id("upload-result")).to_have_attribute("data-status", "created")
+    assert presented == [None, "sesame"]
+    assert page.evaluate("sessionStorage.getItem('pic-search.api-key')") == "sesame"
+    expect(dialog).to_be_hidden()
