@@ -297,6 +297,7 @@ def test_the_keyboard_alone_reaches_the_text_box_and_enter_searches(page: Page) 
     assert answer.value.status == 200
     expect(page.get_by_test_id("results")).to_have_attribute("data-query", "text:coins")
     expect(page.get_by_test_id("status")).to_contain_text("result")
+    wait_for_images(page)
     screenshot(page, "keyboard.png")
 
 

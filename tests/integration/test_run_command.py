@@ -1,0 +1,91 @@
+"""The one-command stack (`pic-search serve`, what `make run` runs): starts everything,
+indexes the samples, answers searches, and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from gateway.samples import sample_photos
+from gateway.serving.process import free_port, venv_bin
+
+
+def _start(test_models: Path, data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PIC_SEARCH_SERVER__PORT": str(port),
+        "PIC_SEARCH_STACK__DATA_DIR": str(data_dir),
+        "PIC_SEARCH_STACK__MODEL_REPOSITORY": str(test_models),
+        "PIC_SEARCH_STACK__TRITON_HTTP_PORT": str(free_port()),
+        "PIC_SEARCH_STACK__TRITON_GRPC_PORT": str(free_port()),
+        "PIC_SEARCH_STACK__TRITON_METRICS_PORT": str(free_port()),
+        "PIC_SEARCH_STACK__MILVUS_PORT": str(free_port()),
+        "COLUMNS": "200",
+    }
+    return subprocess.Popen(
+        [str(venv_bin() / "pic-search"), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_for_url(process: subprocess.Popen[str], timeout_s: float = 600) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("serve exited early:\n" + "".join(lines))
+        lines.append(line)
+        if "Pic Search is running" in line:
+            return lines
+    raise AssertionError("no URL printed in time:\n" + "".join(lines))
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, list[psutil.Process]]:
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    _, alive = psutil.wait_procs(children, timeout=30)
+    return process.returncode, alive
+
+
+def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
+    test_models: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    photos = sample_photos()
+    process = _start(test_models, tmp_path / "data", port)
+    try:
+        output = "".join(_wait_for_url(process))
+        assert f"sample photos: {len(photos)} indexed" in output
+        assert "RANDOM WEIGHTS" in output
+        name, data = "chelsea.jpg", photos["chelsea.jpg"]
+        found = httpx.post(
+            f"{url}/v1/search/image", files={"file": (name, data, "image/jpeg")}, timeout=60
+        ).json()["results"]
+        assert found[0]["id"] == __import__("hashlib").sha256(data).hexdigest()
+        assert httpx.get(f"{url}/", timeout=10).text.lower().startswith("<!doctype html>")
+    finally:
+        code, alive = _stop(process)
+    assert code == 0
+    assert alive == [], f"processes left running: {alive}"
+
+    # A second run reuses what is built and indexed.
+    process = _start(test_models, tmp_path / "data", port)
+    try:
+        output = "".join(_wait_for_url(process))
+        assert f"sample photos: 0 indexed, {len(photos)} already there" in output
+    finally:
+        code, alive = _stop(process)
+    assert code == 0 and alive == []
