@@ -10,11 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cli import models
+from gateway.cli import admin, models
 from gateway.cli.client import ApiError, checked, connect
 
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
 app.add_typer(models.app, name="models")
+app.command()(admin.check)
 console = Console()
 
 Url = Annotated[

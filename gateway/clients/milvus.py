@@ -217,6 +217,21 @@ class VectorIndex:
             for hit in results[0]
         ]
 
+    async def all_ids(self, collection: str) -> list[str]:
+        def scan(client: MilvusClient) -> list[str]:
+            iterator = client.query_iterator(
+                collection, batch_size=1000, filter="", output_fields=["id"]
+            )
+            ids: list[str] = []
+            try:
+                while batch := iterator.next():
+                    ids += [str(row["id"]) for row in batch]
+            finally:
+                iterator.close()
+            return ids
+
+        return await self._run(scan)
+
     async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
         """The `limit` newest rows created before `before` (a cursor), newest first.
 

@@ -131,8 +131,12 @@ def photos() -> dict[str, bytes]:
     return sample_photos()
 
 
-def _isolated_gateway(
-    name: str, triton: RunningTriton, milvus: RunningMilvus, tmp: pytest.TempPathFactory
+def isolated_gateway(
+    name: str,
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    tmp: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
 ) -> RunningGateway:
     """A gateway with its own collections and store, so its tests cannot disturb others."""
     return gateway_process(
@@ -141,6 +145,7 @@ def _isolated_gateway(
             "PIC_SEARCH_TRITON__URL": triton.grpc_url,
             "PIC_SEARCH_MILVUS__URI": milvus.uri,
             "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": f"{name}_",
+            **(extra_env or {}),
         },
     )
 
@@ -149,7 +154,7 @@ def _isolated_gateway(
 def web_gateway(
     triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    running = _isolated_gateway("web", triton, milvus, tmp_path_factory)
+    running = isolated_gateway("web", triton, milvus, tmp_path_factory)
     with running.process:
         yield running
 
@@ -158,6 +163,6 @@ def web_gateway(
 def cli_gateway(
     triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    running = _isolated_gateway("cli", triton, milvus, tmp_path_factory)
+    running = isolated_gateway("cli", triton, milvus, tmp_path_factory)
     with running.process:
         yield running

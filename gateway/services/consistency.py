@@ -1,0 +1,84 @@
+"""Finds and repairs inconsistencies between the image store and the collections.
+
+Ingest undoes its own partial writes, but a crash (or an outage during the undo) can
+still leave an image in one collection and not the other, vectors without stored bytes,
+or bytes without vectors. `check` lists them; `repair` re-embeds stored originals that
+lack a vector and removes vectors or files that have nothing to belong to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.errors import PicSearchError
+from gateway.models.spec import SEARCH_MODELS
+from gateway.preprocess import prepare_image
+from gateway.services.backends import Backends
+from gateway.services.ingest import IMAGE_SPECS
+
+
+@dataclass
+class Report:
+    missing_vectors: dict[str, list[str]] = field(default_factory=dict)  # collection -> ids
+    orphan_vectors: dict[str, list[str]] = field(default_factory=dict)  # collection -> ids
+    unreadable: list[str] = field(default_factory=list)  # stored originals that fail to decode
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.missing_vectors.values()) and not any(self.orphan_vectors.values())
+
+    def lines(self) -> list[str]:
+        out = []
+        for collection, ids in self.missing_vectors.items():
+            out += [f"missing vector in {collection}: {i}" for i in ids]
+        for collection, ids in self.orphan_vectors.items():
+            out += [f"vector without stored image in {collection}: {i}" for i in ids]
+        out += [f"stored original cannot be decoded: {i}" for i in self.unreadable]
+        return out
+
+
+async def check(backends: Backends) -> Report:
+    await backends.ensure_collections()
+    stored = set(await backends.store.ids())
+    report = Report()
+    for model in SEARCH_MODELS.values():
+        collection = backends.collection(model)
+        indexed = set(await backends.vectors.all_ids(collection))
+        report.missing_vectors[collection] = sorted(stored - indexed)
+        report.orphan_vectors[collection] = sorted(indexed - stored)
+    return report
+
+
+async def repair(backends: Backends, report: Report) -> Report:
+    for collection, ids in report.orphan_vectors.items():
+        await backends.vectors.delete(collection, ids)
+    for model in SEARCH_MODELS.values():
+        collection = backends.collection(model)
+        for image_id in report.missing_vectors.get(collection, []):
+            await _reembed(backends, image_id, collection, model.name, report)
+    return await check(backends)
+
+
+async def _reembed(
+    backends: Backends, image_id: str, collection: str, model_name: str, report: Report
+) -> None:
+    model = SEARCH_MODELS[model_name]
+    data = await backends.store.get(image_id, "original")
+    record = json.loads(await backends.store.get(image_id, "record"))
+    try:
+        image = await backends.run_cpu(prepare_image, data, IMAGE_SPECS, backends.settings.limits)
+    except PicSearchError:
+        report.unreadable.append(image_id)
+        return
+    batch = image.inputs[model.image_model.name][None]
+    vector = (await backends.triton.embed(model.image_model, batch))[0]
+    row = {
+        "id": image_id,
+        "embedding": np.asarray(vector, np.float32).tolist(),
+        "created_at": int(record["created_at"]),
+        "metadata": record.get("metadata", {}),
+    }
+    await backends.vectors.upsert(collection, [row])
