@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gateway.cli import admin, models
 from gateway.cli.client import ApiError, checked, connect
+from gateway.logs import configure_logging
 
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
 app.add_typer(models.app, name="models")
@@ -38,11 +39,13 @@ def gateway() -> None:
     from gateway.config import get_settings
 
     settings = get_settings()
+    configure_logging(settings.server.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.server.log_level,
+        access_log=False,  # ours (gateway.access) carries the request id and timing
         # In-flight requests get this long to finish on SIGTERM.
         timeout_graceful_shutdown=int(settings.limits.request_timeout_s),
     )

@@ -270,14 +270,10 @@ class VectorIndex:
 
 
 def _alias_target(client: MilvusClient, alias: str) -> str | None:
-    try:
-        described = client.describe_alias(alias)
-    except Exception as exc:
-        # pymilvus raises its generic MilvusException for "no such alias"; anything else
-        # (an outage) must propagate, or we would create a second collection.
-        message = str(exc).lower()
-        if "not" in message and ("exist" in message or "found" in message):
-            return None
-        raise
-    target = described.get("collection_name") if described else None
+    # Ask for the list first: describing a missing alias makes pymilvus log an ERROR.
+    listed = client.list_aliases()
+    names = listed.get("aliases", []) if isinstance(listed, dict) else listed
+    if alias not in names:
+        return None
+    target = client.describe_alias(alias).get("collection_name")
     return str(target) if target else None

@@ -1,0 +1,94 @@
+"""API keys: writes need one, reads stay open, keys never reach the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration import images
+from tests.integration.conftest import (
+    RunningGateway,
+    RunningMilvus,
+    RunningTriton,
+    isolated_gateway,
+)
+
+KEY_FROM_ENV = "env-key-7f3a9c1e55d0"
+KEY_FROM_FILE = "file-key-0b8e6d2a4471"
+
+
+@pytest.fixture(scope="module")
+def keyed_gateway(
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningGateway]:
+    keys_file = tmp_path_factory.mktemp("secrets") / "api-keys"
+    keys_file.write_text(f"# one key per line\n{KEY_FROM_FILE}\n")
+    running = isolated_gateway(
+        "auth",
+        triton,
+        milvus,
+        tmp_path_factory,
+        {
+            "PIC_SEARCH_AUTH__API_KEYS": f'["{KEY_FROM_ENV}"]',
+            "PIC_SEARCH_AUTH__API_KEYS_FILE": str(keys_file),
+            "PIC_SEARCH_SERVER__LOG_LEVEL": "info",
+        },
+    )
+    with running.process:
+        yield running
+
+
+def _upload(gateway: RunningGateway, headers: dict[str, str], quality: int = 81) -> tuple[int, str]:
+    data = images.save(images.photo("clock"), "JPEG", quality=quality)
+    with gateway.client() as client:
+        response = client.post("/v1/images", files=[("files", ("c.jpg", data))], headers=headers)
+    return response.status_code, response.json().get("error", {}).get("code", "")
+
+
+def test_a_write_without_a_key_gets_401(keyed_gateway: RunningGateway) -> None:
+    assert _upload(keyed_gateway, {}) == (401, "missing_api_key")
+
+
+def test_a_write_with_a_wrong_key_gets_401(keyed_gateway: RunningGateway) -> None:
+    assert _upload(keyed_gateway, {"X-API-Key": "not-the-key"}) == (401, "invalid_api_key")
+    assert _upload(keyed_gateway, {"X-API-Key": KEY_FROM_ENV[:-1]}) == (401, "invalid_api_key")
+
+
+def test_writes_with_a_right_key_succeed_from_env_file_or_bearer(
+    keyed_gateway: RunningGateway,
+) -> None:
+    assert _upload(keyed_gateway, {"X-API-Key": KEY_FROM_ENV}, 81)[0] == 201
+    assert _upload(keyed_gateway, {"X-API-Key": KEY_FROM_FILE}, 82)[0] == 201
+    assert _upload(keyed_gateway, {"Authorization": f"Bearer {KEY_FROM_ENV}"}, 83)[0] == 201
+
+
+def test_delete_needs_a_key_and_reads_do_not(keyed_gateway: RunningGateway) -> None:
+    data = images.save(images.photo("clock"), "JPEG", quality=84)
+    with keyed_gateway.client() as client:
+        created = client.post(
+            "/v1/images", files=[("files", ("c.jpg", data))], headers={"X-API-Key": KEY_FROM_ENV}
+        )
+        image_id = created.json()["results"][0]["id"]
+        assert client.get(f"/v1/images/{image_id}").status_code == 200
+        assert client.get("/v1/search/text", params={"q": "clock"}).status_code == 200
+        assert client.delete(f"/v1/images/{image_id}").status_code == 401
+        assert client.get(f"/v1/images/{image_id}").status_code == 200
+        assert (
+            client.delete(
+                f"/v1/images/{image_id}", headers={"X-API-Key": KEY_FROM_FILE}
+            ).status_code
+            == 204
+        )
+
+
+def test_keys_never_appear_in_the_log(keyed_gateway: RunningGateway) -> None:
+    _upload(keyed_gateway, {"X-API-Key": KEY_FROM_ENV}, 85)
+    _upload(keyed_gateway, {"X-API-Key": "wrong-key-value-xyz"}, 86)
+    log = Path(keyed_gateway.process.log_path).read_text()
+    assert "POST /v1/images 401" in log  # the access log is on
+    for secret in (KEY_FROM_ENV, KEY_FROM_FILE, "wrong-key-value-xyz"):
+        assert secret not in log
