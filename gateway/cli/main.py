@@ -10,13 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cli import admin, models
+from gateway.cli import admin, evaluate, models
 from gateway.cli.client import ApiError, checked, connect
 from gateway.logs import configure_logging
 
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
 app.add_typer(models.app, name="models")
 app.command()(admin.check)
+app.command(name="eval")(evaluate.eval_command)
 console = Console()
 
 Url = Annotated[

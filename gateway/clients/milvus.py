@@ -70,7 +70,10 @@ class VectorIndex:
 
     async def _run(self, work: Callable[[MilvusClient], T]) -> T:
         async def attempt() -> T:
-            return await asyncio.to_thread(lambda: work(self._connect()))
+            # pymilvus has no deadline on most calls: a frozen server would block forever.
+            return await asyncio.wait_for(
+                asyncio.to_thread(lambda: work(self._connect())), self.settings.timeout_s
+            )
 
         try:
             return await with_retries(attempt, _is_transient, self.settings.timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ class Backends:
     # Search model name -> "<triton model>@<weights provenance>", learnt from Triton.
     fingerprints: dict[str, str] = field(default_factory=dict)
     collections_ready: bool = False
+    # Vectors an ingest could not take back because Milvus was down: (collection, id).
+    pending_deletes: set[tuple[str, str]] = field(default_factory=set)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Backends:
@@ -51,9 +55,14 @@ class Backends:
                 await backends.close()
                 raise  # e.g. a model mismatch: refuse to start, saying why
             # Triton or Milvus is not up yet: start anyway, stay unready, retry on use.
+        backends._sweeper = asyncio.create_task(backends._sweep_forever())
         return backends
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.triton.close()
         await self.vectors.close()
         await self.store.close()
@@ -75,6 +84,21 @@ class Backends:
                 await self.vectors.ensure_collection(self.collection(model), fingerprint, model.dim)
                 self.fingerprints[model.name] = fingerprint
             self.collections_ready = True
+
+    async def sweep_pending_deletes(self) -> None:
+        """Remove vectors left by failed ingests, unless the image has since been stored
+        (a later ingest of the same bytes succeeded: its vectors are wanted)."""
+        for collection, image_id in sorted(self.pending_deletes):
+            if not await self.store.exists(image_id, "original"):
+                await self.vectors.delete(collection, [image_id])
+            self.pending_deletes.discard((collection, image_id))
+
+    async def _sweep_forever(self, interval_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if self.pending_deletes:
+                with contextlib.suppress(PicSearchError):
+                    await self.sweep_pending_deletes()
 
     async def run_cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run CPU-bound work (decode, resize) in the pool, off the event loop."""

@@ -25,7 +25,10 @@ def milvus_process(
     if kind == "server":
         env["ETCD_CONFIG_PATH"] = str(_etcd_config(data_dir.resolve()))
         argv = [str(venv_bin() / "milvus-server"), "--data", str(data_dir.resolve()),
-                "--proxy-port", str(port), "--etcd-port", _etcd_client_port(data_dir)]  # fmt: skip
+                "--proxy-port", str(port), "--etcd-port", _etcd_client_port(data_dir),
+                # A standalone query node waits for its segments to move elsewhere before
+                # it stops (30 minutes by default); there is nowhere to move them.
+                "--extra-config", "common.gracefulStopTimeout=10"]  # fmt: skip
     else:
         argv = [str(venv_bin() / "milvus-lite"), "server", "--data-dir", str(data_dir.resolve()),
                 "--port", str(port)]  # fmt: skip

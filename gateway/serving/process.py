@@ -86,20 +86,34 @@ class ServerProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """SIGTERM to the whole group, wait for every member to exit, SIGKILL leftovers.
+
+        Waiting for the group, not just the leader, matters: a launcher (milvus-server)
+        exits at once while its server is still shutting down; killing the server then
+        leaves stale sessions that stall the next start.
+        """
         if self.proc is None:
             return
         pgid = self.proc.pid
-        if self.proc.poll() is None:
-            _signal_group(pgid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _signal_group(pgid, signal.SIGKILL)
-                self.proc.wait()
-        # Children that ignored SIGTERM (e.g. Triton's Python-backend stubs) go too.
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _group_alive(pgid):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=0.2)
         _signal_group(pgid, signal.SIGKILL)
+        self.proc.wait()
         self.proc = None
+
+    def pause(self) -> None:
+        """Freeze the server (fault tests): it stops answering but keeps its state, like a
+        network partition."""
+        if self.proc is not None:
+            _signal_group(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            _signal_group(self.proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """Crash the server (fault tests): no graceful shutdown."""
@@ -124,6 +138,14 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

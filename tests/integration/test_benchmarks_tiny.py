@@ -1,0 +1,166 @@
+"""Every benchmark runs in tiny mode against the session's real Triton and Milvus and a
+gateway of its own, and writes its JSON and plot with sane numbers (not the targets)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import (
+    RunningGateway,
+    RunningMilvus,
+    RunningTriton,
+    isolated_gateway,
+)
+
+BENCHMARKS = (
+    "preprocess",
+    "ingest",
+    "search_latency",
+    "batching",
+    "quality",
+    "vector_search",
+    "locust",
+    "soak",
+)
+
+
+@pytest.fixture(scope="module")
+def bench_gateway(
+    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    running = isolated_gateway("bench", triton, milvus, tmp_path_factory)
+    with running.process:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tiny_results(
+    bench_gateway: RunningGateway,
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    test_models: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, float, str]]:
+    """Runs `python -m bench --tiny` once (about two minutes) for every test below."""
+    out = tmp_path_factory.mktemp("bench-results")
+    assert bench_gateway.process.proc is not None
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--tiny",
+        "--only",
+        *BENCHMARKS,
+        "--gateway-url",
+        bench_gateway.url,
+        "--triton-grpc",
+        triton.grpc_url,
+        "--triton-http",
+        triton.http_url,
+        "--milvus-uri",
+        milvus.uri,
+        "--gateway-pid",
+        str(bench_gateway.process.proc.pid),
+        "--model-repository",
+        str(test_models),
+        "--results-dir",
+        str(out),
+    ]
+    started = time.monotonic()
+    with subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as bench:
+        try:
+            log, _ = bench.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            bench.terminate()  # the bench stops the servers it started on SIGTERM
+            log, _ = bench.communicate(timeout=60)
+            pytest.fail(f"the tiny benchmarks did not finish in 10 minutes:\n{log[-4000:]}")
+    assert bench.returncode == 0, log[-6000:]
+    yield out, time.monotonic() - started, log
+
+
+def _load(out: Path, name: str) -> dict[str, Any]:
+    assert (out / f"{name}.png").stat().st_size > 1000
+    body: dict[str, Any] = json.loads((out / f"{name}.json").read_text())
+    assert body["machine"]["tiny"] is True
+    assert body["machine"]["cores"] >= 1 and body["machine"]["cpu_model"]
+    return body["results"]
+
+
+def test_ingest_compares_the_gateway_with_the_models_in_process(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "ingest")
+    assert results["gateway"]["images_per_s"] > 0
+    assert results["in_process"]["models_images_per_s"] > 0
+    assert 0 < results["ratio"] < 5
+    assert results["gateway"]["triton"]["vgg16"]["images_or_texts"] >= results["images"]
+
+
+def test_search_latency_has_percentiles_for_both_paths_at_every_level(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "search_latency")
+    assert results["cells"]
+    for cell in results["cells"].values():
+        for path in ("direct", "gateway"):
+            stats = cell[path]
+            assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] < 60_000
+            assert stats["errors"] == 0
+
+
+def test_batching_measures_both_configurations(tiny_results: tuple[Path, float, str]) -> None:
+    results = _load(tiny_results[0], "batching")
+    for curve in results["curves"].values():
+        for point in curve.values():
+            assert point["throughput_per_s"] > 0 and point["errors"] == 0
+    unbatched = results["curves"]["batching off"]
+    assert all(p["triton"]["mean_batch_size"] == 1.0 for p in unbatched.values())
+
+
+def test_vector_search_reports_recall_and_latency_per_setting(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "vector_search")
+    rows = [r for r in results["rows"] if "recall_at_10" in r]
+    assert rows
+    assert all(0 <= r["recall_at_10"] <= 1 and r["p99_ms"] > 0 for r in rows)
+    assert max(r["recall_at_10"] for r in rows) > 0.5
+
+
+def test_preprocess_times_both_paths(tiny_results: tuple[Path, float, str]) -> None:
+    results = _load(tiny_results[0], "preprocess")
+    assert results["speedup"] > 1
+    assert max(results["mean_abs_pixel_difference_vs_naive"].values()) < 3
+
+
+def test_quality_scores_every_model_and_says_the_weights_are_random(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "quality")
+    assert set(results["scores"]) == {"vgg16", "clip_image"}
+    for scores in results["scores"].values():
+        assert all(0 <= s["recall_at_1"] <= 1 and 0 < s["mean_ap"] <= 1 for s in scores)
+    assert results["random_weights"] and "near-duplicate" in results["note"]
+
+
+def test_locust_and_soak_send_requests_without_errors(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    out = tiny_results[0]
+    locust = _load(out, "locust")
+    assert locust["endpoints"]["Aggregated"]["requests"] > 0
+    assert (out / "locust_stats.csv").exists()
+    soak = _load(out, "soak")
+    assert soak["requests"] > 0 and soak["failures"] == 0
+    assert soak["rss_mib"] and all(rss > 10 for _, rss in soak["rss_mib"])
