@@ -1,0 +1,55 @@
+"""Schemathesis against the gateway's own OpenAPI schema: no 5xx, no schema violations."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.serving.process import venv_bin
+from tests.integration.conftest import (
+    RunningGateway,
+    RunningMilvus,
+    RunningTriton,
+    isolated_gateway,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzzed_gateway(
+    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    running = isolated_gateway("fuzz", triton, milvus, tmp_path_factory)
+    with running.process:
+        yield running
+
+
+def test_generated_requests_get_no_server_errors_and_match_the_schema(
+    fuzzed_gateway: RunningGateway,
+) -> None:
+    result = subprocess.run(
+        [
+            str(venv_bin() / "schemathesis"),
+            "run",
+            f"{fuzzed_gateway.url}/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance",
+            "--max-examples",
+            "40",
+            "--seed",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    summary = result.stdout[-3000:]
+    assert result.returncode == 0, summary
+    tested = [
+        line
+        for line in result.stdout.splitlines()
+        if "generated" in line.lower() or "passed" in line.lower()
+    ]
+    assert tested, summary
