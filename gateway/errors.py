@@ -51,11 +51,6 @@ class UnauthorizedError(PicSearchError):
     code = "unauthorized"
 
 
-class ConflictError(PicSearchError):
-    status = 409
-    code = "conflict"
-
-
 class UnavailableError(PicSearchError):
     """A dependency (Triton, Milvus, the image store) is unreachable: 503 + Retry-After."""
 

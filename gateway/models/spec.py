@@ -70,10 +70,6 @@ class SearchModel:
     text_model: TritonModelSpec | None
     dim: int = EMBEDDING_DIM
 
-    @property
-    def collection(self) -> str:
-        return f"images_{self.name}"
-
 
 _IMAGE_INPUT = Tensor("images", "UINT8", (224, 224, 3))
 _EMBEDDING_OUTPUT = Tensor("embeddings", "FP32", (EMBEDDING_DIM,))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,19 +151,31 @@ def isolated_gateway(
     )
 
 
+GatewayFactory = Callable[..., AbstractContextManager[RunningGateway]]
+
+
 @pytest.fixture(scope="session")
-def web_gateway(
+def gateway_factory(
     triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway("web", triton, milvus, tmp_path_factory)
-    with running.process:
+) -> GatewayFactory:
+    """`with gateway_factory("name", {extra env}) as gateway:` runs an isolated gateway."""
+
+    @contextmanager
+    def start(name: str, extra_env: dict[str, str] | None = None) -> Iterator[RunningGateway]:
+        running = isolated_gateway(name, triton, milvus, tmp_path_factory, extra_env)
+        with running.process:
+            yield running
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def web_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    with gateway_factory("web") as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def cli_gateway(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway("cli", triton, milvus, tmp_path_factory)
-    with running.process:
+def cli_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    with gateway_factory("cli") as running:
         yield running

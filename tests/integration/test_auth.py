@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import images
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    isolated_gateway,
-)
+from tests.integration.conftest import GatewayFactory, RunningGateway
 
 KEY_FROM_ENV = "env-key-7f3a9c1e55d0"
 KEY_FROM_FILE = "file-key-0b8e6d2a4471"
@@ -21,24 +16,16 @@ KEY_FROM_FILE = "file-key-0b8e6d2a4471"
 
 @pytest.fixture(scope="module")
 def keyed_gateway(
-    triton: RunningTriton,
-    milvus: RunningMilvus,
-    tmp_path_factory: pytest.TempPathFactory,
+    gateway_factory: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
     keys_file = tmp_path_factory.mktemp("secrets") / "api-keys"
     keys_file.write_text(f"# one key per line\n{KEY_FROM_FILE}\n")
-    running = isolated_gateway(
-        "auth",
-        triton,
-        milvus,
-        tmp_path_factory,
-        {
-            "PIC_SEARCH_AUTH__API_KEYS": f'["{KEY_FROM_ENV}"]',
-            "PIC_SEARCH_AUTH__API_KEYS_FILE": str(keys_file),
-            "PIC_SEARCH_SERVER__LOG_LEVEL": "info",
-        },
-    )
-    with running.process:
+    env = {
+        "PIC_SEARCH_AUTH__API_KEYS": f'["{KEY_FROM_ENV}"]',
+        "PIC_SEARCH_AUTH__API_KEYS_FILE": str(keys_file),
+        "PIC_SEARCH_SERVER__LOG_LEVEL": "info",
+    }
+    with gateway_factory("auth", env) as running:
         yield running
 
 

@@ -11,12 +11,7 @@ import httpx
 import pytest
 
 from tests.integration import images
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    isolated_gateway,
-)
+from tests.integration.conftest import GatewayFactory, RunningGateway
 
 MAX_UPLOAD = 2 * 1024 * 1024
 MAX_FILES = 8
@@ -24,25 +19,17 @@ MAX_REQUEST = 24 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def strict_gateway(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway(
-        "bad",
-        triton,
-        milvus,
-        tmp_path_factory,
-        {
-            "PIC_SEARCH_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-            "PIC_SEARCH_LIMITS__MAX_FILES_PER_REQUEST": str(MAX_FILES),
-            "PIC_SEARCH_LIMITS__MAX_REQUEST_BYTES": str(MAX_REQUEST),
-            "PIC_SEARCH_LIMITS__MAX_PIXELS": str(40_000_000),
-        },
-    )
-    with running.process:
-        with running.client() as client:  # one good image, so searches have something
-            good = images.save(images.photo("chelsea"), "JPEG")
-            assert client.post("/v1/images", files=[("files", ("g.jpg", good))]).status_code == 201
+def strict_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    env = {
+        "PIC_SEARCH_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        "PIC_SEARCH_LIMITS__MAX_FILES_PER_REQUEST": str(MAX_FILES),
+        "PIC_SEARCH_LIMITS__MAX_REQUEST_BYTES": str(MAX_REQUEST),
+        "PIC_SEARCH_LIMITS__MAX_PIXELS": str(40_000_000),
+    }
+    with gateway_factory("bad", env) as running, running.client() as client:
+        # One good image, so searches have something to find.
+        good = images.save(images.photo("chelsea"), "JPEG")
+        assert client.post("/v1/images", files=[("files", ("g.jpg", good))]).status_code == 201
         yield running
 
 

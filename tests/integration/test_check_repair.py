@@ -12,20 +12,12 @@ from pymilvus import MilvusClient
 
 from gateway.serving.process import venv_bin
 from tests.integration import images
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    isolated_gateway,
-)
+from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus
 
 
 @pytest.fixture(scope="module")
-def repair_gateway(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway("repair", triton, milvus, tmp_path_factory)
-    with running.process:
+def repair_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    with gateway_factory("repair") as running:
         yield running
 
 

@@ -8,20 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.serving.process import venv_bin
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    isolated_gateway,
-)
+from tests.integration.conftest import GatewayFactory, RunningGateway
 
 
 @pytest.fixture(scope="module")
-def fuzzed_gateway(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway("fuzz", triton, milvus, tmp_path_factory)
-    with running.process:
+def fuzzed_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    with gateway_factory("fuzz") as running:
         yield running
 
 

@@ -15,30 +15,17 @@ import httpx
 import pytest
 
 from tests.integration import images
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    isolated_gateway,
-)
+from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus, RunningTriton
 
 
 @pytest.fixture(scope="module")
-def gateway_under_test(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway(
-        "outage",
-        triton,
-        milvus,
-        tmp_path_factory,
-        {
-            "PIC_SEARCH_TRITON__TIMEOUT_S": "3",
-            "PIC_SEARCH_MILVUS__TIMEOUT_S": "3",
-            "PIC_SEARCH_TRITON__RETRY_AFTER_S": "2",
-        },
-    )
-    with running.process:
+def gateway_under_test(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    env = {
+        "PIC_SEARCH_TRITON__TIMEOUT_S": "3",
+        "PIC_SEARCH_MILVUS__TIMEOUT_S": "3",
+        "PIC_SEARCH_TRITON__RETRY_AFTER_S": "2",
+    }
+    with gateway_factory("outage", env) as running:
         yield running
 
 
