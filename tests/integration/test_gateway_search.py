@@ -122,6 +122,9 @@ def test_text_search_returns_top_k_well_formed_results_ordered_by_score(
     with gateway.client() as client:
         response = client.get("/v1/search/text", params={"q": "a red ball on grass", "top_k": 7})
         assert response.status_code == 200, response.text
+        timing = response.headers["server-timing"]
+        assert "triton;dur=" in timing and "milvus;dur=" in timing and "total;dur=" in timing
+        assert len(response.headers["x-request-id"]) == 32
         body = response.json()
         assert body["model"] == "clip"
         assert len(body["results"]) == 7
@@ -200,3 +203,13 @@ def test_stats_report_counts_and_weights_provenance(
     assert counts == {"images_clip": len(indexed), "images_vgg16": len(indexed)}
     assert {m["weights"] for m in stats["models"].values()} == {"random:seed=20241127"}
     assert stats["random_weights"] is True
+
+
+def test_metrics_expose_per_stage_histograms(
+    gateway: RunningGateway, indexed: dict[str, str]
+) -> None:
+    with gateway.client() as client:
+        metrics = client.get("/metrics").text
+    for stage in ("decode", "triton", "milvus", "store"):
+        assert f'pic_search_stage_seconds_count{{stage="{stage}"}}' in metrics
+    assert 'pic_search_requests_total{method="POST",route="/v1/images",status="201"}' in metrics
