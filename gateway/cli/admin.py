@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
-from gateway.services import consistency
+from gateway.services import consistency, reindex
 from gateway.services.backends import Backends
 
 app = typer.Typer()
@@ -40,3 +40,17 @@ def check(
 
     if not asyncio.run(run()):
         raise typer.Exit(1)
+
+
+@app.command(name="reindex")
+def reindex_command() -> None:
+    """Re-embed stored originals for models whose weights changed; switch aliases after."""
+
+    async def run() -> None:
+        backends = await Backends.open(get_settings(), check_collections=False)
+        try:
+            await reindex.reindex(backends, typer.echo)
+        finally:
+            await backends.close()
+
+    asyncio.run(run())

@@ -17,6 +17,7 @@ from gateway.logs import configure_logging
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
 app.add_typer(models.app, name="models")
 app.command()(admin.check)
+app.command(name="reindex")(admin.reindex_command)
 app.command(name="eval")(evaluate.eval_command)
 console = Console()
 

@@ -39,7 +39,7 @@ class Backends:
     _sweeper: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, settings: Settings) -> Backends:
+    async def open(cls, settings: Settings, check_collections: bool = True) -> Backends:
         backends = cls(
             settings=settings,
             triton=TritonClient(settings.triton),
@@ -49,7 +49,8 @@ class Backends:
             tokenizer=ClipTokenizer.from_package(),
         )
         try:
-            await backends.ensure_collections()
+            if check_collections:
+                await backends.ensure_collections()
         except PicSearchError as exc:
             if exc.status != 503:
                 await backends.close()
@@ -79,11 +80,15 @@ class Backends:
             if self.collections_ready:
                 return
             for model in SEARCH_MODELS.values():
-                provenance = await self.triton.provenance(model.image_model)
-                fingerprint = f"{model.image_model.name}@{provenance}"
+                fingerprint = await self.fingerprint(model)
                 await self.vectors.ensure_collection(self.collection(model), fingerprint, model.dim)
                 self.fingerprints[model.name] = fingerprint
             self.collections_ready = True
+
+    async def fingerprint(self, model: SearchModel) -> str:
+        """What the collection's vectors depend on: the Triton model and its weights."""
+        provenance = await self.triton.provenance(model.image_model)
+        return f"{model.image_model.name}@{provenance}"
 
     async def sweep_pending_deletes(self) -> None:
         """Remove vectors left by failed ingests, unless the image has since been stored

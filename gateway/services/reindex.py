@@ -1,0 +1,72 @@
+"""Re-embed every stored original into a new collection, then move the alias to it.
+
+Used when the served weights change: the gateway refuses to start against a collection
+built with other weights, and searches keep using the old collection (through the alias)
+until the new one is complete, so there are never mixed vectors and no downtime.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from gateway.clients.milvus import physical_name
+from gateway.errors import PicSearchError
+from gateway.models.spec import SEARCH_MODELS, SearchModel
+from gateway.preprocess import prepare_image
+from gateway.services.backends import Backends
+
+BATCH = 16
+
+
+async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, int]:
+    """Rebuild every collection whose fingerprint differs from the served model's."""
+    counts: dict[str, int] = {}
+    for model in SEARCH_MODELS.values():
+        alias = backends.collection(model)
+        fingerprint = await backends.fingerprint(model)
+        current = await backends.vectors.target(alias)
+        if current == physical_name(alias, fingerprint):
+            log(f"{alias}: already built with {fingerprint}")
+            continue
+        log(f"{alias}: re-embedding stored images with {fingerprint}")
+        target = await backends.vectors.create_physical(alias, fingerprint, model.dim)
+        counts[alias] = await _fill(backends, model, target, log)
+        await backends.vectors.switch_alias(alias, target)
+        if current is not None and current != target:
+            await backends.vectors.drop(current)
+        log(f"{alias}: now {target} ({counts[alias]} images)")
+    backends.collections_ready = False
+    return counts
+
+
+async def _fill(
+    backends: Backends, model: SearchModel, collection: str, log: Callable[[str], None]
+) -> int:
+    ids = await backends.store.ids()
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        rows, inputs = [], []
+        for image_id in ids[start : start + BATCH]:
+            data = await backends.store.get(image_id, "original")
+            record = json.loads(await backends.store.get(image_id, "record"))
+            try:
+                image = await backends.run_cpu(
+                    prepare_image, data, [model.image_model], backends.settings.limits
+                )
+            except PicSearchError as exc:
+                log(f"  skipped {image_id}: {exc.code}")
+                continue
+            inputs.append(image.inputs[model.image_model.name])
+            rows.append({"id": image_id, "created_at": int(record["created_at"]),
+                         "metadata": record.get("metadata", {})})  # fmt: skip
+        if not rows:
+            continue
+        vectors = await backends.triton.embed(model.image_model, np.stack(inputs))
+        for row, vector in zip(rows, vectors, strict=True):
+            row["embedding"] = vector.tolist()
+        await backends.vectors.upsert(collection, rows)
+        done += len(rows)
+    return done
