@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -38,3 +40,14 @@ def checked(response: httpx.Response) -> Any:
             code, message = "http_error", response.text[:200]
         raise ApiError(response.status_code, code, message)
     return response.json() if response.content else None
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interruptible() -> None:
+    """Ctrl-C and SIGTERM stop long commands cleanly (KeyboardInterrupt), even when the
+    parent started us with SIGINT ignored, as shells do for background jobs."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from gateway.cli.client import ApiError, checked, connect, gateway_url
+from gateway.cli.client import ApiError, checked, connect, gateway_url, interruptible
 from gateway.cli.discover import find_images
 
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -84,6 +84,7 @@ def run_index(
     journal_path: Path,
     console: Console,
 ) -> Summary:
+    interruptible()
     summary = Summary()
     journal = Journal(journal_path, gateway_url(url))
     todo: list[Path] = []

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 import urllib.request
 from contextlib import ExitStack
-from types import FrameType
 
 from rich.console import Console
 
-from gateway.cli.client import ApiError, checked, connect
+from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import ServerProcess, venv_bin
 from gateway.serving.triton import TritonPorts, triton_process
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _gateway_ready(url: str) -> bool:
@@ -49,8 +43,7 @@ def run_stack(settings: Settings, console: Console) -> None:
         console.print(f"[red]no models in {repository}[/red]: run `make models` first")
         raise SystemExit(2)
     url = f"http://{settings.server.host}:{settings.server.port}"
-    # SIGTERM behaves like Ctrl-C, so `kill` also stops every child cleanly.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interruptible()
     with ExitStack() as stack_of_servers:
         try:
             if stack.milvus == "server":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ class Backends:
     # Search model name -> "<triton model>@<weights provenance>", learnt from Triton.
     fingerprints: dict[str, str] = field(default_factory=dict)
     collections_ready: bool = False
-    # Vectors an ingest could not take back because Milvus was down: (collection, id).
-    pending_deletes: set[tuple[str, str]] = field(default_factory=set)
+    # Vectors a failed ingest may have left: (collection, id) -> sweep until (monotonic s).
+    # A write that timed out may still land later, so each is swept for a while.
+    pending_deletes: dict[tuple[str, str], float] = field(default_factory=dict)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sweeper: asyncio.Task[None] | None = None
 
@@ -90,13 +92,19 @@ class Backends:
         provenance = await self.triton.provenance(model.image_model)
         return f"{model.image_model.name}@{provenance}"
 
+    def forget_later(self, collection: str, ids: list[str], for_s: float = 60.0) -> None:
+        until = time.monotonic() + for_s
+        for image_id in ids:
+            self.pending_deletes[(collection, image_id)] = until
+
     async def sweep_pending_deletes(self) -> None:
         """Remove vectors left by failed ingests, unless the image has since been stored
         (a later ingest of the same bytes succeeded: its vectors are wanted)."""
-        for collection, image_id in sorted(self.pending_deletes):
+        for (collection, image_id), until in sorted(self.pending_deletes.items()):
             if not await self.store.exists(image_id, "original"):
                 await self.vectors.delete(collection, [image_id])
-            self.pending_deletes.discard((collection, image_id))
+            if time.monotonic() > until:
+                del self.pending_deletes[(collection, image_id)]
 
     async def _sweep_forever(self, interval_s: float = 2.0) -> None:
         while True:

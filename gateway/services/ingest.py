@@ -200,12 +200,12 @@ async def _undo(
     """Remove what this ingest wrote, keeping what was there before it started."""
     for name, collection in collections.items():
         fresh = [i for i in todo if i not in present[name]]
-        try:
+        # An upsert that timed out may still land after this delete, so the gateway keeps
+        # sweeping these ids for a while (and, should it crash first, `pic-search check
+        # --repair` removes the leftovers).
+        backends.forget_later(collection, fresh)
+        with contextlib.suppress(PicSearchError):
             await backends.vectors.delete(collection, fresh)
-        except PicSearchError:
-            # Milvus is down: the gateway retries in the background (and, should it
-            # crash first, `pic-search check --repair` removes the leftovers).
-            backends.pending_deletes.update((collection, i) for i in fresh)
     for image_id in todo:
         if image_id not in stored:
             with contextlib.suppress(PicSearchError):
