@@ -40,6 +40,8 @@ class MilvusSettings(BaseModel):
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     search_ef: int = 128
+    # Session: read-your-own-writes per gateway; Strong: every replica's writes, slower.
+    read_consistency: Literal["Strong", "Session", "Bounded"] = "Session"
     timeout_s: float = 10.0
     retry_after_s: int = 5
 

@@ -56,7 +56,9 @@ class VectorIndex:
     def __init__(self, settings: MilvusSettings) -> None:
         self.settings = settings
         self._client: MilvusClient | None = None
-        self._lock = asyncio.Lock()
+        # "Session": this gateway reads its own writes at once, without waiting for Milvus'
+        # next time tick as "Strong" does (about 200 ms per search, measured by bench/).
+        self._reads: dict[str, Any] = {"consistency_level": settings.read_consistency}
 
     # -- plumbing ---------------------------------------------------------------------------
     def _connect(self) -> MilvusClient:
@@ -186,18 +188,24 @@ class VectorIndex:
     async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        rows = await self._run(lambda c: c.get(collection, ids=list(ids), output_fields=["id"]))
+        rows = await self._run(
+            lambda c: c.get(collection, ids=list(ids), output_fields=["id"], **self._reads)
+        )
         return {str(row["id"]) for row in rows}
 
     async def get(
         self, collection: str, id_: str, with_vector: bool = False
     ) -> dict[str, Any] | None:
         fields = ["id", "created_at", "metadata"] + (["embedding"] if with_vector else [])
-        rows = await self._run(lambda c: c.get(collection, ids=[id_], output_fields=fields))
+        rows = await self._run(
+            lambda c: c.get(collection, ids=[id_], output_fields=fields, **self._reads)
+        )
         return dict(rows[0]) if rows else None
 
     async def count(self, collection: str) -> int:
-        rows = await self._run(lambda c: c.query(collection, filter="", output_fields=["count(*)"]))
+        rows = await self._run(
+            lambda c: c.query(collection, filter="", output_fields=["count(*)"], **self._reads)
+        )
         return int(rows[0]["count(*)"])
 
     async def search(
@@ -213,6 +221,7 @@ class VectorIndex:
                 filter=filter_expr,
                 search_params=params,
                 output_fields=["metadata"],
+                **self._reads,
             )
         )
         return [
@@ -223,7 +232,11 @@ class VectorIndex:
     async def all_ids(self, collection: str) -> list[str]:
         def scan(client: MilvusClient) -> list[str]:
             iterator = client.query_iterator(
-                collection, batch_size=1000, filter="", output_fields=["id"]
+                collection,
+                batch_size=1000,
+                filter="",
+                output_fields=["id"],
+                consistency_level="Strong",  # maintenance: see every other client's writes
             )
             ids: list[str] = []
             try:
@@ -245,7 +258,11 @@ class VectorIndex:
 
         def scan(client: MilvusClient) -> list[Row]:
             iterator = client.query_iterator(
-                collection, batch_size=1000, filter=expr, output_fields=["id", "created_at"]
+                collection,
+                batch_size=1000,
+                filter=expr,
+                output_fields=["id", "created_at"],
+                **self._reads,
             )
             best: list[tuple[int, str]] = []
             try:

@@ -95,11 +95,19 @@ def _assert_nothing_lost_nothing_left(
 
     # Background clean-up of vectors a failed ingest could not take back happens within
     # seconds; after it, every collection holds exactly the acknowledged images.
+    seen: dict[str, object] = {}
+
     def settled() -> bool:
         counts = httpx.get(f"{gateway.url}/v1/stats", timeout=30).json()["collections"]
-        return {c["count"] for c in counts.values()} == {len(set(ingester.acknowledged))}
+        seen["counts"] = {name: c["count"] for name, c in counts.items()}
+        return set(seen["counts"].values()) == {len(set(ingester.acknowledged))}  # type: ignore[attr-defined]
 
-    _wait(settled, 60)
+    try:
+        _wait(settled, 60)
+    except AssertionError:
+        raise AssertionError(
+            f"counts {seen} != {len(set(ingester.acknowledged))} acknowledged"
+        ) from None
     assert stats  # the stats endpoint answered throughout
 
 
