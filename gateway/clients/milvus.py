@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import heapq
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearch
 
 T = TypeVar("T")
 ID_MAX_LENGTH = 64  # sha256 hex
+STRONG_AFTER_DELETE_S = 6.0  # longer than Milvus' default staleness bound (5 s)
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,16 @@ class VectorIndex:
         self._client: MilvusClient | None = None
         # "Session": this gateway reads its own writes at once, without waiting for Milvus'
         # next time tick as "Strong" does (about 200 ms per search, measured by bench/).
-        self._reads: dict[str, Any] = {"consistency_level": settings.read_consistency}
+        self._read_level = settings.read_consistency
+        # pymilvus' session tracks inserts and upserts but not deletes: after a delete,
+        # reads are Strong for a few seconds so a deleted image is never found again.
+        self._strong_until = 0.0
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _reads(self) -> dict[str, Any]:
+        strong = time.monotonic() < self._strong_until
+        return {"consistency_level": "Strong" if strong else self._read_level}
+
     def _connect(self) -> MilvusClient:
         if self._client is None:
             self._client = MilvusClient(
@@ -183,13 +192,15 @@ class VectorIndex:
 
     async def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
+            self._strong_until = time.monotonic() + STRONG_AFTER_DELETE_S
             await self._run(lambda c: c.delete(collection, ids=list(ids)))
+            self._strong_until = time.monotonic() + STRONG_AFTER_DELETE_S
 
     async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
         rows = await self._run(
-            lambda c: c.get(collection, ids=list(ids), output_fields=["id"], **self._reads)
+            lambda c: c.get(collection, ids=list(ids), output_fields=["id"], **self._reads())
         )
         return {str(row["id"]) for row in rows}
 
@@ -198,13 +209,13 @@ class VectorIndex:
     ) -> dict[str, Any] | None:
         fields = ["id", "created_at", "metadata"] + (["embedding"] if with_vector else [])
         rows = await self._run(
-            lambda c: c.get(collection, ids=[id_], output_fields=fields, **self._reads)
+            lambda c: c.get(collection, ids=[id_], output_fields=fields, **self._reads())
         )
         return dict(rows[0]) if rows else None
 
     async def count(self, collection: str) -> int:
         rows = await self._run(
-            lambda c: c.query(collection, filter="", output_fields=["count(*)"], **self._reads)
+            lambda c: c.query(collection, filter="", output_fields=["count(*)"], **self._reads())
         )
         return int(rows[0]["count(*)"])
 
@@ -221,7 +232,7 @@ class VectorIndex:
                 filter=filter_expr,
                 search_params=params,
                 output_fields=["metadata"],
-                **self._reads,
+                **self._reads(),
             )
         )
         return [
@@ -262,7 +273,7 @@ class VectorIndex:
                 batch_size=1000,
                 filter=expr,
                 output_fields=["id", "created_at"],
-                **self._reads,
+                **self._reads(),
             )
             best: list[tuple[int, str]] = []
             try:
