@@ -66,5 +66,14 @@ run: $(STAMPS)/venv $(STAMPS)/models
 bench: $(STAMPS)/venv $(STAMPS)/models
 	$(BIN)/python -m bench
 
+# The 1M-vector HNSW benchmark (long: each index build takes tens of minutes on 2 cores).
+.PHONY: bench-1m
+bench-1m: $(STAMPS)/venv
+	$(BIN)/python -m bench --only vector_search_1m
+
+# A few minutes of steady load: zero errors, gateway memory over time.
+soak: $(STAMPS)/venv $(STAMPS)/models
+	$(BIN)/python -m bench --only soak
+
 clean:
 	rm -rf $(STAMPS) build .pytest_cache .mypy_cache .ruff_cache

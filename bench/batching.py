@@ -1,0 +1,176 @@
+"""Triton's dynamic batching (the spec's `dynamic_batching` block, as served) against the
+same model with batching off: a one-model repository copy whose config lacks the block."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tritonclient.grpc import InferInput
+from tritonclient.grpc import aio as grpc_aio
+
+from bench import diagnose
+from bench.common import Context, closed_loop, figure, write_result
+from bench.photos import rgb_samples
+from gateway.export import triton_config
+from gateway.models.spec import CLIP_IMAGE
+from gateway.preprocess import model_input
+from gateway.serving.process import ServerProcess, free_port
+from gateway.serving.triton import TritonPorts, triton_process
+
+SPEC = CLIP_IMAGE
+
+
+def unbatched_repository(source: Path, dest: Path) -> Path:
+    """`dest/clip_image/` serving the same SavedModel (linked, not copied) with the cpu
+    config minus `dynamic_batching`: Triton then runs every request on its own."""
+    model = dest / SPEC.name
+    shutil.rmtree(dest, ignore_errors=True)
+    (model / "1").mkdir(parents=True)
+    (model / "configs").mkdir()
+    original = source / SPEC.name / "1"
+    (model / "1" / "model.savedmodel").symlink_to((original / "model.savedmodel").resolve())
+    shutil.copyfile(original / "model.py", model / "1" / "model.py")
+    provenance = json.loads((original / "provenance.json").read_text())["weights"]
+    config = triton_config.build_config(SPEC, "cpu", provenance)
+    config.ClearField("dynamic_batching")
+    text = triton_config.render(config)
+    (model / "configs" / "cpu.pbtxt").write_text(text)
+    (model / "config.pbtxt").write_text(text)
+    return dest
+
+
+def _one_model_ready(http_port: int) -> bool:
+    url = f"http://127.0.0.1:{http_port}/v2/models/{SPEC.name}/ready"
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    levels = (1, 4) if ctx.tiny else (1, 2, 4, 8, 16, 32)
+    repo = unbatched_repository(ctx.stack.repository, ctx.workdir / "unbatched-repo")
+    ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    server: ServerProcess = triton_process(repo, ctx.workdir / "triton-unbatched", ports)
+    server.ready = lambda: _one_model_ready(ports.http)
+    ctx.log("batching: starting a second Triton with batching off")
+    with server:
+        variants = {
+            "batching on (spec)": (ctx.stack.triton_grpc, ctx.stack.triton_http),
+            "batching off": (f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"),
+        }
+        curves = asyncio.run(_measure(ctx, variants, levels))
+    on, off = curves["batching on (spec)"], curves["batching off"]
+    top = str(levels[-1])
+    gain = on[top]["throughput_per_s"] / off[top]["throughput_per_s"]
+    results = {
+        "model": SPEC.name,
+        "dynamic_batching": {
+            "max_batch_size": SPEC.batching.max_batch_size,
+            "preferred_batch_sizes": list(SPEC.batching.preferred_batch_sizes),
+            "max_queue_delay_microseconds": SPEC.batching.max_queue_delay_microseconds,
+        },
+        "levels": list(levels),
+        "curves": curves,
+        "throughput_gain_at_max_concurrency": gain,
+        "findings": _findings(on, off, levels),
+    }
+    fig, axes = figure(2, 1, width=8)
+    for name, curve in curves.items():
+        style = "-" if "on" in name else "--"
+        axes[0][0].plot(
+            levels,
+            [curve[str(c)]["throughput_per_s"] for c in levels],
+            style,
+            marker="o",
+            label=name,
+        )
+        axes[0][1].plot(
+            levels,
+            [curve[str(c)]["p50_ms"] for c in levels],
+            style,
+            marker="o",
+            label=f"{name} p50",
+        )
+        axes[0][1].plot(
+            levels,
+            [curve[str(c)]["p99_ms"] for c in levels],
+            style,
+            marker="x",
+            label=f"{name} p99",
+        )
+    for ax, label in ((axes[0][0], "images/s"), (axes[0][1], "latency ms")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(levels), [str(c) for c in levels])
+        ax.set_xlabel("concurrent single-image requests")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    axes[0][0].set_title(f"{SPEC.name}: throughput, x{gain:.2f} at {top}")
+    axes[0][1].set_title("latency")
+    results["headline"] = (
+        f"{SPEC.name} at {top} concurrent: {on[top]['throughput_per_s']:.1f} images/s batched "
+        f"vs {off[top]['throughput_per_s']:.1f} unbatched (x{gain:.2f}); p50 "
+        f"{on[top]['p50_ms']:.0f} vs {off[top]['p50_ms']:.0f} ms"
+    )
+    write_result(ctx, "batching", results, [], fig)
+    return results
+
+
+async def _measure(
+    ctx: Context, variants: dict[str, tuple[str, str | None]], levels: tuple[int, ...]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    image = model_input(_rgb(), SPEC.preprocess)[None]  # type: ignore[arg-type]
+    curves: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in variants}
+    clients = {
+        name: grpc_aio.InferenceServerClient(url=grpc) for name, (grpc, _) in variants.items()
+    }
+    try:
+        for concurrency in levels:
+            requests = 8 if ctx.tiny else max(60, 4 * concurrency)
+            # Alternate variants level by level, so other load on the machine hits both.
+            for name, (_, http) in variants.items():
+                client = clients[name]
+
+                async def call(i: int, client: Any = client) -> None:
+                    tensor = InferInput(SPEC.input.name, list(image.shape), SPEC.input.dtype)
+                    tensor.set_data_from_numpy(image)
+                    await client.infer(SPEC.name, [tensor])
+
+                ctx.log(f"batching: {name} c={concurrency} x{requests}")
+                await closed_loop(call, concurrency, concurrency)  # warm, not counted
+                before = diagnose.triton_stats(http, SPEC.name)
+                result = await closed_loop(call, concurrency, requests)
+                after = diagnose.triton_stats(http, SPEC.name)
+                curves[name][str(concurrency)] = {
+                    **result.summary(),
+                    "triton": diagnose.triton_delta(before, after),
+                }
+    finally:
+        for client in clients.values():
+            await client.close()
+    return curves
+
+
+def _rgb() -> Any:
+    from PIL import Image
+
+    return Image.fromarray(rgb_samples()[0])
+
+
+def _findings(
+    on: dict[str, dict[str, Any]], off: dict[str, dict[str, Any]], levels: tuple[int, ...]
+) -> list[str]:
+    top = str(levels[-1])
+    t_on, t_off = on[top].get("triton", {}), off[top].get("triton", {})
+    return [
+        f"At {top} concurrent requests, batching on: {on[top]['throughput_per_s']:.1f} images/s, "
+        f"mean batch {t_on.get('mean_batch_size', 0):.1f}, compute "
+        f"{t_on.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
+        f"{t_on.get('queue_ms_per_request', 0):.0f} ms per request; batching off: "
+        f"{off[top]['throughput_per_s']:.1f} images/s, compute "
+        f"{t_off.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
+        f"{t_off.get('queue_ms_per_request', 0):.0f} ms per request.",
+    ]

@@ -1,0 +1,135 @@
+"""`python -m bench`: runs the benchmarks against a stack it starts, or one given by URL."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from bench.common import RESULTS, Context, Stack, other_cpu, served_weights
+
+Needs = Literal["none", "milvus", "triton", "gateway"]
+# name -> (module, what it needs running); the order is the order they run in.
+BENCHMARKS: dict[str, tuple[str, Needs]] = {
+    "preprocess": ("bench.preprocess", "none"),
+    "ingest": ("bench.ingest", "gateway"),
+    "search_latency": ("bench.search_latency", "gateway"),
+    "batching": ("bench.batching", "triton"),
+    "quality": ("bench.quality", "triton"),
+    "vector_search": ("bench.vector_search", "milvus"),
+    "locust": ("bench.load", "gateway"),
+    "vector_search_1m": ("bench.vector_search", "milvus"),
+    "soak": ("bench.load", "gateway"),
+}
+# Long runs that only run when asked for by name.
+NOT_DEFAULT = ("vector_search_1m", "soak")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--tiny", action="store_true", help="seconds per benchmark (smoke run)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only these: {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument("--gateway-url", help="a running gateway (then give the others too)")
+    parser.add_argument("--triton-grpc", help="HOST:PORT of the gateway's Triton (gRPC)")
+    parser.add_argument("--triton-http", help="HOST:PORT of Triton's HTTP API (statistics)")
+    parser.add_argument("--milvus-uri", help="the gateway's Milvus, e.g. http://host:19530")
+    parser.add_argument("--gateway-pid", type=int, help="the gateway's pid (RSS, py-spy)")
+    parser.add_argument(
+        "--model-repository",
+        type=Path,
+        help="local copy of the served models (default: model_repository/ "
+        "if built, else build/test-models)",
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, help="where to write (default bench/results, or its tiny/)"
+    )
+    args = parser.parse_args(argv)
+    given = [args.gateway_url, args.triton_grpc, args.milvus_uri]
+    if any(given) and not all(given):
+        parser.error("--gateway-url, --triton-grpc and --milvus-uri go together")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    names = args.only or [n for n in BENCHMARKS if n not in NOT_DEFAULT]
+    names = [n for n in BENCHMARKS if n in names]
+    results_dir = args.results_dir or (RESULTS / "tiny" if args.tiny else RESULTS)
+    # Ctrl-C and SIGTERM unwind the stack below, so every server started here is stopped.
+    signal.signal(signal.SIGTERM, _raise_exit)
+    workdir = Path(tempfile.mkdtemp(prefix="pic-search-bench-"))
+    failed: list[str] = []
+    try:
+        with ExitStack() as servers:
+            stack = _stack(args, names, workdir, servers)
+            ctx = Context(stack, args.tiny, results_dir, workdir)
+            ctx.weights = served_weights(stack)
+            for name in names:
+                module_name, _ = BENCHMARKS[name]
+                ctx.log(f"== {name} ==")
+                started = time.monotonic()
+                ctx.others_at_start = other_cpu()
+                try:
+                    module: Any = importlib.import_module(module_name)
+                    runner = getattr(module, f"run_{name}", None) or module.run
+                    runner(ctx)
+                    ctx.log(f"{name} done in {time.monotonic() - started:.0f} s")
+                except Exception:
+                    traceback.print_exc()
+                    failed.append(name)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not args.tiny and args.results_dir is None:
+        from bench.report import update_readme
+
+        update_readme(results_dir)
+    if failed:
+        print(f"[bench] FAILED: {', '.join(failed)}", flush=True)
+        return 1
+    print(f"[bench] results in {results_dir}", flush=True)
+    return 0
+
+
+def _stack(args: argparse.Namespace, names: list[str], workdir: Path, servers: ExitStack) -> Stack:
+    from bench.stack import default_repository, local_stack
+
+    repository = (args.model_repository or default_repository()).resolve()
+    if args.gateway_url:
+        return Stack(
+            args.gateway_url.rstrip("/"),
+            args.triton_grpc,
+            args.triton_http,
+            args.milvus_uri,
+            repository,
+            args.gateway_pid,
+        )
+    needs = {BENCHMARKS[n][1] for n in names}
+    if needs == {"none"}:
+        return Stack("", "", None, "", repository)
+    return servers.enter_context(
+        local_stack(
+            workdir,
+            repository,
+            need_triton="triton" in needs,
+            need_gateway="gateway" in needs,
+            say=lambda m: print(f"[bench] {m}", flush=True),
+        )
+    )
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -1,0 +1,156 @@
+"""Evidence of where the time goes: Triton's per-model statistics, the gateway's per-stage
+Prometheus timings, and a py-spy profile of the gateway process."""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from gateway.serving.process import venv_bin
+
+PY_SPY_RATE = 50
+_STAT_KINDS = ("queue", "compute_input", "compute_infer", "compute_output", "success")
+
+
+def triton_stats(http: str | None, model: str) -> dict[str, Any] | None:
+    """The raw `/v2/models/<model>/stats` entry, or None without an HTTP endpoint."""
+    if not http:
+        return None
+    url = f"http://{http}/v2/models/{model}/stats"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        stats: dict[str, Any] = json.loads(response.read())["model_stats"][0]
+        return stats
+
+
+def triton_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """What happened between two snapshots: requests, executions (so the mean batch size),
+    and mean milliseconds per request spent queued versus computing."""
+    if before is None or after is None:
+        return {}
+    requests = (
+        after["inference_stats"]["success"]["count"]
+        - (before["inference_stats"]["success"]["count"])
+    )
+    executions = after["execution_count"] - before["execution_count"]
+    inferences = after["inference_count"] - before["inference_count"]
+    out: dict[str, Any] = {
+        "requests": requests,
+        "images_or_texts": inferences,
+        "executions": executions,
+        "mean_batch_size": inferences / executions if executions else 0.0,
+        # Per execution, so a batch's time counts once (per-request times count it per request).
+        "compute_infer_ms_per_item": _execution_ns(after) - _execution_ns(before),
+    }
+    out["compute_infer_ms_per_item"] = (
+        out["compute_infer_ms_per_item"] / 1e6 / inferences if inferences else 0.0
+    )
+    for kind in _STAT_KINDS:
+        ns = after["inference_stats"][kind]["ns"] - before["inference_stats"][kind]["ns"]
+        label = "request_total" if kind == "success" else kind
+        out[f"{label}_ms_per_request"] = ns / 1e6 / requests if requests else 0.0
+    return out
+
+
+def _execution_ns(stats: dict[str, Any]) -> int:
+    return sum(int(b["compute_infer"]["ns"]) for b in stats.get("batch_stats", []))
+
+
+def gateway_stages(gateway_url: str) -> dict[str, tuple[float, float]]:
+    """Stage -> (sum of seconds, count) from the gateway's `pic_search_stage_seconds`."""
+    with urllib.request.urlopen(f"{gateway_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    sums: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
+    for line in text.splitlines():
+        for suffix, slot in (("_sum", 0), ("_count", 1)):
+            prefix = f"pic_search_stage_seconds{suffix}{{"
+            if line.startswith(prefix):
+                labels, value = line[len(prefix) :].rsplit("} ", 1)
+                stage = labels.split('stage="', 1)[1].split('"', 1)[0]
+                sums[stage][slot] += float(value)
+    return {stage: (v[0], v[1]) for stage, v in sums.items()}
+
+
+def stage_delta(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], per: int
+) -> dict[str, float]:
+    """Milliseconds per unit of work (`per`: images, requests) spent in each gateway stage."""
+    out = {}
+    for stage, (total, _) in after.items():
+        spent = total - before.get(stage, (0.0, 0.0))[0]
+        if spent > 0 and per > 0:
+            out[f"{stage}_ms"] = spent * 1000 / per
+    return out
+
+
+def py_spy_available() -> str | None:
+    found = venv_bin() / "py-spy"
+    return str(found) if found.exists() else shutil.which("py-spy")
+
+
+def py_spy_start(pid: int, out: Path, seconds: int) -> subprocess.Popen[bytes] | None:
+    """Samples `pid` for `seconds` (non-blocking, so the profiled process is not paused)."""
+    exe = py_spy_available()
+    if exe is None:
+        return None
+    argv = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(seconds),
+        "--rate",
+        str(PY_SPY_RATE),
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+    ]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def py_spy_summary(raw: Path, seconds: float, top: int = 8) -> dict[str, Any]:
+    """Collapsed stacks -> how busy the process was (active samples per sampling tick,
+    summed over threads: 1.0 is one core) and the functions holding most samples, by self
+    time (the leaf frame) and by the innermost project frame on the stack."""
+    if not raw.exists():
+        return {"error": "py-spy wrote no profile (ptrace not permitted?)"}
+    leaves: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        leaves[_frame(frames[-1])] += count
+        project = [f for f in frames if "(gateway/" in f and "gateway/cli/" not in f]
+        if project:
+            ours[_frame(project[-1])] += count
+    if total == 0:
+        return {"samples": 0}
+    return {
+        "samples": total,
+        "busy_cores": total / (seconds * PY_SPY_RATE),
+        "self_top": [{"frame": f, "share": c / total} for f, c in leaves.most_common(top)],
+        "innermost_gateway_frame_top": [
+            {"frame": f, "share": c / total} for f, c in ours.most_common(top)
+        ],
+    }
+
+
+def _frame(frame: str) -> str:
+    # py-spy frames look like "function (path/to/file.py:123)".
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    path, _, line = where.rpartition(":")
+    short = "/".join(Path(path).parts[-2:]) if path else where
+    return f"{name} ({short}:{line})" if line else name

@@ -1,0 +1,82 @@
+"""The real stack a benchmark run needs: Milvus server, Triton, and a `pic-search gateway`
+subprocess, each on free ports, all stopped at the end (also on failure or Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from bench.common import ROOT, Stack
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import ServerProcess, free_port, venv_bin
+from gateway.serving.triton import TritonPorts, triton_process
+
+COLLECTION_PREFIX = "bench_"
+
+
+def default_repository() -> Path:
+    """`model_repository/` when it has been built, else the seeded random test models."""
+    for candidate in (ROOT / "model_repository", ROOT / "build" / "test-models"):
+        if (candidate / "vgg16" / "1" / "model.savedmodel").exists():
+            return candidate
+    raise SystemExit("no models: run `make models` (or `make test-models`) first")
+
+
+def gateway_process(workdir: Path, triton_grpc: str, milvus_uri: str) -> tuple[ServerProcess, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PIC_SEARCH_SERVER__PORT": str(port),
+        "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
+        "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
+        "PIC_SEARCH_TRITON__URL": triton_grpc,
+        "PIC_SEARCH_MILVUS__URI": milvus_uri,
+        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
+    }
+    process = ServerProcess(
+        "gateway",
+        [str(venv_bin() / "pic-search"), "gateway"],
+        workdir / "gateway.log",
+        ready=lambda: _ready(url),
+        env=env,
+        startup_timeout_s=180,
+    )
+    return process, url
+
+
+def _ready(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        return bool(response.status == 200)
+
+
+@contextmanager
+def local_stack(
+    workdir: Path,
+    repository: Path,
+    need_triton: bool,
+    need_gateway: bool,
+    say: Callable[[str], None] = print,
+) -> Iterator[Stack]:
+    """Starts Milvus, then (if needed) Triton and the gateway; yields where they listen."""
+    with ExitStack() as servers:
+        milvus_port = free_port()
+        say(f"starting Milvus server on {milvus_port}")
+        servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port))
+        milvus_uri = f"http://127.0.0.1:{milvus_port}"
+        triton_grpc, triton_http = "", None
+        if need_triton or need_gateway:
+            ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+            say(f"starting Triton on {repository} (gRPC {ports.grpc})")
+            servers.enter_context(triton_process(repository, workdir / "triton", ports))
+            triton_grpc, triton_http = f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"
+        gateway_url, gateway_pid = "", None
+        if need_gateway:
+            gateway, gateway_url = gateway_process(workdir / "gateway", triton_grpc, milvus_uri)
+            say("starting the gateway")
+            servers.enter_context(gateway)
+            gateway_pid = gateway.proc.pid if gateway.proc else None
+        yield Stack(gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid)
