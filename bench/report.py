@@ -29,6 +29,7 @@ MEASURES = {
     "quality": "copy detection (crops, scales, JPEG, flips, brightness, rotations)",
     "locust": "mixed load: image and text search, thumbnails, ingest",
 }
+NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged
 HOW = {
     "vector_search_1m": "`python -m bench --only vector_search_1m` (`make bench-1m`)",
     "soak": "`python -m bench --only soak` (`make soak`)",
@@ -73,7 +74,7 @@ def render(results: dict[str, dict[str, Any]]) -> str:
         "| benchmark | measure | target | result | status |",
         "| --- | --- | --- | --- | --- |",
     ]
-    limits, findings = [], []
+    limits, findings, noisy = [], [], []
     for name in ORDER:
         body = results.get(name)
         if body is None:
@@ -87,12 +88,21 @@ def render(results: dict[str, dict[str, Any]]) -> str:
             lines.append(f"| {name_cell} | {t['name']} | {t['target']} | {result} | {status} |")
             if t["met"] is False and t.get("limit"):
                 limits.append(f"- **{name}**: {t['limit']}")
+        others = body["machine"].get("other_processes_busy_cores")
+        if isinstance(others, float) and others >= NOISY_CORES:
+            noisy.append(f"{name} ({others:.1f})")
         headline = body.get("results", {}).get("headline")
         if headline and not body.get("targets"):
             measure = MEASURES.get(name, name)
             lines.append(f"| {name_cell} | {measure} | — | {headline} | report only |")
         for finding in body.get("results", {}).get("findings", []):
             findings.append(f"- **{name}**: {finding}")
+    if noisy:
+        lines += [
+            "",
+            "The machine is shared: other processes kept cores busy during "
+            f"{', '.join(noisy)}; those numbers carry that noise.",
+        ]
     if limits:
         lines += ["", "What limits the targets not met:", "", *limits]
     if findings:

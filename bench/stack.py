@@ -3,15 +3,14 @@ subprocess, each on free ports, all stopped at the end (also on failure or Ctrl-
 
 from __future__ import annotations
 
-import os
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.common import ROOT, Stack
+from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
-from gateway.serving.process import ServerProcess, free_port, venv_bin
+from gateway.serving.process import ServerProcess, free_port
 from gateway.serving.triton import TritonPorts, triton_process
 
 COLLECTION_PREFIX = "bench_"
@@ -29,28 +28,13 @@ def gateway_process(workdir: Path, triton_grpc: str, milvus_uri: str) -> tuple[S
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
-        "PIC_SEARCH_SERVER__PORT": str(port),
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
         "PIC_SEARCH_TRITON__URL": triton_grpc,
         "PIC_SEARCH_MILVUS__URI": milvus_uri,
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
     }
-    process = ServerProcess(
-        "gateway",
-        [str(venv_bin() / "pic-search"), "gateway"],
-        workdir / "gateway.log",
-        ready=lambda: _ready(url),
-        env=env,
-        startup_timeout_s=180,
-    )
-    return process, url
-
-
-def _ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-        return bool(response.status == 200)
+    return start_gateway(port, env, workdir / "gateway.log"), url
 
 
 @contextmanager

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import time
-import urllib.request
 from contextlib import ExitStack
 
 from rich.console import Console
 
 from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
+from gateway.serving.gateway import gateway_process
 from gateway.serving.milvus import milvus_process
-from gateway.serving.process import ServerProcess, venv_bin
 from gateway.serving.triton import TritonPorts, triton_process
-
-
-def _gateway_ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-        return bool(response.status == 200)
 
 
 def gateway_env(settings: Settings) -> dict[str, str]:
     stack = settings.stack
     return {
-        **os.environ,
         "PIC_SEARCH_TRITON__URL": f"127.0.0.1:{stack.triton_grpc_port}",
         "PIC_SEARCH_MILVUS__URI": (
             f"http://127.0.0.1:{stack.milvus_port}"
@@ -57,13 +49,8 @@ def run_stack(settings: Settings, console: Console) -> None:
             )
             stack_of_servers.enter_context(triton_process(repository, data / "triton", ports))
             console.print(f"starting the gateway on {url} ...")
-            gateway = ServerProcess(
-                "gateway",
-                [str(venv_bin() / "pic-search"), "gateway"],
-                data / "gateway.log",
-                ready=lambda: _gateway_ready(url),
-                env=gateway_env(settings),
-                startup_timeout_s=120,
+            gateway = gateway_process(
+                settings.server.port, gateway_env(settings), data / "gateway.log"
             )
             stack_of_servers.enter_context(gateway)
             if stack.index_samples:

@@ -7,7 +7,6 @@ subprocesses pointed at them, so tests talk HTTP over real sockets.
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ import httpx
 import pytest
 
 from gateway.samples import sample_photos
+from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
-from gateway.serving.process import ServerProcess, free_port, venv_bin
+from gateway.serving.process import ServerProcess, free_port
 from gateway.serving.triton import TritonPorts, triton_process
 
 
@@ -85,27 +85,12 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMilvus]:
 def gateway_process(workdir: Path, env_overrides: dict[str, str]) -> RunningGateway:
     port = free_port()
     env = {
-        **os.environ,
-        "PIC_SEARCH_SERVER__PORT": str(port),
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         **env_overrides,
     }
-    url = f"http://127.0.0.1:{port}"
-    process = ServerProcess(
-        "gateway",
-        [str(venv_bin() / "pic-search"), "gateway"],
-        workdir / "gateway.log",
-        ready=lambda: _ready(url),
-        env=env,
-        startup_timeout_s=120,
-    )
-    return RunningGateway(process, url, env)
-
-
-def _ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-        return bool(response.status == 200)
+    process = start_gateway(port, env, workdir / "gateway.log", startup_timeout_s=120)
+    return RunningGateway(process, f"http://127.0.0.1:{port}", {**os.environ, **env})
 
 
 @pytest.fixture(scope="session", params=["milvus-server", "milvus-lite"])
