@@ -215,7 +215,9 @@ class VectorIndex:
 
     async def count(self, collection: str) -> int:
         rows = await self._run(
-            lambda c: c.query(collection, filter="", output_fields=["count(*)"], **self._reads())
+            lambda c: c.query(  # Strong: a count must include every replica's writes and deletes
+                collection, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            )
         )
         return int(rows[0]["count(*)"])
 

@@ -14,6 +14,12 @@ from gateway.errors import PicSearchError, TritonUnavailableError
 from gateway.models.spec import PROVENANCE_PARAMETER, TritonModelSpec
 
 # gRPC statuses that mean "Triton is not there right now", not "your request is wrong".
+_CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "UNKNOWN")
 
 
@@ -29,7 +35,9 @@ class TritonClient:
     def __init__(self, settings: TritonSettings) -> None:
         self.settings = settings
         # One channel for the gateway's lifetime; gRPC multiplexes concurrent calls over it.
-        self._client = grpc_aio.InferenceServerClient(url=settings.url)
+        # gRPC's reconnect backoff grows to two minutes by default: capped at two seconds,
+        # the gateway is back within moments of Triton's return.
+        self._client = grpc_aio.InferenceServerClient(url=settings.url, channel_args=_CHANNEL_ARGS)
 
     async def close(self) -> None:
         await self._client.close()
