@@ -48,7 +48,7 @@ class Context:
     run_id: str = field(default_factory=lambda: os.urandom(4).hex())
     weights: dict[str, str] = field(default_factory=dict)  # Triton model -> provenance
     # CPU seconds of processes outside this run, when the current benchmark started.
-    others_at_start: tuple[float, dict[int, float]] = field(default_factory=lambda: (0.0, {}))
+    others_at_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def log(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -74,30 +74,40 @@ def target(
     }
 
 
-def _ours() -> set[int]:
+def _our_cpu_s() -> float:
+    """CPU seconds used by this process and everything it started (live or reaped)."""
+    total = 0.0
     me = psutil.Process()
-    return {me.pid, *(p.pid for p in me.children(recursive=True))}
+    for proc in (me, *me.children(recursive=True)):
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
-def other_cpu() -> tuple[float, dict[int, float]]:
-    """(now, pid -> CPU seconds) of every process this run did not start: the machine is
-    shared, and a benchmark is only as good as the quiet it ran in."""
-    ours, out = _ours(), {}
-    for proc in psutil.process_iter(["pid", "cpu_times"]):
-        times = proc.info.get("cpu_times")
-        if proc.info["pid"] not in ours and times is not None:
-            out[proc.info["pid"]] = float(times.user + times.system)
-    return time.monotonic(), out
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (not idle, not waiting on I/O)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def other_cores_since(start: tuple[float, dict[int, float]]) -> float:
-    """Mean number of cores other processes kept busy since `start`."""
-    started, before = start
-    if not before:
+def other_cpu() -> tuple[float, float, float]:
+    """A snapshot (time, machine busy seconds, our busy seconds): the machine is shared,
+    and a benchmark is only as good as the quiet it ran in."""
+    return time.monotonic(), _machine_busy_s(), _our_cpu_s()
+
+
+def other_cores_since(start: tuple[float, float, float]) -> float:
+    """Mean number of cores kept busy by processes this run did not start, since `start`."""
+    started, machine_before, ours_before = start
+    if started == 0.0:
         return float("nan")
-    now, after = other_cpu()
-    used = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-    return max(used, 0.0) / max(now - started, 1e-9)
+    now, machine_now, ours_now = other_cpu()
+    others = (machine_now - machine_before) - (ours_now - ours_before)
+    return max(others, 0.0) / max(now - started, 1e-9)
 
 
 def machine(tiny: bool) -> dict[str, Any]:

@@ -24,29 +24,34 @@ from gateway.serving.process import venv_bin
 TARGET = 0.90
 BATCH = 16  # the CLI's default --batch-size
 WORKERS = 2  # the CLI's default --workers
+ROUNDS = 2
 
 
 def run(ctx: Context) -> dict[str, Any]:
     count = 8 if ctx.tiny else 160
-    photos = distinct_photos(count + 4, seed=f"ingest-{ctx.run_id}")
+    photos = distinct_photos(ROUNDS * count + 4, seed=f"ingest-{ctx.run_id}")
     warm, photos = photos[:4], photos[4:]
-    folder = ctx.workdir / "ingest-photos"
-    write_folder(folder, photos)
+    folders = []
+    for r in range(ROUNDS):  # every gateway round needs images it has not seen
+        folders.append(ctx.workdir / f"ingest-photos-{r}")
+        write_folder(folders[-1], photos[r * count : (r + 1) * count])
 
-    ctx.log(f"ingest: {count} images in-process (both SavedModels, batches of {BATCH})")
-    models = InProcess(ctx, photos)
-    runs = [models.measure()]
-
+    ctx.log(f"ingest: loading both SavedModels in-process (batches of {BATCH})")
+    models = InProcess(ctx, photos[:count])
     # Warm the gateway path (first Triton calls of a batch shape, Milvus collections).
     files = [("files", (f"warm-{i}.jpg", data, "image/jpeg")) for i, data in enumerate(warm)]
     httpx.post(f"{ctx.stack.gateway_url}/v1/images", files=files, timeout=300).raise_for_status()
 
-    ctx.log(f"ingest: {count} images through `pic-search index` and the gateway")
-    gateway = _through_gateway(ctx, folder, count)
-    # In-process again after the gateway run, so load from elsewhere cannot favour one side.
-    ctx.log("ingest: in-process again")
-    runs.append(models.measure())
+    # The machine is shared: the two paths alternate, and each keeps its best round.
+    runs, gateway_runs = [], []
+    for r in range(ROUNDS):
+        ctx.log(f"ingest: round {r + 1}: {count} images in-process")
+        runs.append(models.measure())
+        ctx.log(f"ingest: round {r + 1}: {count} images through `pic-search index` + gateway")
+        gateway_runs.append(_through_gateway(ctx, folders[r], count))
     inproc = models.summary(runs)
+    gateway = max(gateway_runs, key=lambda g: g["images_per_s"])
+    gateway["runs_images_per_s"] = [g["images_per_s"] for g in gateway_runs]
 
     ratio = gateway["images_per_s"] / inproc["models_images_per_s"]
     met = ratio >= TARGET
@@ -133,7 +138,7 @@ class InProcess:
         }
 
     def summary(self, runs: list[dict[str, Any]]) -> dict[str, Any]:
-        """The faster run counts (the machine is shared: that is the quieter one)."""
+        """The faster round counts (the machine is shared: that is the quieter one)."""
         best = max(runs, key=lambda r: r["models_images_per_s"])
         return {
             **best,
@@ -247,31 +252,37 @@ def _evidence(ctx: Context, count: int) -> dict[str, Any]:
 
 
 def _explain(gateway: dict[str, Any], inproc: dict[str, Any], evidence: dict[str, Any]) -> str:
-    triton = gateway["triton"]
+    """What the numbers say limits ingest, in a sentence or three."""
     parts = []
-    compute = sum(t.get("compute_infer_ms_per_request", 0.0) for t in triton.values())
-    queue = sum(t.get("queue_ms_per_request", 0.0) for t in triton.values())
-    in_proc_ms = sum(inproc["model_ms_per_image"].values())
-    if triton:
-        batch = sum(t.get("mean_batch_size", 0.0) for t in triton.values()) / len(triton)
-        per_image = sum(t.get("compute_infer_ms_per_item", 0.0) for t in triton.values())
-        parts.append(
-            f"Triton compute {per_image:.0f} ms/image (in-process {in_proc_ms:.0f} ms/image; "
-            f"mean batch {batch:.1f}, queue {queue:.0f} ms vs compute {compute:.0f} ms "
-            "per request): the two models and the gateway's decoding share the same 2 cores"
-        )
-    decode = gateway["gateway_stage_ms_per_image"].get("decode_ms")
-    if decode:
-        parts.append(f"gateway decode {decode:.0f} ms/image competes with Triton for CPU")
     direct = evidence.get("triton_direct")
+    rate = inproc["models_images_per_s"]
     if direct:
-        rate = inproc["models_images_per_s"]
-        one = direct["models_one_after_the_other_images_per_s"]
-        both = direct["models_at_once_images_per_s"]
+        one = direct["models_one_after_the_other_images_per_s"] / rate
+        both = direct["models_at_once_images_per_s"] / rate
         parts.append(
-            f"Triton alone, no gateway: {one:.2f} images/s with the models one after the other "
-            f"({one / rate:.2f} of in-process), {both:.2f} with both at once as ingest sends "
-            f"them ({both / rate:.2f})"
+            f"Triton called directly, without the gateway or the CLI, reaches {one:.2f} of "
+            f"in-process with the models one after the other and {both:.2f} with both at once "
+            "(as ingest sends them)"
+        )
+    spy = evidence.get("gateway_py_spy", {})
+    decode = gateway["gateway_stage_ms_per_image"].get("decode_ms", 0.0)
+    if "busy_cores" in spy:
+        parts.append(
+            f"the gateway itself kept {spy['busy_cores']:.2f} cores busy (decode "
+            f"{decode:.0f} ms/image)"
+        )
+    triton = gateway["triton"]
+    if triton:
+        per_model = ", ".join(
+            f"{m} {t.get('compute_infer_ms_per_item', 0):.0f} ms/image (in-process "
+            f"{inproc['model_ms_per_image'].get(m, 0):.0f}), queue "
+            f"{t.get('queue_ms_per_request', 0):.0f} ms/request"
+            for m, t in triton.items()
+        )
+        parts.append(
+            f"inside Triton: {per_model}: the Python-backend stubs run the two models side by "
+            "side on the same 2 cores, so each computes slower than alone and VGG16 is the "
+            "bottleneck"
         )
     parts.append(f"CLI start-up {gateway['cli_startup_s']:.1f} s of {gateway['wall_s']:.0f} s")
     return "; ".join(parts)
