@@ -127,6 +127,9 @@ class VectorIndex:
         if not client.has_collection(wanted):
             self._create(client, wanted, fingerprint, dim)
         client.load_collection(wanted)
+        # After a Milvus restart the query node replays its log in the background; one
+        # Strong read waits for that, so later Session reads see every row from before.
+        client.query(wanted, filter="", output_fields=["count(*)"], consistency_level="Strong")
         if current is None:
             client.create_alias(wanted, alias)
 
@@ -199,8 +202,10 @@ class VectorIndex:
     async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        rows = await self._run(
-            lambda c: c.get(collection, ids=list(ids), output_fields=["id"], **self._reads())
+        rows = await self._run(  # Strong: "already there" must count every client's writes
+            lambda c: c.get(
+                collection, ids=list(ids), output_fields=["id"], consistency_level="Strong"
+            )
         )
         return {str(row["id"]) for row in rows}
 

@@ -113,10 +113,10 @@ async def _write(
     ids = list(accepted)
     collections = {name: backends.collection(m) for name, m in SEARCH_MODELS.items()}
     with stage("milvus"):
-        present = {
-            name: await backends.vectors.existing_ids(collection, ids)
-            for name, collection in collections.items()
-        }
+        found = await asyncio.gather(
+            *(backends.vectors.existing_ids(c, ids) for c in collections.values())
+        )
+    present = dict(zip(collections, found, strict=True))
     with stage("store"):
         stored = {i for i in ids if await backends.store.exists(i, "original")}
     complete = set.intersection(*present.values()) & stored

@@ -85,7 +85,8 @@ def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
     process = _start(test_models, tmp_path / "data", port)
     try:
         output = "".join(_wait_for_url(process))
-        assert f"sample photos: 0 indexed, {len(photos)} already there" in output
+        samples_line = [line for line in output.splitlines() if "sample photos" in line]
+        assert samples_line == [f"sample photos: 0 indexed, {len(photos)} already there"], output
     finally:
         code, alive = _stop(process)
     assert code == 0 and alive == []
