@@ -134,7 +134,8 @@ def _run(
                 break
             spent += build_s
             last = (m, efc, build_s)
-            ctx.log(f"{name}: built in {build_s:.0f} s")
+            segments = _segments(client, collection)
+            ctx.log(f"{name}: built in {build_s:.0f} s; {len(segments)} segments: {segments}")
             for ef in efs:
                 rows.append(
                     {
@@ -142,6 +143,7 @@ def _run(
                         "efConstruction": efc,
                         "ef": ef,
                         "build_s": build_s,
+                        "segment_rows": segments,
                         **_measure(client, collection, qs, truth, ef),
                     }
                 )
@@ -233,9 +235,33 @@ def _build(client: MilvusClient, collection: str, m: int, efc: int, cap_s: float
     )
     started = time.perf_counter()
     client.create_index(collection, index, timeout=cap_s)  # waits for the build
+    _settle(client, collection, cap_s or 3600)
     build_s = time.perf_counter() - started
     client.load_collection(collection, timeout=cap_s)
     return build_s
+
+
+def _settle(client: MilvusClient, collection: str, timeout_s: float) -> None:
+    """Wait until Milvus has merged small segments and indexed every row: searching while
+    it still compacts and rebuilds measures that background work, not the index."""
+    deadline = time.monotonic() + timeout_s
+    job = client.compact(collection)
+    while client.get_compaction_state(job) != "Completed":
+        if time.monotonic() > deadline:
+            raise TimeoutError("compaction did not finish in time")
+        time.sleep(2)
+    while True:
+        info = client.describe_index(collection, "embedding")
+        if info.get("pending_index_rows", 0) == 0 and info.get("state") == "Finished":
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"index not finished in time: {info}")
+        time.sleep(2)
+
+
+def _segments(client: MilvusClient, collection: str) -> list[int]:
+    """Row counts of the loaded segments: each search walks one HNSW graph per segment."""
+    return sorted((s.num_rows for s in client.list_loaded_segments(collection)), reverse=True)
 
 
 def _measure(
@@ -284,7 +310,11 @@ def _findings(
         f"HNSW builds of {at} vectors on this machine: "
         + "; ".join(
             f"M={m} efConstruction={efc}: "
-            + (f"{r['build_s']:.0f} s" if "build_s" in r else r.get("skipped") or "stopped")
+            + (
+                f"{r['build_s']:.0f} s, {len(r['segment_rows'])} segments"
+                if "build_s" in r
+                else r.get("skipped") or "stopped"
+            )
             for (m, efc), r in builds.items()
         )
         + "."

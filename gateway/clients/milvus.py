@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import heapq
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class VectorIndex:
     def __init__(self, settings: MilvusSettings) -> None:
         self.settings = settings
         self._client: MilvusClient | None = None
+        self._connecting = threading.Lock()
         # "Session": this gateway reads its own writes at once, without waiting for Milvus'
         # next time tick as "Strong" does (about 200 ms per search, measured by bench/).
         self._read_level = settings.read_consistency
@@ -71,19 +73,38 @@ class VectorIndex:
         return {"consistency_level": "Strong" if strong else self._read_level}
 
     def _connect(self) -> MilvusClient:
-        if self._client is None:
-            self._client = MilvusClient(
-                uri=self.settings.uri,
-                token=self.settings.token.get_secret_value(),
-                timeout=self.settings.timeout_s,
-            )
-        return self._client
+        with self._connecting:
+            if self._client is None:
+                # Dedicated: pymilvus otherwise shares one channel per URI across clients,
+                # and _call() must be able to replace a broken one.
+                self._client = MilvusClient(
+                    uri=self.settings.uri,
+                    token=self.settings.token.get_secret_value(),
+                    timeout=self.settings.timeout_s,
+                    dedicated=True,
+                )
+            return self._client
+
+    def _call(self, work: Callable[[MilvusClient], T]) -> T:
+        """Run `work` on the client (in a worker thread). After a connection failure the
+        client is replaced: pymilvus does not always recover a channel that broke while
+        the server restarted (measured: still failing 50 s after Milvus was back)."""
+        client = self._connect()
+        try:
+            return work(client)
+        except Exception as exc:
+            if _is_transient(exc):
+                with self._connecting:
+                    if self._client is client:
+                        self._client = None
+                client.close()
+            raise
 
     async def _run(self, work: Callable[[MilvusClient], T]) -> T:
         async def attempt() -> T:
             # pymilvus has no deadline on most calls: a frozen server would block forever.
             return await asyncio.wait_for(
-                asyncio.to_thread(lambda: work(self._connect())), self.settings.timeout_s
+                asyncio.to_thread(self._call, work), self.settings.timeout_s
             )
 
         try:
@@ -105,7 +126,7 @@ class VectorIndex:
     async def ping(self) -> bool:
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(lambda: self._connect().list_collections()), timeout=3.0
+                asyncio.to_thread(self._call, lambda c: c.list_collections()), timeout=3.0
             )
             return True
         except Exception:

@@ -28,7 +28,10 @@ def milvus_process(
                 "--proxy-port", str(port), "--etcd-port", _etcd_client_port(data_dir),
                 # A standalone query node waits for its segments to move elsewhere before
                 # it stops (30 minutes by default); there is nowhere to move them.
-                "--extra-config", "common.gracefulStopTimeout=10"]  # fmt: skip
+                "--extra-config", "common.gracefulStopTimeout=10",
+                # Milvus 2.6's segment size (2.3 used 512 MB): fewer, larger segments make
+                # each search walk fewer HNSW graphs, and local numbers carry over.
+                "--extra-config", "dataCoord.segment.maxSize=1024"]  # fmt: skip
     else:
         argv = [str(venv_bin() / "milvus-lite"), "server", "--data-dir", str(data_dir.resolve()),
                 "--port", str(port)]  # fmt: skip
