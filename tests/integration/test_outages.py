@@ -159,11 +159,14 @@ def test_killing_triton_during_bulk_ingest_loses_no_acknowledged_image(
     _assert_nothing_lost_nothing_left(gateway_under_test, ingester, store)
 
 
-def test_a_milvus_outage_during_bulk_ingest_loses_no_acknowledged_image(
+def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     gateway_under_test: RunningGateway, milvus: RunningMilvus
 ) -> None:
-    # Milvus is frozen rather than restarted: the 2.3.5-lite standalone binary used here
-    # does not come back from an unclean stop (stale etcd sessions); see the README.
+    # A frozen server (SIGSTOP) is a network partition: connections hang, not refused.
+    # It is frozen, not restarted: this PyPI build (2.3.5-lite) does not come back within
+    # 180 s when restarted while a gateway is connected (a stale proxy session: "node not
+    # match expectedNodeID=1 actualNodeID=2"); see the README. test_run_command restarts
+    # it with no client connected and finds every image again.
     ingester = Ingester(gateway_under_test, _distinct_jpegs(40, seed=2))
     ingester.start()
     _wait(lambda: len(ingester.acknowledged) >= 5, 120)
