@@ -202,12 +202,9 @@ def _triton_direct(ctx: Context, batches: list[dict[str, np.ndarray]]) -> dict[s
     }
 
 
-def _through_gateway(ctx: Context, folder: Any, count: int) -> dict[str, Any]:
-    specs = [spec.name for spec in IMAGE_SPECS]
-    before = {m: diagnose.triton_stats(ctx.stack.triton_http, m) for m in specs}
-    stages_before = diagnose.gateway_stages(ctx.stack.gateway_url)
-    journal = ctx.workdir / f"ingest-journal-{time.monotonic_ns()}.jsonl"
-    argv = [
+def _index_command(ctx: Context, folder: Any, journal: Any) -> list[str]:
+    """`pic-search index FOLDER` against the stack's gateway, as a user would run it."""
+    return [
         str(venv_bin() / "pic-search"),
         "index",
         str(folder),
@@ -215,11 +212,16 @@ def _through_gateway(ctx: Context, folder: Any, count: int) -> dict[str, Any]:
         ctx.stack.gateway_url,
         "--journal",
         str(journal),
-        "--batch-size",
-        str(BATCH),
-        "--workers",
-        str(WORKERS),
     ]
+
+
+def _through_gateway(ctx: Context, folder: Any, count: int) -> dict[str, Any]:
+    specs = [spec.name for spec in IMAGE_SPECS]
+    before = {m: diagnose.triton_stats(ctx.stack.triton_http, m) for m in specs}
+    stages_before = diagnose.gateway_stages(ctx.stack.gateway_url)
+    journal = ctx.workdir / f"ingest-journal-{time.monotonic_ns()}.jsonl"
+    argv = [*_index_command(ctx, folder, journal), "--batch-size", str(BATCH)]
+    argv += ["--workers", str(WORKERS)]
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     wall_s = time.perf_counter() - started
@@ -257,15 +259,7 @@ def _evidence(ctx: Context, count: int) -> dict[str, Any]:
     seconds = 3 if ctx.tiny else 15
     raw = ctx.workdir / "ingest-gateway.pyspy.txt"
     spy = diagnose.py_spy_start(ctx.stack.gateway_pid, raw, seconds)
-    argv = [
-        str(venv_bin() / "pic-search"),
-        "index",
-        str(folder),
-        "--url",
-        ctx.stack.gateway_url,
-        "--journal",
-        str(ctx.workdir / "profile-journal.jsonl"),
-    ]
+    argv = _index_command(ctx, folder, ctx.workdir / "profile-journal.jsonl")
     subprocess.run(argv, capture_output=True, timeout=3600)
     if spy is not None:
         spy.wait(timeout=seconds + 60)

@@ -76,8 +76,14 @@ class LibraryUser(HttpUser):
         if key:
             self.client.headers["X-API-Key"] = key
 
-    def _remember(self, body: dict[str, Any]) -> None:
-        urls = [hit["thumbnail_url"] for hit in body.get("results", []) if "thumbnail_url" in hit]
+    def _searched(self, response: Any) -> None:
+        """Judge a search response; remember its thumbnails for fetch_thumbnails."""
+        if response.status_code != 200:
+            response.failure(f"{response.status_code}: {response.text[:200]}")
+            return
+        response.success()
+        results = response.json().get("results", [])
+        urls = [hit["thumbnail_url"] for hit in results if "thumbnail_url" in hit]
         if urls:
             LibraryUser.thumbnails = (urls + LibraryUser.thumbnails)[:200]
 
@@ -87,11 +93,7 @@ class LibraryUser(HttpUser):
         with self.client.post(
             "/v1/search/image", files=files, data={"top_k": "12"}, catch_response=True
         ) as response:
-            if response.status_code == 200:
-                self._remember(response.json())
-                response.success()
-            else:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+            self._searched(response)
 
     @task(3)
     def search_by_text(self) -> None:
@@ -101,11 +103,7 @@ class LibraryUser(HttpUser):
             name="/v1/search/text",
             catch_response=True,
         ) as response:
-            if response.status_code == 200:
-                self._remember(response.json())
-                response.success()
-            else:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+            self._searched(response)
 
     @task(6)
     def fetch_thumbnails(self) -> None:
