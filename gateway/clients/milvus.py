@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pymilvus import DataType, MilvusClient
-from pymilvus.exceptions import ParamError
+from pymilvus.exceptions import MilvusException, ParamError
 
 from gateway.clients.retry import with_retries
 from gateway.config import MilvusSettings
@@ -47,6 +47,9 @@ class Row:
 
 def physical_name(alias: str, fingerprint: str) -> str:
     return f"{alias}_{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+
+
+NOT_LOADED = 101  # Milvus' "collection not loaded" error code
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -93,12 +96,20 @@ class VectorIndex:
         try:
             return work(client)
         except Exception as exc:
-            if _is_transient(exc):
+            if isinstance(exc, MilvusException) and exc.code == NOT_LOADED:
+                self._load_ours(client)  # then retried by _run
+            elif _is_transient(exc):
                 with self._connecting:
                     if self._client is client:
                         self._client = None
                 client.close()
             raise
+
+    def _load_ours(self, client: MilvusClient) -> None:
+        """A restarted Milvus Lite server forgets which collections were loaded."""
+        for name in client.list_collections():
+            if name.startswith(self.settings.collection_prefix):
+                client.load_collection(name)
 
     async def _run(self, work: Callable[[MilvusClient], T]) -> T:
         async def attempt() -> T:
