@@ -13,13 +13,13 @@ from gateway.config import TritonSettings
 from gateway.errors import PicSearchError, TritonUnavailableError
 from gateway.models.spec import PROVENANCE_PARAMETER, TritonModelSpec
 
-# gRPC statuses that mean "Triton is not there right now", not "your request is wrong".
 _CHANNEL_ARGS = [
     ("grpc.max_send_message_length", 2**31 - 1),
     ("grpc.max_receive_message_length", 2**31 - 1),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
+# gRPC statuses that mean "Triton is not there right now", not "your request is wrong".
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "UNKNOWN")
 
 

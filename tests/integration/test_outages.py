@@ -36,9 +36,11 @@ def _distinct_jpegs(count: int, seed: int) -> list[bytes]:
     base = images.photo("astronaut").resize((256, 256))
     out = []
     for i in range(count):
-        pixel = (seed % 256, i % 256, (i // 256) % 256)
+        colour = (seed % 256, (i * 7) % 256, (i // 37) % 256)
         variant = base.copy()
-        variant.putpixel((0, 0), pixel)  # a different image, hence a different id
+        # An 8x8 patch, one whole JPEG block: a single pixel can vanish in compression,
+        # and then two "distinct" images share an id.
+        variant.paste(colour, (0, 0, 8, 8))
         out.append(images.save(variant, "JPEG", quality=95))
     return out
 
@@ -138,28 +140,36 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
     assert response.status_code == 200
 
 
-def test_killing_triton_during_bulk_ingest_loses_no_acknowledged_image(
-    gateway_under_test: RunningGateway, triton: RunningTriton
+def _outage_during_bulk_ingest(
+    gateway: RunningGateway, seed: int, cause: Callable[[], None], end: Callable[[], None]
 ) -> None:
-    ingester = Ingester(gateway_under_test, _distinct_jpegs(40, seed=1))
+    """Bulk ingest; `cause` an outage after 5 uploads, `end` it once 2 have failed; then
+    every 201 is found, no 503 left a trace, and new uploads succeed without a restart."""
+    ingester = Ingester(gateway, _distinct_jpegs(40, seed=seed))
     ingester.start()
     _wait(lambda: len(ingester.acknowledged) >= 5, 120)
-    triton.process.kill()
+    cause()
     try:
+        _wait(lambda: not _ready(gateway), 30)
         _wait(lambda: len(ingester.failed) >= 2, 60)
     finally:
-        triton.restart()
+        end()
     ingester.join(timeout=300)
     assert not ingester.is_alive()
     assert ingester.unexpected == []
     assert ingester.retry_after_seen
-    # It recovers by itself, without a restart: new uploads succeed again.
-    _wait(lambda: _ready(gateway_under_test), 60)
-    after = Ingester(gateway_under_test, _distinct_jpegs(3, seed=4))
+    _wait(lambda: _ready(gateway), 60)
+    after = Ingester(gateway, _distinct_jpegs(3, seed=seed + 100))
     after.run()
     assert len(after.acknowledged) == 3, after.unexpected or after.failed
-    store = Path(gateway_under_test.env["PIC_SEARCH_STORE__PATH"])
-    _assert_nothing_lost_nothing_left(gateway_under_test, ingester, store)
+    store = Path(gateway.env["PIC_SEARCH_STORE__PATH"])
+    _assert_nothing_lost_nothing_left(gateway, ingester, store)
+
+
+def test_killing_triton_during_bulk_ingest_loses_no_acknowledged_image(
+    gateway_under_test: RunningGateway, triton: RunningTriton
+) -> None:
+    _outage_during_bulk_ingest(gateway_under_test, 1, triton.process.kill, triton.restart)
 
 
 def test_restarting_milvus_during_bulk_ingest_loses_no_acknowledged_image(
@@ -170,27 +180,13 @@ def test_restarting_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     port = free_port()
     with milvus_process("lite", tmp_path_factory.mktemp("milvus-lite-server"), port) as lite:
         env = {**OUTAGE_ENV, "PIC_SEARCH_MILVUS__URI": f"http://127.0.0.1:{port}"}
+
+        def start_again() -> None:
+            lite.start()
+            lite.wait_ready()
+
         with gateway_factory("restart", env) as gateway:
-            ingester = Ingester(gateway, _distinct_jpegs(40, seed=5))
-            ingester.start()
-            _wait(lambda: len(ingester.acknowledged) >= 5, 120)
-            lite.stop()
-            try:
-                _wait(lambda: not _ready(gateway), 30)
-                _wait(lambda: len(ingester.failed) >= 2, 60)
-            finally:
-                lite.start()
-                lite.wait_ready()
-            ingester.join(timeout=300)
-            assert not ingester.is_alive()
-            assert ingester.unexpected == []
-            assert ingester.retry_after_seen
-            _wait(lambda: _ready(gateway), 60)
-            after = Ingester(gateway, _distinct_jpegs(3, seed=6))
-            after.run()
-            assert len(after.acknowledged) == 3, after.unexpected or after.failed
-            store = Path(gateway.env["PIC_SEARCH_STORE__PATH"])
-            _assert_nothing_lost_nothing_left(gateway, ingester, store)
+            _outage_during_bulk_ingest(gateway, 5, lite.stop, start_again)
 
 
 def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
@@ -201,21 +197,7 @@ def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     # when restarted while a gateway is connected (a stale proxy session: "node not match
     # expectedNodeID=1 actualNodeID=2"); see the README. test_run_command restarts it with
     # no client connected, and the test above restarts Milvus Lite's server under load.
-    ingester = Ingester(gateway_under_test, _distinct_jpegs(40, seed=2))
-    ingester.start()
-    _wait(lambda: len(ingester.acknowledged) >= 5, 120)
-    milvus.process.pause()
-    try:
-        _wait(lambda: not _ready(gateway_under_test), 30)
-        _wait(lambda: len(ingester.failed) >= 2, 60)
-    finally:
-        milvus.process.resume()
-    ingester.join(timeout=300)
-    assert not ingester.is_alive()
-    assert ingester.unexpected == []
-    _wait(lambda: _ready(gateway_under_test), 60)
-    store = Path(gateway_under_test.env["PIC_SEARCH_STORE__PATH"])
-    _assert_nothing_lost_nothing_left(gateway_under_test, ingester, store)
+    _outage_during_bulk_ingest(gateway_under_test, 2, milvus.process.pause, milvus.process.resume)
 
 
 def test_graceful_shutdown_finishes_in_flight_ingests(
