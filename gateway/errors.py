@@ -1,13 +1,35 @@
-"""The gateway's one exception tree. Library errors are wrapped with `raise ... from exc`
-and a single handler (gateway/api/errors.py) maps them to HTTP responses."""
+"""The gateway's one exception tree. Library errors are wrapped with `raise ... from exc`.
+
+Errors know no transport: each carries a `kind` (what went wrong, in general terms) and a
+`code` (the exact reason, the same string on every transport). HTTP maps kinds to statuses
+in gateway/api/errors.py, gRPC to status codes in gateway/grpc/errors.py.
+"""
 
 from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorKind(Enum):
+    BAD_REQUEST = "bad_request"  # malformed request or damaged data
+    UNSUPPORTED = "unsupported"  # a format the gateway does not take
+    TOO_LARGE = "too_large"  # over a size limit
+    INVALID = "invalid"  # well-formed, but a value is out of range
+    NOT_FOUND = "not_found"
+    UNAUTHENTICATED = "unauthenticated"
+    UNAVAILABLE = "unavailable"  # a dependency is down: retry later
+    MISCONFIGURED = "misconfigured"  # the deployment is inconsistent (e.g. model mismatch)
+    INTERNAL = "internal"
+
+    @property
+    def is_client_error(self) -> bool:
+        return self not in (ErrorKind.UNAVAILABLE, ErrorKind.MISCONFIGURED, ErrorKind.INTERNAL)
 
 
 class PicSearchError(Exception):
     """Base of every error the gateway reports to a client."""
 
-    status = 500
+    kind = ErrorKind.INTERNAL
     code = "internal_error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
@@ -18,43 +40,48 @@ class PicSearchError(Exception):
 
 
 class BadInputError(PicSearchError):
-    """The request is malformed: 400."""
-
-    status = 400
+    kind = ErrorKind.BAD_REQUEST
     code = "bad_request"
 
 
 class InvalidImageError(BadInputError):
-    """Bytes that are not a usable image: 415 (unsupported) or 400 (corrupt)."""
+    """Bytes that are not an image format the gateway takes."""
 
-    status = 415
+    kind = ErrorKind.UNSUPPORTED
     code = "unsupported_image"
 
 
+class CorruptImageError(InvalidImageError):
+    """Bytes in an allowed image format that do not decode (truncated, damaged)."""
+
+    kind = ErrorKind.BAD_REQUEST
+    code = "corrupt_image"
+
+
 class TooLargeError(PicSearchError):
-    status = 413
+    kind = ErrorKind.TOO_LARGE
     code = "too_large"
 
 
 class ValidationError(PicSearchError):
-    status = 422
+    kind = ErrorKind.INVALID
     code = "validation_error"
 
 
 class NotFoundError(PicSearchError):
-    status = 404
+    kind = ErrorKind.NOT_FOUND
     code = "not_found"
 
 
 class UnauthorizedError(PicSearchError):
-    status = 401
+    kind = ErrorKind.UNAUTHENTICATED
     code = "unauthorized"
 
 
 class UnavailableError(PicSearchError):
-    """A dependency (Triton, Milvus, the image store) is unreachable: 503 + Retry-After."""
+    """A dependency (Triton, Milvus, the image store) is unreachable: retry after a while."""
 
-    status = 503
+    kind = ErrorKind.UNAVAILABLE
     code = "unavailable"
 
     def __init__(self, message: str, *, code: str | None = None, retry_after_s: int = 5) -> None:
@@ -77,12 +104,5 @@ class StoreUnavailableError(UnavailableError):
 class ModelMismatchError(PicSearchError):
     """A collection was built with another model fingerprint than the one served."""
 
-    status = 500
+    kind = ErrorKind.MISCONFIGURED
     code = "model_mismatch"
-
-
-class CorruptImageError(InvalidImageError):
-    """Bytes in an allowed image format that do not decode (truncated, damaged): 400."""
-
-    status = 400
-    code = "corrupt_image"

@@ -1,43 +1,58 @@
-"""The one error boundary: every failure leaves as `{"error": {"code", "message"}}`."""
+"""The one HTTP error boundary: domain error kinds become statuses here, and every error
+leaves as `{"error": {"code", "message"}}` built by `error_body`."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from gateway.errors import PicSearchError, UnavailableError
+from gateway.errors import ErrorKind, PicSearchError, UnavailableError
 
 log = logging.getLogger("gateway")
 
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.BAD_REQUEST: 400,
+    ErrorKind.UNSUPPORTED: 415,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.MISCONFIGURED: 500,
+    ErrorKind.INTERNAL: 500,
+}
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
 
 
 def error_response(
     status: int, code: str, message: str, retry_after: int | None = None
 ) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def status_of(exc: PicSearchError) -> int:
+    return HTTP_STATUS[exc.kind]
 
 
 async def _pic_search_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PicSearchError)
-    if exc.status >= 500:
+    status = status_of(exc)
+    if status >= 500:
         log.warning(
-            "%s %s -> %s %s: %s",
-            request.method,
-            request.url.path,
-            exc.status,
-            exc.code,
-            exc.message,
+            "%s %s -> %s %s: %s", request.method, request.url.path, status, exc.code, exc.message
         )
     retry_after = exc.retry_after_s if isinstance(exc, UnavailableError) else None
-    return error_response(exc.status, exc.code, exc.message, retry_after)
+    return error_response(status, exc.code, exc.message, retry_after)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

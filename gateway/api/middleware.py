@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.errors import error_response
+from gateway.api.errors import error_body, error_response
 from gateway.config import Settings
 from gateway.observability import (
     REQUEST_SECONDS,
@@ -78,9 +78,7 @@ class GatewayMiddleware:
     def _reject_early(self, scope: Scope, headers: Headers) -> ASGIApp | None:
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return error_response(
-                413, "request_too_large", f"the request body is over {self.max_bytes} bytes"
-            )
+            return error_response(413, *_too_large(self.max_bytes))
         route = (scope["method"], scope["path"].rstrip("/"))
         content_type = headers.get("content-type", "")
         if route in MULTIPART_ROUTES and not content_type.startswith("multipart/form-data"):
@@ -99,16 +97,13 @@ class GatewayMiddleware:
         )
 
 
+def _too_large(max_bytes: int) -> tuple[str, str]:
+    return "request_too_large", f"the request body is over {max_bytes} bytes"
+
+
 def _too_large_message(message: Message, max_bytes: int) -> Message | None:
     """Swap whatever the app answered to a truncated body for a 413 error."""
-    body = json.dumps(
-        {
-            "error": {
-                "code": "request_too_large",
-                "message": f"the request body is over {max_bytes} bytes",
-            }
-        }
-    ).encode()
+    body = json.dumps(error_body(*_too_large(max_bytes))).encode()
     if message["type"] == "http.response.start":
         return {
             "type": "http.response.start",

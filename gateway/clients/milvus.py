@@ -16,12 +16,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException, ParamError
 
+from gateway.clients.base import Hit, Row
 from gateway.clients.retry import with_retries
 from gateway.config import MilvusSettings
 from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearchError
@@ -29,20 +29,6 @@ from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearch
 T = TypeVar("T")
 ID_MAX_LENGTH = 64  # sha256 hex
 STRONG_AFTER_DELETE_S = 6.0  # longer than Milvus' default staleness bound (5 s)
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    score: float
-    metadata: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Row:
-    id: str
-    created_at: int
-    metadata: dict[str, Any]
 
 
 def physical_name(alias: str, fingerprint: str) -> str:

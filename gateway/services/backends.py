@@ -1,23 +1,24 @@
-"""Everything the services need, opened once by the app's lifespan (or the CLI)."""
+"""Everything the services need, opened once by the app's lifespan (or the CLI).
+
+The clients sit behind the interfaces of clients/base.py and store/base.py: `open()` wires
+the real ones, unit tests build a `Backends` from fakes.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from gateway.clients.milvus import VectorIndex
-from gateway.clients.triton import TritonClient
+from gateway.clients.base import Embedder, VectorStore
 from gateway.config import Settings
-from gateway.errors import PicSearchError
+from gateway.errors import ErrorKind, PicSearchError
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.spec import SEARCH_MODELS, SearchModel
+from gateway.services.leftovers import Leftovers
 from gateway.store.base import ImageStore
-from gateway.store.factory import open_store
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -26,46 +27,57 @@ T = TypeVar("T")
 @dataclass
 class Backends:
     settings: Settings
-    triton: TritonClient
-    vectors: VectorIndex
+    triton: Embedder
+    vectors: VectorStore
     store: ImageStore
     pool: ThreadPoolExecutor
     tokenizer: ClipTokenizer
+    leftovers: Leftovers
     # Search model name -> "<triton model>@<weights provenance>", learnt from Triton.
     fingerprints: dict[str, str] = field(default_factory=dict)
     collections_ready: bool = False
-    # Vectors a failed ingest may have left: (collection, id) -> sweep until (monotonic s).
-    # A write that timed out may still land later, so each is swept for a while.
-    pending_deletes: dict[tuple[str, str], float] = field(default_factory=dict)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _sweeper: asyncio.Task[None] | None = None
+
+    @classmethod
+    def create(
+        cls, settings: Settings, triton: Embedder, vectors: VectorStore, store: ImageStore
+    ) -> Backends:
+        return cls(
+            settings=settings,
+            triton=triton,
+            vectors=vectors,
+            store=store,
+            pool=ThreadPoolExecutor(settings.preprocess_pool_size(), thread_name_prefix="decode"),
+            tokenizer=ClipTokenizer.from_package(),
+            leftovers=Leftovers(vectors, store),
+        )
 
     @classmethod
     async def open(cls, settings: Settings, check_collections: bool = True) -> Backends:
-        backends = cls(
-            settings=settings,
-            triton=TritonClient(settings.triton),
-            vectors=VectorIndex(settings.milvus),
-            store=await open_store(settings.store),
-            pool=ThreadPoolExecutor(settings.preprocess_pool_size(), thread_name_prefix="decode"),
-            tokenizer=ClipTokenizer.from_package(),
+        # Imported here: only the real wiring needs the client libraries.
+        from gateway.clients.milvus import VectorIndex
+        from gateway.clients.triton import TritonClient
+        from gateway.store.factory import open_store
+
+        backends = cls.create(
+            settings,
+            TritonClient(settings.triton),
+            VectorIndex(settings.milvus),
+            await open_store(settings.store),
         )
         try:
             if check_collections:
                 await backends.ensure_collections()
         except PicSearchError as exc:
-            if exc.status != 503:
+            if exc.kind is not ErrorKind.UNAVAILABLE:
                 await backends.close()
                 raise  # e.g. a model mismatch: refuse to start, saying why
             # Triton or Milvus is not up yet: start anyway, stay unready, retry on use.
-        backends._sweeper = asyncio.create_task(backends._sweep_forever())
+        backends.leftovers.start()
         return backends
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await self.leftovers.stop()
         await self.triton.close()
         await self.vectors.close()
         await self.store.close()
@@ -91,27 +103,6 @@ class Backends:
         """What the collection's vectors depend on: the Triton model and its weights."""
         provenance = await self.triton.provenance(model.image_model)
         return f"{model.image_model.name}@{provenance}"
-
-    def forget_later(self, collection: str, ids: list[str], for_s: float = 60.0) -> None:
-        until = time.monotonic() + for_s
-        for image_id in ids:
-            self.pending_deletes[(collection, image_id)] = until
-
-    async def sweep_pending_deletes(self) -> None:
-        """Remove vectors left by failed ingests, unless the image has since been stored
-        (a later ingest of the same bytes succeeded: its vectors are wanted)."""
-        for (collection, image_id), until in sorted(self.pending_deletes.items()):
-            if not await self.store.exists(image_id, "original"):
-                await self.vectors.delete(collection, [image_id])
-            if time.monotonic() > until:
-                del self.pending_deletes[(collection, image_id)]
-
-    async def _sweep_forever(self, interval_s: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            if self.pending_deletes:
-                with contextlib.suppress(PicSearchError):
-                    await self.sweep_pending_deletes()
 
     async def run_cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run CPU-bound work (decode, resize) in the pool, off the event loop."""

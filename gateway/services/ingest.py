@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import BadInputError, PicSearchError, TooLargeError
+from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError
 from gateway.models.spec import SEARCH_MODELS
 from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
@@ -41,27 +41,69 @@ class FileResult:
     id: str | None = None
     code: str | None = None
     message: str | None = None
-    status_code: int | None = None  # for rejected files: the HTTP status of the error
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+    kind: ErrorKind | None = None  # for rejected files: what kind of error
 
 
-def check_request(uploads: list[Upload], backends: Backends) -> None:
+Outcome = Literal["accepted", "partial", "rejected"]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Per-file outcomes, in request order, and their summary."""
+
+    results: list[FileResult]
+
+    def count(self, status: Status) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def created(self) -> int:
+        return self.count("created")
+
+    @property
+    def duplicates(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+    @property
+    def outcome(self) -> Outcome:
+        """accepted: every file created or a duplicate; partial: some rejected; rejected:
+        all of them."""
+        if not self.rejected:
+            return "accepted"
+        return "partial" if self.rejected < len(self.results) else "rejected"
+
+    @property
+    def rejection_kind(self) -> ErrorKind:
+        """When every file was rejected: their common kind, or bad request if they differ."""
+        kinds = {r.kind or ErrorKind.BAD_REQUEST for r in self.results if r.status == "rejected"}
+        return kinds.pop() if len(kinds) == 1 else ErrorKind.BAD_REQUEST
+
+    @property
+    def first_rejection(self) -> FileResult | None:
+        return next((r for r in self.results if r.status == "rejected"), None)
+
+
+def check_request(count: int, backends: Backends) -> None:
     limits = backends.settings.limits
-    if not uploads:
-        raise BadInputError("no files in the request (multipart field `files`)", code="no_files")
-    if len(uploads) > limits.max_files_per_request:
+    if not count:
+        raise BadInputError("no files in the request", code="no_files")
+    if count > limits.max_files_per_request:
         raise TooLargeError(
-            f"{len(uploads)} files is over the limit of {limits.max_files_per_request}",
+            f"{count} files is over the limit of {limits.max_files_per_request}",
             code="too_many_files",
         )
 
 
 async def ingest(
     backends: Backends, uploads: list[Upload], metadata: dict[str, Any]
-) -> list[FileResult]:
-    check_request(uploads, backends)
+) -> IngestReport:
+    """Index `uploads` with `metadata`; a file over the size limit is rejected (transports
+    read at most one byte over it)."""
+    check_request(len(uploads), backends)
     results: list[FileResult | None] = [None] * len(uploads)
     accepted: dict[str, tuple[int, Upload, PreparedImage]] = {}
 
@@ -86,22 +128,25 @@ async def ingest(
     final = [r for r in results if r is not None]
     for result in final:
         IMAGES_INGESTED.labels(result.status).inc()
-    return final
+    return IngestReport(final)
 
 
 async def _prepare(backends: Backends, upload: Upload) -> PreparedImage | PicSearchError:
-    try:
-        return await backends.run_cpu(
-            prepare_image, upload.data, IMAGE_SPECS, backends.settings.limits
+    limits = backends.settings.limits
+    if len(upload.data) > limits.max_upload_bytes:
+        return TooLargeError(
+            f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
         )
+    try:
+        return await backends.run_cpu(prepare_image, upload.data, IMAGE_SPECS, limits)
     except PicSearchError as exc:
-        if exc.status >= 500:
+        if not exc.kind.is_client_error:
             raise
         return exc
 
 
 def _rejected(upload: Upload, error: PicSearchError) -> FileResult:
-    return FileResult(upload.filename, "rejected", None, error.code, error.message, error.status)
+    return FileResult(upload.filename, "rejected", None, error.code, error.message, error.kind)
 
 
 async def _write(
@@ -203,22 +248,10 @@ async def _undo(
         # An upsert that timed out may still land after this delete, so the gateway keeps
         # sweeping these ids for a while (and, should it crash first, `pic-search check
         # --repair` removes the leftovers).
-        backends.forget_later(collection, fresh)
+        backends.leftovers.forget_later(collection, fresh)
         with contextlib.suppress(PicSearchError):
             await backends.vectors.delete(collection, fresh)
     for image_id in todo:
         if image_id not in stored:
             with contextlib.suppress(PicSearchError):
                 await backends.store.delete(image_id)
-
-
-def ingest_status_code(results: list[FileResult]) -> int:
-    """201 when all are created or duplicates, 207 when some are rejected, the error's
-    status when all are rejected."""
-    rejected = [r for r in results if r.status == "rejected"]
-    if not rejected:
-        return 201
-    if len(rejected) < len(results):
-        return 207
-    statuses = {r.status_code or 400 for r in rejected}
-    return statuses.pop() if len(statuses) == 1 else 400

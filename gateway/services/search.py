@@ -9,14 +9,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.clients.milvus import Hit
-from gateway.errors import NotFoundError, ValidationError
+from gateway.clients.base import Hit
+from gateway.errors import NotFoundError, TooLargeError, ValidationError
 from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS, SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
 from gateway.store.base import check_id
+
+__all__ = ["Hit", "SearchResult", "by_image", "by_text", "similar"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ async def by_image(
 ) -> SearchResult:
     started = time.perf_counter()
     model, k = search_model(model_name), check_top_k(backends, top_k)
+    limits = backends.settings.limits
+    if len(data) > limits.max_upload_bytes:
+        raise TooLargeError(
+            f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
+        )
     with stage("decode"):
         image = await backends.run_cpu(
             prepare_image, data, [model.image_model], backends.settings.limits

@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gateway.config import Settings
 from gateway.models.spec import SEARCH_MODELS, TRITON_MODELS
 from gateway.services.backends import Backends
+
+
+def retry_after_s(settings: Settings) -> int:
+    """How long an unready gateway asks clients to wait: the longest dependency's setting."""
+    return max(settings.triton.retry_after_s, settings.milvus.retry_after_s)
 
 
 async def readiness(backends: Backends) -> dict[str, bool]:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps, JpegImagePlugin
 
+from gateway.api.errors import HTTP_STATUS
 from gateway.config import LimitSettings
 from gateway.errors import (
     BadInputError,
@@ -567,14 +568,14 @@ CORRUPT = {
 def test_files_that_are_not_images_are_unsupported(data: bytes) -> None:
     with pytest.raises(InvalidImageError) as caught:
         prepare(data)
-    assert (caught.value.code, caught.value.status) == ("unsupported_image", 415)
+    assert (caught.value.code, HTTP_STATUS[caught.value.kind]) == ("unsupported_image", 415)
 
 
 @pytest.mark.parametrize("data", CORRUPT.values(), ids=CORRUPT.keys())
 def test_damaged_images_are_corrupt(data: bytes) -> None:
     with pytest.raises(CorruptImageError) as caught:
         prepare(data)
-    assert (caught.value.code, caught.value.status) == ("corrupt_image", 400)
+    assert (caught.value.code, HTTP_STATUS[caught.value.kind]) == ("corrupt_image", 400)
     assert caught.value.__cause__ is not None
 
 
@@ -615,7 +616,7 @@ def test_limits_are_enforced_with_their_own_code(
 ) -> None:
     with pytest.raises(error) as caught:
         prepare(data, limits)
-    assert (caught.value.code, caught.value.status) == (code, status)
+    assert (caught.value.code, HTTP_STATUS[caught.value.kind]) == (code, status)
 
 
 @pytest.fixture

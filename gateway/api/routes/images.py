@@ -8,9 +8,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
-from gateway.api.routes.links import image_links, search_body
+from gateway.api.routes.links import image_links, ingest_response, search_body
 from gateway.api.schemas import ErrorBody, ImageList, ImageRecord, IngestResponse, SearchResponse
-from gateway.errors import TooLargeError
 from gateway.services import images, ingest, search
 from gateway.services.filters import parse_json_object
 
@@ -25,13 +24,9 @@ _MIME = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "
 _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
-async def _read(upload: UploadFile, max_bytes: int) -> ingest.Upload | ingest.FileResult:
-    name = (upload.filename or "upload")[:255]
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        error = TooLargeError(f"the file is over {max_bytes} bytes", code="file_too_large")
-        return ingest.FileResult(name, "rejected", None, error.code, error.message, error.status)
-    return ingest.Upload(name, data)
+async def _read(upload: UploadFile, max_bytes: int) -> ingest.Upload:
+    # One byte over the limit is enough for the service to reject the file.
+    return ingest.Upload((upload.filename or "upload")[:255], await upload.read(max_bytes + 1))
 
 
 @router.post(
@@ -51,26 +46,9 @@ async def ingest_images(
 ) -> JSONResponse:
     limits = backends.settings.limits
     meta = parse_json_object(metadata, "metadata", limits.max_metadata_bytes)
-    ingest.check_request([ingest.Upload(f.filename or "", b"") for f in files], backends)
-    read = [await _read(f, limits.max_upload_bytes) for f in files]
-    uploads = [r for r in read if isinstance(r, ingest.Upload)]
-    results = await ingest.ingest(backends, uploads, meta) if uploads else []
-    merged = iter(results)
-    final = [r if isinstance(r, ingest.FileResult) else next(merged) for r in read]
-    status = ingest.ingest_status_code(final)
-    body: dict[str, Any] = {
-        "results": [r.as_dict() for r in final],
-        "created": sum(r.status == "created" for r in final),
-        "duplicates": sum(r.status == "duplicate" for r in final),
-        "rejected": sum(r.status == "rejected" for r in final),
-    }
-    if status >= 400:
-        first = final[0]
-        body["error"] = {
-            "code": first.code or "rejected",
-            "message": "no file was accepted: " + (first.message or ""),
-        }
-    return JSONResponse(body, status_code=status)
+    ingest.check_request(len(files), backends)
+    uploads = [await _read(f, limits.max_upload_bytes) for f in files]
+    return ingest_response(await ingest.ingest(backends, uploads, meta))
 
 
 @router.get("", response_model=ImageList, responses=ERRORS, dependencies=[Reader])

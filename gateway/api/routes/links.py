@@ -1,12 +1,18 @@
-"""Links the API hands out; relative unless a public base URL is configured."""
+"""Response bodies built from service results; links are relative unless a public base
+URL is configured."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.clients.milvus import Hit
+from fastapi.responses import JSONResponse
+
+from gateway.api.errors import HTTP_STATUS, error_body
 from gateway.services.backends import Backends
-from gateway.services.search import SearchResult
+from gateway.services.ingest import FileResult, IngestReport
+from gateway.services.search import Hit, SearchResult
+
+_INGEST_STATUS = {"accepted": 201, "partial": 207}
 
 
 def image_links(backends: Backends, image_id: str) -> dict[str, str]:
@@ -29,3 +35,29 @@ def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
         "results": [hit_body(backends, hit) for hit in result.hits],
         "took_ms": round(result.took_ms, 2),
     }
+
+
+def _file_body(result: FileResult) -> dict[str, Any]:
+    body: dict[str, Any] = {"filename": result.filename, "status": result.status}
+    if result.id is not None:
+        body["id"] = result.id
+    if result.kind is not None:
+        body.update(code=result.code, message=result.message, status_code=HTTP_STATUS[result.kind])
+    return body
+
+
+def ingest_response(report: IngestReport) -> JSONResponse:
+    """201 when every file is created or a duplicate, 207 when some are rejected, and the
+    rejections' own status (400 if they differ) when all are."""
+    body: dict[str, Any] = {
+        "results": [_file_body(r) for r in report.results],
+        "created": report.created,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+    }
+    status = _INGEST_STATUS.get(report.outcome) or HTTP_STATUS[report.rejection_kind]
+    first = report.first_rejection
+    if report.outcome == "rejected" and first is not None:
+        message = "no file was accepted: " + (first.message or "")
+        body.update(error_body(first.code or "rejected", message))
+    return JSONResponse(body, status_code=status)

@@ -31,7 +31,7 @@ async def readyz(backends: BackendsDep) -> JSONResponse:
     return JSONResponse(
         {"ready": ready, "checks": checks},
         status_code=200 if ready else 503,
-        headers=None if ready else {"Retry-After": "5"},
+        headers=None if ready else {"Retry-After": str(status.retry_after_s(backends.settings))},
     )
 
 

@@ -10,7 +10,6 @@ from gateway.api.deps import BackendsDep, Reader
 from gateway.api.routes.images import ERRORS
 from gateway.api.routes.links import search_body
 from gateway.api.schemas import SearchResponse, TextQuery
-from gateway.errors import TooLargeError
 from gateway.services import search
 from gateway.services.filters import check_object, parse_json_object
 
@@ -27,11 +26,7 @@ async def search_by_image(
 ) -> dict[str, Any]:
     limits = backends.settings.limits
     filters = parse_json_object(filter, "filter", limits.max_metadata_bytes)
-    data = await file.read(limits.max_upload_bytes + 1)
-    if len(data) > limits.max_upload_bytes:
-        raise TooLargeError(
-            f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
-        )
+    data = await file.read(limits.max_upload_bytes + 1)  # one byte over: the service says no
     return search_body(backends, await search.by_image(backends, data, model, top_k, filters))
 
 

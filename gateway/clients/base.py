@@ -1,0 +1,90 @@
+"""The interfaces the service layer sees of Triton and Milvus, and the values they return.
+
+The real clients (clients/triton.py, clients/milvus.py) implement them; unit tests pass
+fakes. Errors follow gateway/errors.py: an outage is an UnavailableError subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.models.spec import TritonModelSpec
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+
+
+class Embedder(Protocol):
+    """Triton: embeddings for batches of model inputs."""
+
+    async def embed(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> npt.NDArray[np.float32]:
+        """One row per input row, in order."""
+        ...
+
+    async def models_ready(self, specs: list[TritonModelSpec]) -> bool: ...
+
+    async def provenance(self, spec: TritonModelSpec) -> str:
+        """The weights provenance the model's config records."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class VectorStore(Protocol):
+    """Milvus: one collection per search model, reached by an alias."""
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+    async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
+        """Create if missing; ModelMismatchError when built with another fingerprint."""
+        ...
+
+    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str: ...
+
+    async def switch_alias(self, alias: str, target: str) -> str | None: ...
+
+    async def drop(self, name: str) -> None: ...
+
+    async def target(self, alias: str) -> str | None: ...
+
+    async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    async def delete(self, collection: str, ids: Sequence[str]) -> None: ...
+
+    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]: ...
+
+    async def get(
+        self, collection: str, id_: str, with_vector: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    async def count(self, collection: str) -> int: ...
+
+    async def search(
+        self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
+    ) -> list[Hit]: ...
+
+    async def all_ids(self, collection: str) -> list[str]: ...
+
+    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
+        """The `limit` newest rows created before `before`, newest first."""
+        ...

@@ -1,0 +1,130 @@
+"""In-memory stand-ins for Triton and Milvus at the service layer's interfaces
+(gateway/clients/base.py), to test service logic without servers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.clients.base import Hit, Row
+from gateway.config import Settings
+from gateway.errors import MilvusUnavailableError, TritonUnavailableError
+from gateway.models.spec import TritonModelSpec
+from gateway.services.backends import Backends
+from gateway.store.local import LocalImageStore
+
+
+class FakeTriton:
+    """Deterministic unit vectors from each input row's bytes."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def embed(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> npt.NDArray[np.float32]:
+        if self.down:
+            raise TritonUnavailableError("Triton is down (fake)")
+        rows = []
+        for row in batch:
+            seed = int.from_bytes(hashlib.sha256(spec.name.encode() + row.tobytes()).digest()[:4])
+            vector = np.random.default_rng(seed).standard_normal(spec.output.dims[0])
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, np.float32)
+
+    async def models_ready(self, specs: list[TritonModelSpec]) -> bool:
+        return not self.down
+
+    async def provenance(self, spec: TritonModelSpec) -> str:
+        if self.down:
+            raise TritonUnavailableError("Triton is down (fake)")
+        return "random:seed=0"
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeMilvus:
+    """Collections as dicts; `fail_upserts_into` makes upserts into a collection fail after
+    the others succeeded (a partial write)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self.fail_upserts_into: set[str] = set()
+
+    def _collection(self, name: str) -> dict[str, dict[str, Any]]:
+        return self.rows.setdefault(name, {})
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        pass
+
+    async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
+        self._collection(alias)
+
+    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
+        return alias
+
+    async def switch_alias(self, alias: str, target: str) -> str | None:
+        return None
+
+    async def drop(self, name: str) -> None:
+        self.rows.pop(name, None)
+
+    async def target(self, alias: str) -> str | None:
+        return alias
+
+    async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
+        if collection in self.fail_upserts_into:
+            raise MilvusUnavailableError("Milvus is down (fake)")
+        for row in rows:
+            self._collection(collection)[row["id"]] = dict(row)
+
+    async def delete(self, collection: str, ids: Sequence[str]) -> None:
+        for image_id in ids:
+            self._collection(collection).pop(image_id, None)
+
+    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
+        return set(ids) & set(self._collection(collection))
+
+    async def get(
+        self, collection: str, id_: str, with_vector: bool = False
+    ) -> dict[str, Any] | None:
+        return self._collection(collection).get(id_)
+
+    async def count(self, collection: str) -> int:
+        return len(self._collection(collection))
+
+    async def search(
+        self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
+    ) -> list[Hit]:
+        query = np.asarray(vector)
+        scored = [
+            Hit(i, float(np.dot(query, row["embedding"])), row["metadata"])
+            for i, row in self._collection(collection).items()
+        ]
+        return sorted(scored, key=lambda h: -h.score)[:top_k]
+
+    async def all_ids(self, collection: str) -> list[str]:
+        return list(self._collection(collection))
+
+    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
+        rows = [
+            Row(i, r["created_at"], r["metadata"])
+            for i, r in self._collection(collection).items()
+            if before is None or r["created_at"] < before
+        ]
+        return sorted(rows, key=lambda r: -r.created_at)[:limit]
+
+
+def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:
+    return Backends.create(
+        settings or Settings(), FakeTriton(), FakeMilvus(), LocalImageStore(tmp_path / "store")
+    )
