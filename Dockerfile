@@ -18,8 +18,13 @@ COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
  && pip install -r /tmp/requirements.txt
 COPY gateway ./gateway
-RUN pip install --no-deps . \
- && python -c "import gateway.config"
+# picsearch.v1's stubs are generated here from the proto (never committed); grpcio-tools is
+# needed for that step only.
+RUN pip install "grpcio-tools>=1.81,<2" \
+ && python -m gateway.grpc.build_stubs \
+ && pip uninstall -y grpcio-tools \
+ && pip install --no-deps . \
+ && cd / && python -c "import gateway.config, gateway.grpc.server"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="pic-search gateway" \
@@ -33,10 +38,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIC_SEARCH_SERVER__HOST=0.0.0.0 \
-    PIC_SEARCH_SERVER__PORT=8080
+    PIC_SEARCH_SERVER__PORT=8080 \
+    PIC_SEARCH_GRPC__PORT=50051
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 50051
 # The slim image has no curl; Python's urllib raises on anything but 2xx.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PIC_SEARCH_SERVER__PORT', '8080'), timeout=4)"]

@@ -10,16 +10,24 @@ TEST_MODELS := build/test-models
 MODEL_SOURCES := $(wildcard gateway/export/*.py) gateway/models/spec.py gateway/models/clip_tokenizer.py
 WEIGHTS ?= auto
 PYTEST_ARGS ?=
+# picsearch.v1's Python stubs: generated from the proto, never committed.
+PROTOS := $(wildcard gateway/grpc/proto/picsearch/v1/*.proto)
+STUBS := gateway/grpc/_generated/picsearch/v1/picsearch_pb2_grpc.py
 
-.PHONY: install models test-models browser lint test test-unit run bench bench-full soak clean
+.PHONY: install stubs models test-models browser lint test test-unit run bench bench-full soak clean
 
-install: $(STAMPS)/venv
+install: $(STAMPS)/venv $(STUBS)
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[serving,dev]'
+	@touch $@
+
+stubs: $(STUBS)
+$(STUBS): $(STAMPS)/venv $(PROTOS) gateway/grpc/build_stubs.py
+	$(BIN)/python -m gateway.grpc.build_stubs
 	@touch $@
 
 # Chromium for the browser tests (Debian's package; Playwright must not download one).
@@ -48,7 +56,7 @@ $(STAMPS)/models: $(STAMPS)/venv $(MODEL_SOURCES)
 	else $(BIN)/pic-search models build --weights $(WEIGHTS) --output model_repository; fi
 	@touch $@
 
-lint: $(STAMPS)/venv
+lint: $(STAMPS)/venv $(STUBS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -57,13 +65,13 @@ lint: $(STAMPS)/venv
 test: $(STAMPS)/venv $(STAMPS)/test-models $(STAMPS)/browser lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMPS)/venv
+test-unit: $(STAMPS)/venv $(STUBS)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-run: $(STAMPS)/venv $(STAMPS)/models
+run: $(STAMPS)/venv $(STUBS) $(STAMPS)/models
 	$(BIN)/pic-search serve
 
-bench: $(STAMPS)/venv $(STAMPS)/models
+bench: $(STAMPS)/venv $(STUBS) $(STAMPS)/models
 	$(BIN)/python -m bench
 
 # The 1M-vector HNSW benchmark (long: each index build takes tens of minutes on 2 cores).
@@ -76,4 +84,4 @@ soak: $(STAMPS)/venv $(STAMPS)/models
 	$(BIN)/python -m bench --only soak
 
 clean:
-	rm -rf $(STAMPS) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(STAMPS) build .pytest_cache .mypy_cache .ruff_cache gateway/grpc/_generated

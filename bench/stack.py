@@ -33,6 +33,7 @@ def gateway_process(workdir: Path, triton_grpc: str, milvus_uri: str) -> tuple[S
         "PIC_SEARCH_TRITON__URL": triton_grpc,
         "PIC_SEARCH_MILVUS__URI": milvus_uri,
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
+        "PIC_SEARCH_GRPC__PORT": str(free_port()),
     }
     return start_gateway(port, env, workdir / "gateway.log"), url
 

@@ -26,6 +26,22 @@ class ServerSettings(BaseModel):
     log_level: str = "info"
 
 
+class GrpcSettings(BaseModel):
+    """The gateway's gRPC API (picsearch.v1), served in the same process."""
+
+    enabled: bool = True
+    host: str = ""  # empty: the HTTP server's host
+    port: int = 50051
+    # Room beyond one image (max_upload_bytes) for the rest of a message: the largest message
+    # accepted is one image plus this; a reply with an original and its thumbnail, too.
+    message_overhead_bytes: int = 1024 * 1024
+    # Images of an IndexImages stream embedded together (at most max_files_per_request).
+    ingest_batch: int = 16
+    # How often health checking re-reads readiness (Triton, Milvus, the store).
+    health_interval_s: float = 2.0
+    grace_s: float = 5.0  # in-flight calls get this long on shutdown
+
+
 class TritonSettings(BaseModel):
     url: str = "127.0.0.1:8001"  # gRPC endpoint
     timeout_s: float = 30.0
@@ -97,6 +113,7 @@ class Settings(BaseSettings):
     )
 
     server: ServerSettings = Field(default_factory=ServerSettings)
+    grpc: GrpcSettings = Field(default_factory=GrpcSettings)
     triton: TritonSettings = Field(default_factory=TritonSettings)
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

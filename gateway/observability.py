@@ -6,16 +6,22 @@ context variable that the HTTP middleware turns into a `Server-Timing` header.
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from prometheus_client import Counter, Histogram
 
-REQUESTS = Counter("pic_search_requests_total", "HTTP requests", ["route", "method", "status"])
+REQUESTS = Counter(
+    "pic_search_requests_total",
+    "Requests (HTTP routes and gRPC methods)",
+    ["route", "method", "status"],
+)
 REQUEST_SECONDS = Histogram(
-    "pic_search_request_seconds", "HTTP request latency", ["route"],
+    "pic_search_request_seconds", "Request latency (HTTP routes and gRPC methods)", ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )  # fmt: skip
 STAGE_SECONDS = Histogram(
@@ -24,7 +30,14 @@ STAGE_SECONDS = Histogram(
 )  # fmt: skip
 IMAGES_INGESTED = Counter("pic_search_images_ingested_total", "Ingest results", ["status"])
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
 _timings: ContextVar[dict[str, float] | None] = ContextVar("timings", default=None)
+
+
+def request_id(offered: str | None) -> str:
+    """The client's request id when it is a sane one, else a fresh one."""
+    return offered if offered and _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
 def start_request_timings() -> dict[str, float]:

@@ -28,9 +28,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API keys configured: anyone who can reach this port can write")
         app.state.api_keys = [key.encode() for key in keys]
         app.state.backends = await Backends.open(settings)
+        grpc_server = None
         try:
+            if settings.grpc.enabled:
+                from gateway.grpc.server import GrpcServer  # only when served: it loads stubs
+
+                grpc_server = GrpcServer(settings, app.state.backends, app.state.api_keys)
+                await grpc_server.start()
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await app.state.backends.close()
 
     app = FastAPI(

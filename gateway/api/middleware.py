@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-import uuid
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -21,9 +19,11 @@ from gateway.observability import (
     server_timing_header,
     start_request_timings,
 )
+from gateway.observability import (
+    request_id as make_request_id,
+)
 
 log = logging.getLogger("gateway.access")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MULTIPART_ROUTES = {("POST", "/v1/images"), ("POST", "/v1/search/image")}
 
 
@@ -39,8 +39,7 @@ class GatewayMiddleware:
         started = time.perf_counter()
         timings = start_request_timings()
         headers = Headers(scope=scope)
-        offered = headers.get("x-request-id", "")
-        request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        request_id = make_request_id(headers.get("x-request-id"))
         state: dict[str, Any] = {"status": 500, "received": 0, "too_large": False}
 
         async def send_with_headers(message: Message) -> None:

@@ -31,6 +31,13 @@ def parse_json_object(raw: str | None, what: str, max_bytes: int) -> dict[str, A
     return check_object(value, what)
 
 
+def check_sized_object(value: Any, what: str, max_bytes: int) -> dict[str, Any]:
+    """An already-decoded object (from gRPC), held to the size limit of its JSON form."""
+    if len(json.dumps(value).encode()) > max_bytes:
+        raise ValidationError(f"{what} is over {max_bytes} bytes", code=f"{what}_too_large")
+    return check_object(value, what)
+
+
 def check_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object", code=f"invalid_{what}")

@@ -11,6 +11,8 @@ from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.store.base import Kind, check_id
 
+DEFAULT_PAGE_SIZE = 24
+
 
 async def record(backends: Backends, image_id: str) -> dict[str, Any]:
     check_id(image_id)

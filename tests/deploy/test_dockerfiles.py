@@ -78,7 +78,7 @@ def test_the_gateway_image_is_multi_stage_slim_and_non_root_with_a_healthcheck()
     assert non_root(last(runtime, "USER"))
     check = " ".join(healthcheck(last(runtime, "HEALTHCHECK")))
     assert "/healthz" in check and "'8080'" in check
-    assert last(runtime, "EXPOSE") == "8080"
+    assert last(runtime, "EXPOSE").split() == ["8080", "50051"]  # HTTP, gRPC
     env = " ".join(i.args for i in runtime if i.keyword == "ENV")
     assert "PIC_SEARCH_SERVER__HOST=0.0.0.0" in env
     # The compilers and pip caches of the build stage stay behind.

@@ -62,6 +62,7 @@ class RunningGateway:
     process: ServerProcess
     url: str
     env: dict[str, str] = field(default_factory=dict)
+    grpc_target: str = ""  # HOST:PORT of its picsearch.v1 server
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120.0, **kwargs)  # type: ignore[arg-type]
@@ -83,14 +84,18 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMilvus]:
 
 
 def gateway_process(workdir: Path, env_overrides: dict[str, str]) -> RunningGateway:
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     env = {
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
+        "PIC_SEARCH_GRPC__PORT": str(grpc_port),
+        "PIC_SEARCH_GRPC__HEALTH_INTERVAL_S": "0.5",
         **env_overrides,
     }
     process = start_gateway(port, env, workdir / "gateway.log", startup_timeout_s=120)
-    return RunningGateway(process, f"http://127.0.0.1:{port}", {**os.environ, **env})
+    return RunningGateway(
+        process, f"http://127.0.0.1:{port}", {**os.environ, **env}, f"127.0.0.1:{grpc_port}"
+    )
 
 
 @pytest.fixture(scope="session", params=["milvus-server", "milvus-lite"])

@@ -20,6 +20,7 @@ def _start(test_models: Path, data_dir: Path, port: int) -> subprocess.Popen[str
     env = {
         **os.environ,
         "PIC_SEARCH_SERVER__PORT": str(port),
+        "PIC_SEARCH_GRPC__PORT": str(free_port()),
         "PIC_SEARCH_STACK__DATA_DIR": str(data_dir),
         "PIC_SEARCH_STACK__MODEL_REPOSITORY": str(test_models),
         "PIC_SEARCH_STACK__TRITON_HTTP_PORT": str(free_port()),

@@ -9,7 +9,7 @@ from pathlib import Path
 import gateway
 
 ROOT = Path(gateway.__file__).parent
-TRANSPORTS = ("api",)
+TRANSPORTS = ("api", "grpc")
 CLIENT_PACKAGES = ("gateway.clients", "gateway.store")
 CLIENT_ATTRIBUTES = {"triton", "vectors", "store", "leftovers"}
 
@@ -48,6 +48,14 @@ def test_no_transport_module_uses_a_client_held_by_the_backends() -> None:
         f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}"
         for path in transport_modules()
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Attribute) and node.attr in CLIENT_ATTRIBUTES
+        if isinstance(node, ast.Attribute)
+        and node.attr in CLIENT_ATTRIBUTES
+        and _names_backends(node.value)
     ]
     assert offenders == []
+
+
+def _names_backends(node: ast.expr) -> bool:
+    """`backends.x` or `self.backends.x`."""
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return name == "backends"

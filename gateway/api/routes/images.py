@@ -55,7 +55,7 @@ async def ingest_images(
 async def list_images(
     backends: BackendsDep,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query()] = 24,
+    limit: Annotated[int, Query()] = images.DEFAULT_PAGE_SIZE,
 ) -> dict[str, Any]:
     """Indexed images, newest first; pass `next_cursor` back as `cursor` for the next page."""
     items, next_cursor = await images.newest(backends, cursor, limit)

@@ -1,0 +1,219 @@
+"""A small typed client for picsearch.v1 (what `pic-search --grpc HOST:PORT` and the tests
+use). Errors raise GrpcApiError with the status code and the HTTP API's error code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from gateway.grpc import convert
+from gateway.grpc.errors import reason_of
+from gateway.grpc.stubs import SERVICE_NAME, pb, pb_grpc
+
+_STATUS = {
+    pb.INDEX_STATUS_CREATED: "created",
+    pb.INDEX_STATUS_DUPLICATE: "duplicate",
+    pb.INDEX_STATUS_REJECTED: "rejected",
+}
+
+
+class GrpcApiError(RuntimeError):
+    def __init__(self, status: grpc.StatusCode, code: str, message: str) -> None:
+        super().__init__(f"{status.name} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    model: str
+    hits: list[Hit]
+    took_ms: float
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    index: int
+    filename: str
+    status: str  # created, duplicate or rejected
+    id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImageToIndex:
+    filename: str
+    data: bytes
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class PicSearchClient:
+    """`with PicSearchClient("127.0.0.1:50051", api_key=...) as client: client.stats()`"""
+
+    def __init__(
+        self,
+        target: str,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("PIC_SEARCH_API_KEY")
+        self.metadata: list[tuple[str, str]] = [("x-api-key", key)] if key else []
+        self.timeout_s = timeout_s
+        self.channel = grpc.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self.stub = pb_grpc.PicSearchStub(self.channel)  # type: ignore[no-untyped-call]
+
+    def __enter__(self) -> PicSearchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _unary(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+        try:
+            return getattr(self.stub, method)(
+                request, metadata=self.metadata, timeout=timeout_s or self.timeout_s
+            )
+        except grpc.RpcError as exc:
+            raise _api_error(exc) from exc
+
+    # -- the API ---------------------------------------------------------------------------
+    def index_images(self, images: Iterable[ImageToIndex]) -> Iterator[IndexResult]:
+        """Streams the images in; yields each one's result as the gateway sends it."""
+
+        def requests() -> Iterator[Any]:
+            for image in images:
+                message = pb.IndexImagesRequest(filename=image.filename, data=image.data)
+                convert.fill(message.metadata, image.metadata)
+                yield message
+
+        responses = self.stub.IndexImages(
+            requests(), metadata=self.metadata, timeout=self.timeout_s
+        )
+        try:
+            for r in responses:
+                yield IndexResult(r.index, r.filename, _STATUS[r.status], r.id, r.code, r.message)
+        except grpc.RpcError as exc:
+            raise _api_error(exc) from exc
+
+    def search_by_image(
+        self,
+        image: bytes,
+        model: str = "",
+        top_k: int | None = None,
+        filter: dict[str, Any] | None = None,
+    ) -> SearchResult:
+        request = pb.SearchByImageRequest(image=image, model=model, top_k=top_k)
+        convert.fill(request.filter, filter or {})
+        return _search_result(self._unary("SearchByImage", request))
+
+    def search_by_text(
+        self, query: str, top_k: int | None = None, filter: dict[str, Any] | None = None
+    ) -> SearchResult:
+        request = pb.SearchByTextRequest(query=query, top_k=top_k)
+        convert.fill(request.filter, filter or {})
+        return _search_result(self._unary("SearchByText", request))
+
+    def similar_to(self, image_id: str, model: str = "", top_k: int | None = None) -> SearchResult:
+        request = pb.SimilarToRequest(id=image_id, model=model, top_k=top_k)
+        return _search_result(self._unary("SimilarTo", request))
+
+    def get_image(
+        self, image_id: str, content: bool = False, thumbnail: bool = False
+    ) -> dict[str, Any]:
+        request = pb.GetImageRequest(
+            id=image_id, include_content=content, include_thumbnail=thumbnail
+        )
+        r = self._unary("GetImage", request)
+        record: dict[str, Any] = {
+            "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
+            "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
+            "metadata": convert.to_python(r.metadata),
+        }  # fmt: skip
+        if content:
+            record["content"] = bytes(r.content)
+        if thumbnail:
+            record["thumbnail"] = bytes(r.thumbnail)
+        return record
+
+    def list_images(
+        self, cursor: str = "", limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        r = self._unary("ListImages", pb.ListImagesRequest(cursor=cursor, limit=limit))
+        items = [
+            {"id": i.id, "created_at": i.created_at, "metadata": convert.to_python(i.metadata)}
+            for i in r.items
+        ]
+        return items, (r.next_cursor or None)
+
+    def delete_image(self, image_id: str) -> None:
+        self._unary("DeleteImage", pb.DeleteImageRequest(id=image_id))
+
+    def stats(self) -> dict[str, Any]:
+        r = self._unary("Stats", pb.StatsRequest())
+        return {
+            "collections": {
+                c.name: {"model": c.model, "count": c.count, "fingerprint": c.fingerprint or None}
+                for c in r.collections
+            },
+            "models": {name: {"weights": w} for name, w in r.model_weights.items()},
+            "store": r.store,
+            "random_weights": r.random_weights,
+        }
+
+    def health(self, service: str = SERVICE_NAME) -> str:
+        """SERVING or NOT_SERVING (the standard grpc.health.v1 service)."""
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+        except grpc.RpcError as exc:
+            raise _api_error(exc) from exc
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
+def _search_result(r: Any) -> SearchResult:
+    hits = [Hit(h.id, h.score, convert.to_python(h.metadata)) for h in r.hits]
+    return SearchResult(r.model, hits, r.took_ms)
+
+
+def _api_error(exc: grpc.RpcError) -> GrpcApiError:
+    call: Any = exc
+    code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
+    details = call.details() if hasattr(call, "details") else str(exc)
+    try:
+        reason = reason_of(rpc_status.from_call(call))
+    except ValueError:
+        reason = None
+    return GrpcApiError(code, reason or code.name.lower(), str(details or ""))
+
+
+def search_body(result: SearchResult) -> dict[str, Any]:
+    """The HTTP API's search body (without links), for printing and comparisons."""
+    hits = [{"id": h.id, "score": h.score, "metadata": h.metadata} for h in result.hits]
+    return {"model": result.model, "results": hits, "took_ms": result.took_ms}
+
+
+def index_summary(results: Sequence[IndexResult]) -> dict[str, int]:
+    return {s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")}

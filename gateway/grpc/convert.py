@@ -1,0 +1,107 @@
+"""Between service values (plain dicts and dataclasses) and picsearch.v1 messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf.message import Message
+
+from gateway.grpc.stubs import pb
+from gateway.services.ingest import FileResult, IngestReport
+from gateway.services.search import SearchResult
+
+_STATUS = {
+    "created": pb.INDEX_STATUS_CREATED,
+    "duplicate": pb.INDEX_STATUS_DUPLICATE,
+    "rejected": pb.INDEX_STATUS_REJECTED,
+}
+
+
+def to_python(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A map<string, Value> as the JSON object the HTTP API would have received."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = value.WhichOneof("kind")
+        out[key] = None if kind in (None, "null_value") else getattr(value, kind)
+    return out
+
+
+def fill(target: Any, values: Mapping[str, Any]) -> None:
+    """Copy a JSON object of scalars into a map<string, Value> field."""
+    for key, item in values.items():
+        slot = target[key]
+        if item is None:
+            slot.null_value = True
+        elif isinstance(item, bool):
+            slot.bool_value = item
+        elif isinstance(item, int):
+            slot.int_value = item
+        elif isinstance(item, float):
+            slot.double_value = item
+        else:
+            slot.string_value = str(item)
+
+
+def optional_int(message: Message, field: str) -> int | None:
+    return int(getattr(message, field)) if message.HasField(field) else None
+
+
+def search_response(result: SearchResult) -> Any:
+    response = pb.SearchResponse(model=result.model, took_ms=round(result.took_ms, 2))
+    for hit in result.hits:
+        fill(response.hits.add(id=hit.id, score=hit.score).metadata, hit.metadata)
+    return response
+
+
+def index_results(report: IngestReport, first_index: int) -> list[Any]:
+    return [_index_result(first_index + i, r) for i, r in enumerate(report.results)]
+
+
+def _index_result(index: int, result: FileResult) -> Any:
+    return pb.IndexImagesResponse(
+        index=index,
+        filename=result.filename,
+        status=_STATUS[result.status],
+        id=result.id or "",
+        code=result.code or "",
+        message=result.message or "",
+    )
+
+
+def image_response(record: dict[str, Any], content: bytes, thumbnail: bytes) -> Any:
+    response = pb.GetImageResponse(
+        id=record["id"],
+        filename=record.get("filename", ""),
+        format=record.get("format", ""),
+        width=int(record.get("width", 0)),
+        height=int(record.get("height", 0)),
+        bytes=int(record.get("bytes", 0)),
+        created_at=int(record.get("created_at", 0)),
+        content=content,
+        thumbnail=thumbnail,
+    )
+    fill(response.metadata, record.get("metadata", {}))
+    return response
+
+
+def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Any:
+    response = pb.ListImagesResponse(next_cursor=next_cursor or "")
+    for item in items:
+        summary = response.items.add(id=item["id"], created_at=int(item["created_at"]))
+        fill(summary.metadata, item["metadata"])
+    return response
+
+
+def stats_response(stats: dict[str, Any]) -> Any:
+    response = pb.StatsResponse(store=stats["store"], random_weights=stats["random_weights"])
+    for name, collection in stats["collections"].items():
+        response.collections.add(
+            name=name,
+            model=collection["model"],
+            count=collection["count"],
+            fingerprint=collection["fingerprint"] or "",
+        )
+    for model, info in stats["models"].items():
+        response.model_weights[model] = info["weights"]
+    return response

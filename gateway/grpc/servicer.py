@@ -1,0 +1,162 @@
+"""picsearch.v1.PicSearch: each method calls the same service functions as the HTTP routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from grpc import aio
+
+from gateway.errors import BadInputError
+from gateway.grpc import convert
+from gateway.grpc.calls import Call, CallRules
+from gateway.grpc.stubs import pb, pb_grpc
+from gateway.services import images, ingest, search, status
+from gateway.services.backends import Backends
+from gateway.services.filters import check_sized_object
+
+_END = object()  # the client closed its side of the stream
+
+
+class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
+    def __init__(self, backends: Backends, rules: CallRules) -> None:
+        self.backends = backends
+        self.rules = rules
+        self.limits = backends.settings.limits
+
+    def _call(self, method: str, context: aio.ServicerContext, write: bool = False) -> Call:
+        return Call(method, context, self.rules, write)
+
+    def _filter(self, values: Any) -> dict[str, Any]:
+        return check_sized_object(
+            convert.to_python(values), "filter", self.limits.max_metadata_bytes
+        )
+
+    async def SearchByImage(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("SearchByImage", context) as call:
+            result = await call.bounded(
+                search.by_image(
+                    self.backends,
+                    request.image,
+                    request.model or None,
+                    convert.optional_int(request, "top_k"),
+                    self._filter(request.filter),
+                )
+            )
+            return convert.search_response(result)
+
+    async def SearchByText(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("SearchByText", context) as call:
+            result = await call.bounded(
+                search.by_text(
+                    self.backends,
+                    request.query,
+                    convert.optional_int(request, "top_k"),
+                    self._filter(request.filter),
+                )
+            )
+            return convert.search_response(result)
+
+    async def SimilarTo(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("SimilarTo", context) as call:
+            result = await call.bounded(
+                search.similar(
+                    self.backends,
+                    request.id,
+                    request.model or None,
+                    convert.optional_int(request, "top_k"),
+                )
+            )
+            return convert.search_response(result)
+
+    async def GetImage(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("GetImage", context) as call:
+            record = await call.bounded(images.record(self.backends, request.id))
+            content = thumbnail = b""
+            if request.include_content:
+                content = await call.bounded(images.blob(self.backends, request.id, "original"))
+            if request.include_thumbnail:
+                thumbnail = await call.bounded(images.blob(self.backends, request.id, "thumbnail"))
+            return convert.image_response(record, content, thumbnail)
+
+    async def ListImages(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("ListImages", context) as call:
+            limit = convert.optional_int(request, "limit")
+            if limit is None:
+                limit = images.DEFAULT_PAGE_SIZE  # 0 and negatives get the service's error
+            items, next_cursor = await call.bounded(
+                images.newest(self.backends, request.cursor or None, limit)
+            )
+            return convert.list_response(items, next_cursor)
+
+    async def DeleteImage(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("DeleteImage", context, write=True) as call:
+            await call.bounded(images.delete(self.backends, request.id))
+            return pb.DeleteImageResponse()
+
+    async def Stats(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("Stats", context) as call:
+            return convert.stats_response(await call.bounded(status.stats(self.backends)))
+
+    async def IndexImages(
+        self, requests: AsyncIterator[Any], context: aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        """Images are embedded in batches of what has arrived (up to `ingest_batch`), so a
+        client that waits for each result before sending the next is never stalled."""
+        async with self._call("IndexImages", context, write=True) as call:
+            queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * self._batch_size())
+            reader = asyncio.create_task(_read_into(requests, queue))
+            sent = 0
+            try:
+                while (batch := await self._next_batch(queue)) is not None:
+                    for metadata, uploads in self._groups(batch):
+                        report = await call.bounded(ingest.ingest(self.backends, uploads, metadata))
+                        for result in convert.index_results(report, sent):
+                            yield result
+                        sent += len(uploads)
+                if sent == 0:
+                    raise BadInputError("the stream held no images", code="no_files")
+            finally:
+                reader.cancel()
+
+    def _batch_size(self) -> int:
+        return max(1, min(self.backends.settings.grpc.ingest_batch,
+                          self.limits.max_files_per_request))  # fmt: skip
+
+    async def _next_batch(self, queue: asyncio.Queue[Any]) -> list[Any] | None:
+        """What has arrived, at least one message; None once the client is done."""
+        batch = [await queue.get()]
+        while len(batch) < self._batch_size() and not queue.empty():
+            batch.append(queue.get_nowait())
+        if isinstance(batch[-1], BaseException):
+            raise batch[-1]
+        if batch[-1] is _END:
+            batch.pop()
+            if not batch:
+                return None
+            await queue.put(_END)
+        return batch
+
+    def _groups(self, batch: list[Any]) -> list[tuple[dict[str, Any], list[ingest.Upload]]]:
+        """Consecutive images with the same metadata go in one ingest call."""
+        groups: list[tuple[dict[str, Any], list[ingest.Upload]]] = []
+        for message in batch:
+            metadata = check_sized_object(
+                convert.to_python(message.metadata), "metadata", self.limits.max_metadata_bytes
+            )
+            upload = ingest.Upload((message.filename or "upload")[:255], message.data)
+            if groups and groups[-1][0] == metadata:
+                groups[-1][1].append(upload)
+            else:
+                groups.append((metadata, [upload]))
+        return groups
+
+
+async def _read_into(requests: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for message in requests:
+            await queue.put(message)
+        await queue.put(_END)
+    except Exception as exc:  # the stream broke: the writer side re-raises it
+        await queue.put(exc)

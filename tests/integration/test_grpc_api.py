@@ -1,0 +1,226 @@
+"""picsearch.v1 over a real socket against the real stack (Triton, Milvus, a gateway
+subprocess): the whole job, results identical to the HTTP API on the same index, health,
+reflection and keys."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from gateway.grpc.client import GrpcApiError, ImageToIndex, PicSearchClient, index_summary
+from tests.integration import images
+from tests.integration.conftest import GatewayFactory, RunningGateway
+
+KEY = "grpc-test-key-0123456789abcdef"
+
+
+def distinct_jpegs(count: int) -> list[bytes]:
+    base = images.photo("coffee").resize((192, 192))
+    out = []
+    for i in range(count):
+        variant = base.copy()
+        variant.paste((i * 5 % 256, 255 - i * 5 % 256, i * 11 % 256), (0, 0, 16, 16))
+        out.append(images.save(variant, "JPEG", quality=92))
+    return out
+
+
+@pytest.fixture(scope="module")
+def keyed(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    with gateway_factory("grpcapi", {"PIC_SEARCH_AUTH__API_KEYS": f'["{KEY}"]'}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def indexed(keyed: RunningGateway) -> list[str]:
+    """50 images streamed in over gRPC; their ids in order."""
+    files = distinct_jpegs(50)
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client:
+        stream = (
+            ImageToIndex(f"{i}.jpg", d, {"album": f"a{i % 2}", "n": i}) for i, d in enumerate(files)
+        )
+        results = list(client.index_images(stream))
+    assert [r.index for r in results] == list(range(50))
+    assert index_summary(results) == {"created": 50, "duplicate": 0, "rejected": 0}
+    assert [r.id for r in results] == [hashlib.sha256(d).hexdigest() for d in files]
+    return [r.id for r in results]
+
+
+def _http_hits(body: dict) -> list[tuple[str, float, dict]]:  # type: ignore[type-arg]
+    return [(h["id"], round(h["score"], 4), h["metadata"]) for h in body["results"]]
+
+
+def _grpc_hits(result) -> list[tuple[str, float, dict]]:  # type: ignore[no-untyped-def, type-arg]
+    return [(h.id, round(h.score, 4), h.metadata) for h in result.hits]
+
+
+def test_fifty_streamed_images_are_counted_and_indexing_again_is_duplicate(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client:
+        counts = {c["model"]: c["count"] for c in client.stats()["collections"].values()}
+        assert set(counts.values()) == {50}
+        again = list(client.index_images([ImageToIndex("again.jpg", distinct_jpegs(1)[0])]))
+        assert [(r.status, r.id) for r in again] == [("duplicate", indexed[0])]
+    with keyed.client() as http:
+        assert http.get("/v1/stats").json() == client_stats(keyed)
+
+
+def client_stats(gateway: RunningGateway) -> dict:  # type: ignore[type-arg]
+    with PicSearchClient(gateway.grpc_target, api_key=KEY) as client:
+        return client.stats()
+
+
+@pytest.mark.parametrize("model", ["clip", "vgg16"])
+def test_search_by_image_matches_http(
+    keyed: RunningGateway, indexed: list[str], model: str
+) -> None:
+    query = distinct_jpegs(8)[7]
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
+        by_grpc = client.search_by_image(query, model=model, top_k=10, filter={"album": "a1"})
+        form = {"model": model, "top_k": "10", "filter": '{"album": "a1"}'}
+        by_http = http.post("/v1/search/image", files={"file": ("q.jpg", query)}, data=form).json()
+    assert by_grpc.model == by_http["model"] == model
+    assert by_grpc.hits[0].id == indexed[7]
+    assert {h.metadata["album"] for h in by_grpc.hits} == {"a1"}
+    assert _grpc_hits(by_grpc) == _http_hits(by_http)
+
+
+def test_search_by_text_similar_and_list_match_http(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
+        text = client.search_by_text("a cup of coffee", top_k=7)
+        assert _grpc_hits(text) == _http_hits(
+            http.get("/v1/search/text", params={"q": "a cup of coffee", "top_k": 7}).json()
+        )
+        similar = client.similar_to(indexed[3], model="vgg16", top_k=5)
+        assert indexed[3] not in [h.id for h in similar.hits]
+        assert _grpc_hits(similar) == _http_hits(
+            http.get(
+                f"/v1/images/{indexed[3]}/similar", params={"model": "vgg16", "top_k": 5}
+            ).json()
+        )
+        pages, cursor, http_pages, http_cursor = [], "", [], None
+        while True:
+            items, next_cursor = client.list_images(cursor=cursor, limit=20)
+            body = http.get(
+                "/v1/images",
+                params={"limit": 20, **({"cursor": http_cursor} if http_cursor else {})},
+            ).json()
+            pages += items
+            http_pages += [
+                {k: i[k] for k in ("id", "created_at", "metadata")} for i in body["items"]
+            ]
+            http_cursor = body["next_cursor"]
+            assert next_cursor == http_cursor
+            if next_cursor is None:
+                break
+            cursor = next_cursor
+    assert pages == http_pages
+    assert sorted(p["id"] for p in pages) == sorted(indexed)
+
+
+def test_get_returns_the_record_original_and_thumbnail_as_http_does(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
+        record = client.get_image(indexed[5], content=True, thumbnail=True)
+        assert record.pop("content") == http.get(f"/v1/images/{indexed[5]}/content").content
+        assert record.pop("thumbnail") == http.get(f"/v1/images/{indexed[5]}/thumbnail").content
+        http_record = http.get(f"/v1/images/{indexed[5]}").json()
+        assert record == {k: http_record[k] for k in record}
+        assert record["metadata"] == {"album": "a1", "n": 5}
+
+
+def test_delete_removes_the_image_everywhere(keyed: RunningGateway, indexed: list[str]) -> None:
+    victim = indexed[-1]
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
+        client.delete_image(victim)
+        assert http.get(f"/v1/images/{victim}").status_code == 404
+        with pytest.raises(GrpcApiError) as caught:
+            client.similar_to(victim)
+        assert (caught.value.status, caught.value.code) == (
+            grpc.StatusCode.NOT_FOUND,
+            "image_not_found",
+        )
+        with pytest.raises(GrpcApiError) as caught:
+            client.delete_image(victim)
+        assert caught.value.status == grpc.StatusCode.NOT_FOUND
+        counts = {c["count"] for c in client.stats()["collections"].values()}
+        assert counts == {49}
+
+
+@pytest.mark.parametrize("key", [None, "not-the-key"])
+def test_writes_without_the_right_key_are_unauthenticated_and_change_nothing(
+    keyed: RunningGateway, indexed: list[str], key: str | None
+) -> None:
+    before = client_stats(keyed)
+    with PicSearchClient(keyed.grpc_target, api_key=key or "") as client:
+        for write in (
+            lambda: list(client.index_images([ImageToIndex("n.jpg", distinct_jpegs(60)[59])])),
+            lambda: client.delete_image(indexed[0]),
+        ):
+            with pytest.raises(GrpcApiError) as caught:
+                write()
+            expected = "missing_api_key" if key is None else "invalid_api_key"
+            assert (caught.value.status, caught.value.code) == (
+                grpc.StatusCode.UNAUTHENTICATED,
+                expected,
+            )
+        assert client.search_by_text("coffee", top_k=1).hits  # reads stay open by default
+    assert client_stats(keyed) == before
+
+
+def test_health_is_serving_and_reflection_lists_the_services(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    with PicSearchClient(keyed.grpc_target) as client:
+        assert client.health() == "SERVING"
+        assert client.health("") == "SERVING"
+        stub = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+        names = {s.name for s in response.list_services_response.service}
+        assert {"picsearch.v1.PicSearch", "grpc.health.v1.Health"} <= names
+        # A generic client can fetch the schema itself.
+        request = reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="picsearch.v1.PicSearch"
+        )
+        response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+        assert response.file_descriptor_response.file_descriptor_proto
+
+
+def test_a_request_id_is_returned_and_a_deadline_is_honoured(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    with PicSearchClient(keyed.grpc_target) as client:
+        call = client.stub.Stats.with_call(
+            __import__("gateway.grpc.stubs", fromlist=["pb"]).pb.StatsRequest(),
+            metadata=[("x-request-id", "grpc-req-42")],
+            timeout=30,
+        )
+        assert ("x-request-id", "grpc-req-42") in call[1].initial_metadata()
+        with pytest.raises(grpc.RpcError) as caught:
+            client.stub.SearchByText(
+                __import__("gateway.grpc.stubs", fromlist=["pb"]).pb.SearchByTextRequest(
+                    query="coffee"
+                ),
+                timeout=0.001,
+            )
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+
+
+def test_metrics_count_grpc_calls_per_method(keyed: RunningGateway, indexed: list[str]) -> None:
+    with PicSearchClient(keyed.grpc_target) as client:
+        client.stats()
+    with keyed.client() as http:
+        metrics = http.get("/metrics").text
+    assert (
+        'pic_search_requests_total{method="gRPC",route="/picsearch.v1.PicSearch/Stats",status="OK"}'
+        in metrics
+    )
+    assert 'route="/picsearch.v1.PicSearch/IndexImages"' in metrics
