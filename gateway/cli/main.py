@@ -27,9 +27,22 @@ Url = Annotated[
 ]
 
 
-def _fail(exc: ApiError) -> typer.Exit:
+Grpc = Annotated[
+    str | None,
+    typer.Option("--grpc", metavar="HOST:PORT", help="Talk gRPC (picsearch.v1) instead of HTTP."),
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[red]error[/red] {exc}")
     return typer.Exit(1)
+
+
+def _fail_known(exc: Exception) -> Exception:
+    """An API error (either transport) becomes exit 1 with its message; others propagate."""
+    from gateway.grpc.client import GrpcApiError
+
+    return _fail(exc) if isinstance(exc, ApiError | GrpcApiError) else exc
 
 
 @app.command()
@@ -83,17 +96,23 @@ def index(
         str | None, typer.Option(help="JSON object stored with every image.")
     ] = None,
     journal: Annotated[Path | None, typer.Option(help="Resume journal file.")] = None,
+    grpc: Grpc = None,
 ) -> None:
     """Index images; resumable, skips duplicates; exits 1 if any file was rejected."""
     from gateway.cli.index import default_journal, print_summary, run_index
 
     meta: dict[str, Any] = json.loads(metadata) if metadata else {}
     try:
-        summary = run_index(
-            paths, url, batch_size, workers, meta, journal or default_journal(), console
-        )
-    except ApiError as exc:
-        raise _fail(exc) from exc
+        if grpc is not None:
+            from gateway.cli import over_grpc
+
+            summary = over_grpc.run_index(paths, grpc, meta, journal or default_journal(), console)
+        else:
+            summary = run_index(
+                paths, url, batch_size, workers, meta, journal or default_journal(), console
+            )
+    except Exception as exc:
+        raise _fail_known(exc) from exc
     print_summary(summary, console)
     if not summary.ok:
         raise typer.Exit(1)
@@ -106,22 +125,21 @@ def search(
     model: Annotated[str, typer.Option(help="clip or vgg16 (image search).")] = "clip",
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
     url: Url = None,
+    grpc: Grpc = None,
 ) -> None:
     """Search by an image file or by text; prints a ranked table."""
     if (image is None) == (text is None):
         console.print("give an IMAGE or --text, not both")
         raise typer.Exit(2)
     try:
-        with connect(url) as client:
-            if text is not None:
-                body = checked(client.post("/v1/search/text", json={"q": text, "top_k": top_k}))
-            else:
-                assert image is not None
-                files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
-                form = {"model": model, "top_k": str(top_k)}
-                body = checked(client.post("/v1/search/image", files=files, data=form))
-    except ApiError as exc:
-        raise _fail(exc) from exc
+        if grpc is not None:
+            from gateway.cli import over_grpc
+
+            body = over_grpc.search(grpc, image, text, model, top_k)
+        else:
+            body = _search_http(url, image, text, model, top_k)
+    except Exception as exc:
+        raise _fail_known(exc) from exc
     table = Table(
         "rank", "score", "id", "metadata", title=f"{body['model']} ({body['took_ms']} ms)"
     )
@@ -130,25 +148,49 @@ def search(
     console.print(table)
 
 
+def _search_http(
+    url: str | None, image: Path | None, text: str | None, model: str, top_k: int
+) -> Any:
+    with connect(url) as client:
+        if text is not None:
+            return checked(client.post("/v1/search/text", json={"q": text, "top_k": top_k}))
+        assert image is not None
+        files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
+        form = {"model": model, "top_k": str(top_k)}
+        return checked(client.post("/v1/search/image", files=files, data=form))
+
+
 @app.command()
-def stats(url: Url = None) -> None:
+def stats(url: Url = None, grpc: Grpc = None) -> None:
     """Counts per collection and the weights each model holds."""
     try:
-        with connect(url) as client:
-            body = checked(client.get("/v1/stats"))
-    except ApiError as exc:
-        raise _fail(exc) from exc
+        if grpc is not None:
+            from gateway.cli import over_grpc
+
+            body = over_grpc.stats(grpc)
+        else:
+            with connect(url) as client:
+                body = checked(client.get("/v1/stats"))
+    except Exception as exc:
+        raise _fail_known(exc) from exc
     console.print_json(data=body)
 
 
 @app.command()
 def delete(
-    image_id: Annotated[str, typer.Argument(help="Image id (sha256).")], url: Url = None
+    image_id: Annotated[str, typer.Argument(help="Image id (sha256).")],
+    url: Url = None,
+    grpc: Grpc = None,
 ) -> None:
     """Delete an image: its vectors and its stored bytes."""
     try:
-        with connect(url) as client:
-            checked(client.delete(f"/v1/images/{image_id}"))
-    except ApiError as exc:
-        raise _fail(exc) from exc
+        if grpc is not None:
+            from gateway.cli import over_grpc
+
+            over_grpc.delete(grpc, image_id)
+        else:
+            with connect(url) as client:
+                checked(client.delete(f"/v1/images/{image_id}"))
+    except Exception as exc:
+        raise _fail_known(exc) from exc
     console.print(f"deleted {image_id}")

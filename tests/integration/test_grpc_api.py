@@ -5,13 +5,19 @@ reflection and keys."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from gateway.grpc.client import GrpcApiError, ImageToIndex, PicSearchClient, index_summary
+from gateway.grpc.stubs import pb
+from gateway.serving.process import venv_bin
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningGateway
 
@@ -199,16 +205,14 @@ def test_a_request_id_is_returned_and_a_deadline_is_honoured(
 ) -> None:
     with PicSearchClient(keyed.grpc_target) as client:
         call = client.stub.Stats.with_call(
-            __import__("gateway.grpc.stubs", fromlist=["pb"]).pb.StatsRequest(),
+            pb.StatsRequest(),
             metadata=[("x-request-id", "grpc-req-42")],
             timeout=30,
         )
         assert ("x-request-id", "grpc-req-42") in call[1].initial_metadata()
         with pytest.raises(grpc.RpcError) as caught:
             client.stub.SearchByText(
-                __import__("gateway.grpc.stubs", fromlist=["pb"]).pb.SearchByTextRequest(
-                    query="coffee"
-                ),
+                pb.SearchByTextRequest(query="coffee"),
                 timeout=0.001,
             )
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
@@ -224,3 +228,34 @@ def test_metrics_count_grpc_calls_per_method(keyed: RunningGateway, indexed: lis
         in metrics
     )
     assert 'route="/picsearch.v1.PicSearch/IndexImages"' in metrics
+
+
+def test_the_cli_indexes_searches_and_deletes_over_grpc(
+    keyed: RunningGateway, indexed: list[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    new = distinct_jpegs(53)[50:]
+    for i, data in enumerate(new):
+        (folder / f"new{i}.jpg").write_bytes(data)
+    (folder / "bad.jpg").write_text("not an image")
+    env = {**os.environ, "PIC_SEARCH_API_KEY": KEY, "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(venv_bin() / "pic-search"), *args, "--grpc", keyed.grpc_target]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    before = {c["count"] for c in client_stats(keyed)["collections"].values()}.pop()
+    indexing = cli("index", str(folder), "--journal", str(tmp_path / "journal.jsonl"))
+    assert indexing.returncode == 1, indexing.stdout + indexing.stderr  # one file rejected
+    assert "indexed 3, duplicate 0, rejected 1" in indexing.stdout
+    assert "unsupported_image" in indexing.stdout
+    counts = {c["count"] for c in json.loads(cli("stats").stdout)["collections"].values()}
+    assert counts == {before + 3}
+    found = cli("search", "--text", "coffee", "--top-k", "3")
+    assert found.returncode == 0 and "clip" in found.stdout, found.stdout + found.stderr
+    for data in new:
+        gone = cli("delete", hashlib.sha256(data).hexdigest())
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+    missing = cli("delete", hashlib.sha256(new[0]).hexdigest())
+    assert missing.returncode == 1 and "image_not_found" in missing.stdout
