@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from gateway.config import Settings, StackSettings
+from gateway.grpc.stubs import SERVICE_NAME
 from tests.deploy.support import (
     DEPLOY,
     OVERLAYS,
@@ -89,13 +90,19 @@ def test_every_setting_in_the_config_map_is_explained_in_the_deploy_readme() -> 
 
 
 def test_the_gateway_listens_where_the_probes_services_and_compose_look() -> None:
-    port = Settings().server.port
+    port, grpc_port = Settings().server.port, Settings().grpc.port
     for overlay in OVERLAYS:
         docs = render(overlay)
         gateway = named(docs, "Deployment", "gateway")
         env = kubernetes_env(overlay)
         assert int(env["PIC_SEARCH_SERVER__PORT"]) == port
         assert container_port(gateway, "http") == port
+        assert int(env["PIC_SEARCH_GRPC__PORT"]) == grpc_port
+        assert container_port(gateway, "grpc") == grpc_port
+        service_ports = {
+            p["name"]: p["port"] for p in named(docs, "Service", "gateway")["spec"]["ports"]
+        }
+        assert service_ports == {"http": port, "grpc": grpc_port}
     compose_gateway = compose_example()["services"]["gateway"]
     assert int(service_env(compose_gateway)["PIC_SEARCH_SERVER__PORT"]) == port
     assert compose_gateway["ports"][0].endswith(f":{port}")
@@ -127,11 +134,13 @@ def test_every_gateway_probe_path_is_a_route_in_the_gateway_code() -> None:
     for overlay in OVERLAYS:
         gateway = named(render(overlay), "Deployment", "gateway")
         c = container(gateway, "gateway")
-        probes = {
-            c[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")
-        }
+        probes = {c[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe")}
         annotations = gateway["spec"]["template"]["metadata"]["annotations"]
-        assert probes | {annotations["prometheus.io/path"]} == paths
+        assert probes | {annotations["prometheus.io/path"], "/readyz"} == paths
+        # Readiness is gRPC health checking of picsearch.v1, on the gRPC port.
+        readiness = c["readinessProbe"]["grpc"]
+        assert readiness["service"] == SERVICE_NAME
+        assert container_port(gateway, readiness["port"]) == Settings().grpc.port
     healthcheck = " ".join(compose_example()["services"]["gateway"]["healthcheck"]["test"])
     assert "/healthz" in healthcheck
     missing = paths - routes
