@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "preprocess": ("bench.preprocess", "none"),
     "ingest": ("bench.ingest", "gateway"),
     "search_latency": ("bench.search_latency", "gateway"),
+    "grpc_vs_http": ("bench.grpc_vs_http", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
     "vector_search": ("bench.vector_search", "milvus"),
@@ -48,6 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--triton-http", help="HOST:PORT of Triton's HTTP API (statistics)")
     parser.add_argument("--milvus-uri", help="the gateway's Milvus, e.g. http://host:19530")
     parser.add_argument("--gateway-pid", type=int, help="the gateway's pid (RSS, py-spy)")
+    parser.add_argument("--gateway-grpc", default="", help="HOST:PORT of the gateway's gRPC API")
     parser.add_argument(
         "--model-repository",
         type=Path,
@@ -116,6 +118,7 @@ def _stack(args: argparse.Namespace, names: list[str], workdir: Path, servers: E
             args.milvus_uri,
             repository,
             args.gateway_pid,
+            args.gateway_grpc,
         )
     needs = {BENCHMARKS[n][1] for n in names}
     if needs == {"none"}:

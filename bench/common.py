@@ -37,6 +37,7 @@ class Stack:
     milvus_uri: str
     repository: Path  # a local copy of the served models (in-process baselines, batching)
     gateway_pid: int | None = None
+    gateway_grpc: str = ""  # HOST:PORT of the gateway's picsearch.v1 server
 
 
 @dataclass

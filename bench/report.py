@@ -16,6 +16,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = (
     "ingest",
     "search_latency",
+    "grpc_vs_http",
     "batching",
     "vector_search",
     "vector_search_1m",
@@ -28,6 +29,7 @@ MEASURES = {
     "batching": "clip_image throughput and latency, dynamic batching on vs off",
     "quality": "copy detection (crops, scales, JPEG, flips, brightness, rotations)",
     "locust": "mixed load: image and text search, thumbnails, ingest",
+    "grpc_vs_http": "gRPC vs HTTP: search p50 at 1 and 8 clients, ingest images/s",
 }
 NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged
 HOW = {

@@ -24,8 +24,11 @@ def default_repository() -> Path:
     raise SystemExit("no models: run `make models` (or `make test-models`) first")
 
 
-def gateway_process(workdir: Path, triton_grpc: str, milvus_uri: str) -> tuple[ServerProcess, str]:
-    port = free_port()
+def gateway_process(
+    workdir: Path, triton_grpc: str, milvus_uri: str
+) -> tuple[ServerProcess, str, str]:
+    """The gateway, its URL and its gRPC target."""
+    port, grpc_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
@@ -33,9 +36,9 @@ def gateway_process(workdir: Path, triton_grpc: str, milvus_uri: str) -> tuple[S
         "PIC_SEARCH_TRITON__URL": triton_grpc,
         "PIC_SEARCH_MILVUS__URI": milvus_uri,
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
-        "PIC_SEARCH_GRPC__PORT": str(free_port()),
+        "PIC_SEARCH_GRPC__PORT": str(grpc_port),
     }
-    return start_gateway(port, env, workdir / "gateway.log"), url
+    return start_gateway(port, env, workdir / "gateway.log"), url, f"127.0.0.1:{grpc_port}"
 
 
 @contextmanager
@@ -58,10 +61,14 @@ def local_stack(
             say(f"starting Triton on {repository} (gRPC {ports.grpc})")
             servers.enter_context(triton_process(repository, workdir / "triton", ports))
             triton_grpc, triton_http = f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"
-        gateway_url, gateway_pid = "", None
+        gateway_url, gateway_grpc, gateway_pid = "", "", None
         if need_gateway:
-            gateway, gateway_url = gateway_process(workdir / "gateway", triton_grpc, milvus_uri)
+            gateway, gateway_url, gateway_grpc = gateway_process(
+                workdir / "gateway", triton_grpc, milvus_uri
+            )
             say("starting the gateway")
             servers.enter_context(gateway)
             gateway_pid = gateway.proc.pid if gateway.proc else None
-        yield Stack(gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid)
+        yield Stack(
+            gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid, gateway_grpc
+        )

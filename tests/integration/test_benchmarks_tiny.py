@@ -25,6 +25,7 @@ BENCHMARKS = (
     "preprocess",
     "ingest",
     "search_latency",
+    "grpc_vs_http",
     "batching",
     "quality",
     "vector_search",
@@ -70,6 +71,8 @@ def tiny_results(
         milvus.uri,
         "--gateway-pid",
         str(bench_gateway.process.proc.pid),
+        "--gateway-grpc",
+        bench_gateway.grpc_target,
         "--model-repository",
         str(test_models),
         "--results-dir",
@@ -117,6 +120,21 @@ def test_search_latency_has_percentiles_for_both_paths_at_every_level(
             stats = cell[path]
             assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] < 60_000
             assert stats["errors"] == 0
+
+
+def test_grpc_vs_http_reports_search_latency_at_1_and_8_clients_and_ingest_rates(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "grpc_vs_http")
+    assert set(results["cells"]) == {"image@1", "text@1", "image@8", "text@8"}
+    for cell in results["cells"].values():
+        for transport in ("http", "grpc"):
+            stats = cell[transport]
+            assert 0 < stats["p50_ms"] <= stats["p99_ms"] < 60_000
+            assert stats["errors"] == 0
+    assert results["ingest"]["grpc_images_per_s"] > 0
+    assert results["ingest"]["http_images_per_s"] > 0
+    assert "gRPC" in results["headline"]
 
 
 def test_batching_measures_both_configurations(tiny_results: tuple[Path, float, str]) -> None:
