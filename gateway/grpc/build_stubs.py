@@ -8,6 +8,7 @@ which are rewritten to this package's so no extra sys.path entry is needed.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,13 +20,15 @@ PACKAGE = "gateway.grpc._generated"
 
 
 def build(out: Path = OUT) -> None:
-    from grpc_tools import protoc  # a build-time dependency only
-
     target = out / "picsearch" / "v1"
     target.mkdir(parents=True, exist_ok=True)
     for folder in (out, out / "picsearch", target):
         (folder / "__init__.py").touch()
+    # A child process: protoc inside a process that already holds protobuf descriptors
+    # (a running server, its tests) can crash it. grpcio-tools is a build-time dependency.
     args = [
+        sys.executable,
+        "-m",
         "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"--python_out={out}",
@@ -33,8 +36,9 @@ def build(out: Path = OUT) -> None:
         f"--grpc_python_out={out}",
         str(PROTO),
     ]
-    if protoc.main(args) != 0:
-        raise RuntimeError(f"protoc failed on {PROTO}")
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"protoc failed on {PROTO}: {done.stderr}")
     for path in target.glob("*_pb2*.py*"):
         text = path.read_text()
         path.write_text(re.sub(r"^from picsearch\.v1 import", f"from {PACKAGE}.picsearch.v1 import",
