@@ -65,7 +65,8 @@ lint: $(STAMPS)/venv $(STUBS)
 test: $(STAMPS)/venv $(STAMPS)/test-models $(STAMPS)/browser lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMPS)/venv $(STUBS)
+# "Unit" includes the exported graphs' own tests, so it needs the test models too.
+test-unit: $(STAMPS)/venv $(STUBS) $(STAMPS)/test-models
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 run: $(STAMPS)/venv $(STUBS) $(STAMPS)/models

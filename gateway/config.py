@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,7 +23,12 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     # Decode/resize pool size; 0 means one worker per core.
     preprocess_workers: int = 0
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
 
 class GrpcSettings(BaseModel):
@@ -86,12 +91,29 @@ class LimitSettings(BaseModel):
     max_metadata_bytes: int = 4096
     request_timeout_s: float = 60.0
 
+    @model_validator(mode="after")
+    def _consistent(self) -> LimitSettings:
+        # Fail at startup, naming the variables, rather than on the first request.
+        if not 1 <= self.default_top_k <= self.max_top_k:
+            raise ValueError(
+                f"PIC_SEARCH_LIMITS__DEFAULT_TOP_K ({self.default_top_k}) must be between 1 and"
+                f" PIC_SEARCH_LIMITS__MAX_TOP_K ({self.max_top_k})"
+            )
+        if not 1 <= self.min_side < self.max_side:
+            raise ValueError(
+                f"PIC_SEARCH_LIMITS__MIN_SIDE ({self.min_side}) must be at least 1 and below"
+                f" PIC_SEARCH_LIMITS__MAX_SIDE ({self.max_side})"
+            )
+        return self
+
 
 class AuthSettings(BaseModel):
     # With no keys, writes are open (the local default, bound to 127.0.0.1).
     api_keys: list[SecretStr] = Field(default_factory=list)
     api_keys_file: Path | None = None
     require_for_reads: bool = False
+    # Lifetime of the web page's session cookie (`POST /v1/session`); then it asks again.
+    session_ttl_s: int = Field(default=3600, gt=0)
 
 
 class StackSettings(BaseModel):

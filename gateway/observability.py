@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter(
     "pic_search_requests_total",
@@ -28,6 +28,8 @@ STAGE_SECONDS = Histogram(
     "pic_search_stage_seconds", "Time per stage of a request", ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )  # fmt: skip
+# API requests being handled; what a graceful shutdown waits for.
+IN_FLIGHT = Gauge("pic_search_api_requests_in_flight", "/v1 requests being handled")
 IMAGES_INGESTED = Counter("pic_search_images_ingested_total", "Ingest results", ["status"])
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import GatewayMiddleware
-from gateway.api.routes import images, ops, search
+from gateway.api.routes import images, ops, search, session
 from gateway.config import Settings, get_settings
 from gateway.services.backends import Backends
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (images.router, search.router, ops.router):
+    for router in (images.router, search.router, ops.router, session.router):
         app.include_router(router)
     if settings.server.cors_origins:
         app.add_middleware(

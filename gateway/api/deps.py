@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.api import session
+from gateway.errors import UnauthorizedError
 from gateway.services.auth import bearer_token, check_key
 from gateway.services.backends import Backends
 
@@ -15,11 +18,30 @@ def get_backends(request: Request) -> Backends:
     return backends
 
 
-def _check_key(request: Request) -> None:
+def _presented_key(request: Request) -> str | None:
     presented = request.headers.get("x-api-key")
     if presented is None:
         presented = bearer_token(request.headers.get("authorization"))
-    check_key(request.app.state.api_keys, presented, "X-API-Key header")
+    return presented
+
+
+def matching_key(request: Request) -> bytes | None:
+    """The configured key presented in the headers (None when no keys are configured);
+    401 when keys are configured and the headers carry none of them."""
+    return check_key(request.app.state.api_keys, _presented_key(request), "X-API-Key header")
+
+
+def _check_key(request: Request) -> None:
+    """A key in the headers (API clients, the CLI) or the web page's session cookie."""
+    token = request.cookies.get(session.COOKIE)
+    keys: list[bytes] = request.app.state.api_keys
+    if token is None or not keys or _presented_key(request) is not None:
+        matching_key(request)
+        return
+    if not session.is_valid(token, keys, time.time()):
+        raise UnauthorizedError(
+            "the browser session has expired; enter the API key again", code="invalid_session"
+        )
 
 
 def require_writer(request: Request) -> None:

@@ -3,6 +3,7 @@ the multipart content-type check, `Server-Timing`, Prometheus metrics and an acc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api.errors import error_body, error_response
 from gateway.config import Settings
 from gateway.observability import (
+    IN_FLIGHT,
     REQUEST_SECONDS,
     REQUESTS,
     server_timing_header,
@@ -68,10 +70,12 @@ class GatewayMiddleware:
             return message
 
         early = self._reject_early(scope, headers)
-        if early is not None:
-            await early(scope, receive, send_with_headers)
-        else:
-            await self.app(scope, counting_receive, send_with_headers)
+        api = scope["path"].startswith("/v1/")
+        with IN_FLIGHT.track_inprogress() if api else contextlib.nullcontext():
+            if early is not None:
+                await early(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, counting_receive, send_with_headers)
         self._record(scope, request_id, state["status"], time.perf_counter() - started)
 
     def _reject_early(self, scope: Scope, headers: Headers) -> ASGIApp | None:

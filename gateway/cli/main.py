@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gateway.cli import admin, evaluate, models
 from gateway.cli.client import ApiError, checked, connect
+from gateway.config import Settings
 from gateway.logs import configure_logging
 
 app = typer.Typer(help="Pic Search: reverse image and text-to-image search.", no_args_is_help=True)
@@ -45,15 +46,27 @@ def _fail_known(exc: Exception) -> Exception:
     return _fail(exc) if isinstance(exc, ApiError | GrpcApiError) else exc
 
 
+def _settings() -> Settings:
+    """The settings, or exit 2 with pydantic's message naming each bad variable."""
+    from pydantic import ValidationError
+
+    from gateway.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        typer.echo(f"invalid settings: {exc}", err=True)  # unwrapped, whatever the width
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def gateway() -> None:
     """Run only the gateway HTTP server (what containers run); settings from PIC_SEARCH_*."""
     import uvicorn
 
     from gateway.api.app import create_app
-    from gateway.config import get_settings
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.server.log_level)
     uvicorn.run(
         create_app(settings),
@@ -75,9 +88,8 @@ def serve(
 ) -> None:
     """Start Milvus, Triton and the gateway locally, index the samples; Ctrl-C stops all."""
     from gateway.cli.serve import run_stack
-    from gateway.config import get_settings
 
-    settings = get_settings()
+    settings = _settings()
     if data_dir is not None:
         settings.stack.data_dir = data_dir
     settings.stack.index_samples = samples

@@ -14,10 +14,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def check_key(keys: list[bytes], presented: str | None, where: str) -> None:
-    """`where` names how to present a key on this transport (a header, call metadata)."""
+def check_key(keys: list[bytes], presented: str | None, where: str) -> bytes | None:
+    """The configured key presented (None when no keys are configured: open); `where`
+    names how to present a key on this transport (a header, call metadata)."""
     if not keys:
-        return
+        return None
     if presented is None:
         raise UnauthorizedError(f"this call needs an API key ({where})", code="missing_api_key")
     candidate = presented.encode()
@@ -25,3 +26,4 @@ def check_key(keys: list[bytes], presented: str | None, where: str) -> None:
     matches = [hmac.compare_digest(candidate, key) for key in keys]
     if not any(matches):
         raise UnauthorizedError("the API key is not valid", code="invalid_api_key")
+    return keys[matches.index(True)]

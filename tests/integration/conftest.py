@@ -169,3 +169,19 @@ def web_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
 def cli_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
     with gateway_factory("cli") as running:
         yield running
+
+
+PROTECTED_KEY = "reads-key-5c2e91d07a4b"
+
+
+@pytest.fixture(scope="session")
+def protected_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+    """A gateway with a key that protects reads as well as writes (the web page and CLI
+    tests use it), with its access log on so tests can check the key never reaches it."""
+    env = {
+        "PIC_SEARCH_AUTH__API_KEYS": f'["{PROTECTED_KEY}"]',
+        "PIC_SEARCH_AUTH__REQUIRE_FOR_READS": "true",
+        "PIC_SEARCH_SERVER__LOG_LEVEL": "info",
+    }
+    with gateway_factory("protected", env) as running:
+        yield running

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gateway.api import session
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningGateway
+from tests.integration.conftest import PROTECTED_KEY, GatewayFactory, RunningGateway
 
 KEY_FROM_ENV = "env-key-7f3a9c1e55d0"
 KEY_FROM_FILE = "file-key-0b8e6d2a4471"
@@ -79,3 +81,31 @@ def test_keys_never_appear_in_the_log(keyed_gateway: RunningGateway) -> None:
     assert "POST /v1/images 401" in log  # the access log is on
     for secret in (KEY_FROM_ENV, KEY_FROM_FILE, "wrong-key-value-xyz"):
         assert secret not in log
+
+
+def test_a_session_cookie_opens_protected_reads_and_is_refused_once_expired_or_forged(
+    protected_gateway: RunningGateway,
+) -> None:
+    with protected_gateway.client() as client:
+        assert client.get("/v1/stats").json()["error"]["code"] == "missing_api_key"
+        wrong = client.post("/v1/session", headers={"X-API-Key": "not-the-key"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        opened = client.post("/v1/session", headers={"X-API-Key": PROTECTED_KEY})
+        assert opened.status_code == 204
+        cookie = opened.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=3600" in cookie
+        assert PROTECTED_KEY not in cookie
+        assert client.get("/v1/stats").status_code == 200  # the client keeps the cookie
+
+    def stats_with(token: str) -> tuple[int, str]:
+        with protected_gateway.client(cookies={session.COOKIE: token}) as client:
+            response = client.get("/v1/stats")
+        return response.status_code, response.json().get("error", {}).get("code", "")
+
+    key = PROTECTED_KEY.encode()
+    assert stats_with(session.issue(key, time.time(), 60))[0] == 200
+    assert stats_with(session.issue(key, time.time() - 3600, 60)) == (401, "invalid_session")
+    assert stats_with(session.issue(b"another-key", time.time(), 60)) == (401, "invalid_session")
+    with protected_gateway.client() as client:
+        closed = client.delete("/v1/session")
+    assert closed.status_code == 204 and "Max-Age=0" in closed.headers["set-cookie"]

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
+from PIL import ImageOps
 
 from gateway.samples import sample_photos
 from gateway.serving.process import venv_bin
-from tests.integration.conftest import RunningGateway
+from tests.integration import images
+from tests.integration.conftest import PROTECTED_KEY, RunningGateway
 
 CLI = str(venv_bin() / "pic-search")
 
 
-def _cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, url: str, cwd: Path, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    # Wide enough that the result table prints whole ids.
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("PIC_SEARCH_API_KEY", None)
+    if key is not None:
+        env["PIC_SEARCH_API_KEY"] = key
     return subprocess.run(
-        [CLI, *args, "--url", url], capture_output=True, text=True, timeout=600, cwd=cwd
+        [CLI, *args, "--url", url], capture_output=True, text=True, timeout=600, cwd=cwd, env=env
     )
+
+
+def _first_row(table: str) -> str:
+    return next(line for line in table.splitlines() if line.strip().startswith("│ 1 "))
 
 
 def _count(gateway: RunningGateway) -> int:
@@ -96,18 +111,21 @@ def test_an_interrupted_index_run_resumes_without_duplicates(
 def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     cli_gateway: RunningGateway, tmp_path: Path
 ) -> None:
-    name, data = next(iter(sample_photos().items()))
-    query = tmp_path / name
+    # Pixels no other test indexes here (the others re-encode sample photos unchanged, which
+    # ties at score 1.0), so only this image can rank first.
+    data = images.save(ImageOps.mirror(images.photo("astronaut")), "JPEG", quality=88)
+    query = tmp_path / "mirrored-astronaut.jpg"
     query.write_bytes(data)
-    _cli("index", str(query), "--journal", str(tmp_path / "j"), url=cli_gateway.url, cwd=tmp_path)
-    image_id = __import__("hashlib").sha256(data).hexdigest()
+    indexed = _cli(
+        "index", str(query), "--journal", str(tmp_path / "j"), url=cli_gateway.url, cwd=tmp_path
+    )
+    assert indexed.returncode == 0, indexed.stdout + indexed.stderr
+    assert "indexed 1, duplicate 0, rejected 0" in indexed.stdout, indexed.stdout
+    image_id = hashlib.sha256(data).hexdigest()
 
     by_image = _cli("search", str(query), "--top-k", "3", url=cli_gateway.url, cwd=tmp_path)
     assert by_image.returncode == 0, by_image.stderr
-    first_row = next(
-        line for line in by_image.stdout.splitlines() if line.strip().startswith("│ 1")
-    )
-    assert image_id[:20] in first_row.replace("…", "") or image_id[:10] in by_image.stdout
+    assert image_id in _first_row(by_image.stdout)  # the image itself, ranked first
     by_text = _cli("search", "--text", "a cat", url=cli_gateway.url, cwd=tmp_path)
     assert by_text.returncode == 0 and "clip" in by_text.stdout
     stats = _cli("stats", url=cli_gateway.url, cwd=tmp_path)
@@ -125,3 +143,27 @@ def test_every_command_has_help() -> None:
             [CLI, *command, "--help"], capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_the_cli_reads_and_writes_a_protected_gateway_with_pic_search_api_key(
+    protected_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    data = sample_photos()["camera.jpg"]
+    query = tmp_path / "camera.jpg"
+    query.write_bytes(data)
+    journal = ["--journal", str(tmp_path / "j")]
+    url = protected_gateway.url
+
+    refused = _cli("stats", url=url, cwd=tmp_path)
+    assert refused.returncode == 1 and "missing_api_key" in refused.stdout
+    wrong = _cli("stats", url=url, cwd=tmp_path, key="not-the-key")
+    assert wrong.returncode == 1 and "invalid_api_key" in wrong.stdout
+
+    indexed = _cli("index", str(query), *journal, url=url, cwd=tmp_path, key=PROTECTED_KEY)
+    assert indexed.returncode == 0, indexed.stdout + indexed.stderr
+    assert "rejected 0" in indexed.stdout
+    found = _cli("search", str(query), url=url, cwd=tmp_path, key=PROTECTED_KEY)
+    assert found.returncode == 0, found.stdout
+    assert hashlib.sha256(data).hexdigest() in _first_row(found.stdout)
+    stats = _cli("stats", url=url, cwd=tmp_path, key=PROTECTED_KEY)
+    assert stats.returncode == 0 and '"protected_clip"' in stats.stdout

@@ -19,11 +19,17 @@ from gateway.serving.process import free_port
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus, RunningTriton
 
+# Two different Retry-After values, neither the default 5, so each 503 shows whose it is.
+TRITON_RETRY_AFTER_S = 2
+MILVUS_RETRY_AFTER_S = 3
 OUTAGE_ENV = {
     "PIC_SEARCH_TRITON__TIMEOUT_S": "3",
     "PIC_SEARCH_MILVUS__TIMEOUT_S": "3",
-    "PIC_SEARCH_TRITON__RETRY_AFTER_S": "2",
+    "PIC_SEARCH_TRITON__RETRY_AFTER_S": str(TRITON_RETRY_AFTER_S),
+    "PIC_SEARCH_MILVUS__RETRY_AFTER_S": str(MILVUS_RETRY_AFTER_S),
 }
+TRITON_DOWN = ("triton_unavailable", TRITON_RETRY_AFTER_S)
+MILVUS_DOWN = ("milvus_unavailable", MILVUS_RETRY_AFTER_S)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +55,12 @@ def _ready(gateway: RunningGateway) -> bool:
     return httpx.get(f"{gateway.url}/readyz", timeout=30).status_code == 200
 
 
+def _in_flight(gateway: RunningGateway) -> float:
+    metrics = httpx.get(f"{gateway.url}/metrics", timeout=30).text
+    gauge = "pic_search_api_requests_in_flight "
+    return float(next(m for m in metrics.splitlines() if m.startswith(gauge)).split()[-1])
+
+
 def _wait(predicate: Callable[[], bool], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -59,15 +71,18 @@ def _wait(predicate: Callable[[], bool], timeout_s: float = 120) -> None:
 
 
 class Ingester(threading.Thread):
-    """Uploads images one per request, recording which were acknowledged with 201."""
+    """Uploads images one per request, recording which were acknowledged with 201; any
+    answer but 201 or the expected outage's 503 (its code and Retry-After) is unexpected."""
 
-    def __init__(self, gateway: RunningGateway, files: list[bytes]) -> None:
+    def __init__(
+        self, gateway: RunningGateway, files: list[bytes], outage: tuple[str, int] = TRITON_DOWN
+    ) -> None:
         super().__init__(daemon=True)
         self.gateway, self.files = gateway, files
+        self.code, self.retry_after_s = outage
         self.acknowledged: list[str] = []
         self.failed: list[str] = []
         self.statuses: list[int] = []
-        self.retry_after_seen = False
         self.unexpected: list[str] = []
 
     def run(self) -> None:
@@ -78,26 +93,34 @@ class Ingester(threading.Thread):
                 self.statuses.append(response.status_code)
                 if response.status_code == 201:
                     self.acknowledged.append(image_id)
-                elif response.status_code != 503 or not response.json()["error"]["code"].endswith(
-                    "_unavailable"
+                elif (
+                    response.status_code == 503
+                    and response.json()["error"]["code"] == self.code
+                    and response.headers.get("retry-after") == str(self.retry_after_s)
                 ):
-                    # Recorded, not asserted: an assertion here would only end this thread.
-                    self.unexpected.append(f"{response.status_code} {response.text[:200]}")
-                else:
-                    self.retry_after_seen |= "retry-after" in response.headers
                     self.failed.append(image_id)
                     time.sleep(0.5)
+                else:
+                    # Recorded, not asserted: an assertion here would only end this thread.
+                    self.unexpected.append(
+                        f"{response.status_code} retry-after={response.headers.get('retry-after')}"
+                        f" {response.text[:200]}"
+                    )
 
 
 def _assert_nothing_lost_nothing_left(
     gateway: RunningGateway, ingester: Ingester, store: Path
 ) -> None:
     with gateway.client() as client:
+        stats = client.get("/v1/stats")
+        assert stats.status_code == 200, stats.text
+        models = sorted(c["model"] for c in stats.json()["collections"].values())
+        assert models == ["clip", "vgg16"]
         for image_id in ingester.acknowledged:
             assert client.get(f"/v1/images/{image_id}").status_code == 200
-            found = client.get(f"/v1/images/{image_id}/similar", params={"top_k": 1})
-            assert found.status_code == 200, f"{image_id} lost its vectors"
-        stats = client.get("/v1/stats").json()["collections"]
+            for model in models:
+                found = client.get(f"/v1/images/{image_id}/similar", params={"model": model})
+                assert found.status_code == 200, f"{image_id} lost its {model} vector"
         for image_id in set(ingester.failed) - set(ingester.acknowledged):
             assert client.get(f"/v1/images/{image_id}").status_code == 404
             assert not list(store.rglob(f"{image_id}.*")), "a failed ingest left files"
@@ -112,11 +135,10 @@ def _assert_nothing_lost_nothing_left(
             return all(
                 client.get(f"/v1/images/{i}/similar", params={"model": m}).status_code == 404
                 for i in failed
-                for m in ("clip", "vgg16")
+                for m in models
             )
 
     _wait(no_vectors_left, 60)
-    assert stats  # the stats endpoint answered throughout
 
 
 def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
@@ -131,7 +153,7 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
         )
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "triton_unavailable"
-        assert int(response.headers["retry-after"]) > 0
+        assert response.headers["retry-after"] == str(TRITON_RETRY_AFTER_S)
         assert httpx.get(f"{gateway_under_test.url}/healthz", timeout=10).status_code == 200
     finally:
         triton.restart()
@@ -141,11 +163,16 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
 
 
 def _outage_during_bulk_ingest(
-    gateway: RunningGateway, seed: int, cause: Callable[[], None], end: Callable[[], None]
+    gateway: RunningGateway,
+    seed: int,
+    outage: tuple[str, int],
+    cause: Callable[[], None],
+    end: Callable[[], None],
 ) -> None:
-    """Bulk ingest; `cause` an outage after 5 uploads, `end` it once 2 have failed; then
-    every 201 is found, no 503 left a trace, and new uploads succeed without a restart."""
-    ingester = Ingester(gateway, _distinct_jpegs(40, seed=seed))
+    """Bulk ingest; `cause` an outage after 5 uploads, `end` it once 2 have failed with the
+    outage's code and Retry-After; then every 201 is found in every collection, no 503 left
+    a trace, and new uploads succeed without a restart."""
+    ingester = Ingester(gateway, _distinct_jpegs(40, seed=seed), outage)
     ingester.start()
     _wait(lambda: len(ingester.acknowledged) >= 5, 120)
     cause()
@@ -157,7 +184,6 @@ def _outage_during_bulk_ingest(
     ingester.join(timeout=300)
     assert not ingester.is_alive()
     assert ingester.unexpected == []
-    assert ingester.retry_after_seen
     _wait(lambda: _ready(gateway), 60)
     after = Ingester(gateway, _distinct_jpegs(3, seed=seed + 100))
     after.run()
@@ -169,7 +195,9 @@ def _outage_during_bulk_ingest(
 def test_killing_triton_during_bulk_ingest_loses_no_acknowledged_image(
     gateway_under_test: RunningGateway, triton: RunningTriton
 ) -> None:
-    _outage_during_bulk_ingest(gateway_under_test, 1, triton.process.kill, triton.restart)
+    _outage_during_bulk_ingest(
+        gateway_under_test, 1, TRITON_DOWN, triton.process.kill, triton.restart
+    )
 
 
 def test_restarting_milvus_during_bulk_ingest_loses_no_acknowledged_image(
@@ -186,7 +214,7 @@ def test_restarting_milvus_during_bulk_ingest_loses_no_acknowledged_image(
             lite.wait_ready()
 
         with gateway_factory("restart", env) as gateway:
-            _outage_during_bulk_ingest(gateway, 5, lite.stop, start_again)
+            _outage_during_bulk_ingest(gateway, 5, MILVUS_DOWN, lite.stop, start_again)
 
 
 def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
@@ -197,7 +225,9 @@ def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     # when restarted while a gateway is connected (a stale proxy session: "node not match
     # expectedNodeID=1 actualNodeID=2"); see the README. test_run_command restarts it with
     # no client connected, and the test above restarts Milvus Lite's server under load.
-    _outage_during_bulk_ingest(gateway_under_test, 2, milvus.process.pause, milvus.process.resume)
+    _outage_during_bulk_ingest(
+        gateway_under_test, 2, MILVUS_DOWN, milvus.process.pause, milvus.process.resume
+    )
 
 
 def test_graceful_shutdown_finishes_in_flight_ingests(
@@ -212,11 +242,15 @@ def test_graceful_shutdown_finishes_in_flight_ingests(
 
     thread = threading.Thread(target=upload)
     thread.start()
-    time.sleep(1.0)  # the request is being embedded now
+    # The gateway itself says the upload is in flight (its /v1 in-flight gauge, which the
+    # /metrics scrape does not count), and it has not answered yet.
+    _wait(lambda: _in_flight(gateway_under_test) >= 1, 60)
+    assert "r" not in result
     assert gateway_under_test.process.proc is not None
     gateway_under_test.process.proc.send_signal(signal.SIGTERM)
     thread.join(timeout=120)
-    assert result["r"].status_code == 201
+    assert result["r"].status_code == 201, result["r"].text
+    assert len(result["r"].json()["results"]) == len(files)
     gateway_under_test.process.proc.wait(timeout=60)
     gateway_under_test.process.start()
     gateway_under_test.process.wait_ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -12,14 +13,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, JSHandle, Page, expect, sync_playwright
 
 from gateway.samples import sample_photos
-from tests.integration.conftest import RunningGateway
+from tests.integration.conftest import PROTECTED_KEY, RunningGateway
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "web"
-DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -57,6 +55,12 @@ def near_duplicate(data: bytes) -> bytes:
     return jpeg(image.resize(size, Image.Resampling.BILINEAR), quality=60)
 
 
+def png(data: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, "PNG")
+    return out.getvalue()
+
+
 def mirrored(data: bytes) -> bytes:
     return jpeg(ImageOps.mirror(Image.open(io.BytesIO(data))))
 
@@ -67,14 +71,19 @@ def write(directory: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = False) -> bytes:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return page.screenshot(path=ARTIFACTS / name, full_page=full_page)
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots go to a temporary folder, never over the tracked docs/screenshot.png."""
+    return tmp_path_factory.mktemp("web-screenshots")
 
 
-def save_docs_screenshot(png: bytes) -> None:
-    """The README's picture: a palette PNG when the full-colour one is over 300 KB."""
-    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+def screenshot(page: Page, directory: Path, name: str, *, full_page: bool = False) -> bytes:
+    return page.screenshot(path=directory / name, full_page=full_page)
+
+
+def save_docs_screenshot(png: bytes, directory: Path) -> None:
+    """A candidate for the README's picture (copy it to docs/screenshot.png by hand): a
+    palette PNG when the full-colour one is over 300 KB."""
     if len(png) > 300_000:
         out = io.BytesIO()
         Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256).save(
@@ -82,7 +91,7 @@ def save_docs_screenshot(png: bytes) -> None:
         )
         png = out.getvalue()
     assert len(png) <= 300_000
-    DOCS_SCREENSHOT.write_bytes(png)
+    (directory / "docs-screenshot.png").write_bytes(png)
 
 
 def wait_for_images(page: Page) -> None:
@@ -166,7 +175,7 @@ def test_the_page_shows_counts_weights_and_says_when_the_weights_are_random(
 
 
 def test_uploading_photos_through_the_page_reports_each_file_created_or_rejected(
-    page: Page, tmp_path: Path
+    page: Page, tmp_path: Path, artifacts: Path
 ) -> None:
     photos = sample_photos()
     uploads = {
@@ -194,12 +203,12 @@ def test_uploading_photos_through_the_page_reports_each_file_created_or_rejected
     # The recent strip shows the new images without a reload.
     new_id = sha256(uploads["coffee-mirrored.jpg"])
     expect(page.locator(f'[data-testid=recent-item][data-id="{new_id}"]')).to_be_visible()
-    screenshot(page, "upload.png", full_page=True)
+    screenshot(page, artifacts, "upload.png", full_page=True)
 
 
 @pytest.mark.parametrize("model", ["clip", "vgg16"])
 def test_searching_with_a_near_duplicate_finds_the_original_first(
-    page: Page, tmp_path: Path, library_photos: dict[str, bytes], model: str
+    page: Page, tmp_path: Path, library_photos: dict[str, bytes], model: str, artifacts: Path
 ) -> None:
     original = library_photos[NEAR_DUPLICATE_OF]
     query = write(tmp_path, "smaller-copy.jpg", near_duplicate(original))
@@ -213,12 +222,12 @@ def test_searching_with_a_near_duplicate_finds_the_original_first(
     expect(page.get_by_test_id("result").first).to_have_attribute("data-id", sha256(original))
     expect(page.get_by_test_id("status")).to_contain_text(model.upper())
     wait_for_images(page)
-    png = screenshot(page, f"near-duplicate-{model}.png")
+    png = screenshot(page, artifacts, f"near-duplicate-{model}.png")
     if model == "clip":
-        save_docs_screenshot(png)
+        save_docs_screenshot(png, artifacts)
 
 
-def test_searching_by_text_shows_results(page: Page) -> None:
+def test_searching_by_text_shows_results(page: Page, artifacts: Path) -> None:
     # Typed slowly enough to look human but without pausing: the debounce sends one search.
     box = page.get_by_test_id("text-query")
     with page.expect_request(lambda r: r.url.endswith("/v1/search/text")) as sent:
@@ -232,10 +241,12 @@ def test_searching_by_text_shows_results(page: Page) -> None:
     assert len(result_ids(page)) >= 1
     expect(page.get_by_test_id("text-model-note")).to_contain_text("CLIP")
     wait_for_images(page)
-    screenshot(page, "text-search.png")
+    screenshot(page, artifacts, "text-search.png")
 
 
-def test_clicking_a_result_searches_by_it_and_links_to_its_original(page: Page) -> None:
+def test_clicking_a_result_searches_by_it_and_links_to_its_original(
+    page: Page, artifacts: Path
+) -> None:
     search_text(page, "a rocket launch")
     before = result_ids(page)
     clicked = before[1]
@@ -258,11 +269,11 @@ def test_clicking_a_result_searches_by_it_and_links_to_its_original(page: Page) 
     page.locator(f'[data-testid=result][data-id="{again}"]').focus()
     page.keyboard.press("Enter")
     expect(grid).to_have_attribute("data-query", f"similar:{again}")
-    screenshot(page, "similar.png")
+    screenshot(page, artifacts, "similar.png")
 
 
 def test_a_phone_sized_screen_has_no_horizontal_scroll(
-    browser: Browser, web_gateway: RunningGateway, library: dict[str, str]
+    browser: Browser, web_gateway: RunningGateway, library: dict[str, str], artifacts: Path
 ) -> None:
     with open_page(browser, web_gateway.url, width=375, height=740) as page:
         search_text(page, "a photo of the moon")
@@ -277,10 +288,12 @@ def test_a_phone_sized_screen_has_no_horizontal_scroll(
             ".gridTemplateColumns.split(' ').length"
         )
         assert columns >= 2  # still a grid, not one long column of huge pictures
-        screenshot(page, "phone.png", full_page=True)
+        screenshot(page, artifacts, "phone.png", full_page=True)
 
 
-def test_the_keyboard_alone_reaches_the_text_box_and_enter_searches(page: Page) -> None:
+def test_the_keyboard_alone_reaches_the_text_box_and_enter_searches(
+    page: Page, artifacts: Path
+) -> None:
     for _ in range(15):
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.dataset.testid || ''")
@@ -298,7 +311,7 @@ def test_the_keyboard_alone_reaches_the_text_box_and_enter_searches(page: Page) 
     expect(page.get_by_test_id("results")).to_have_attribute("data-query", "text:coins")
     expect(page.get_by_test_id("status")).to_contain_text("result")
     wait_for_images(page)
-    screenshot(page, "keyboard.png")
+    screenshot(page, artifacts, "keyboard.png")
 
 
 def test_a_search_the_gateway_refuses_shows_its_error(
@@ -316,34 +329,165 @@ def test_a_search_the_gateway_refuses_shows_its_error(
     expect(box).to_have_text(f"{error['code']}: {error['message']}")
 
 
-def test_a_401_on_upload_asks_for_a_key_and_retries_the_upload_with_it(
-    page: Page, tmp_path: Path
+def file_transfer(page: Page, name: str, data: bytes, mime: str) -> JSHandle:
+    """A DataTransfer holding one file, as a drag from the desktop or a clipboard has."""
+    return page.evaluate_handle(
+        """([name, b64, mime]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([bytes], name, { type: mime }));
+          return transfer;
+        }""",
+        [name, base64.b64encode(data).decode(), mime],
+    )
+
+
+def drop(page: Page, testid: str, name: str, data: bytes) -> None:
+    transfer = file_transfer(page, name, data, "image/jpeg")
+    zone = page.get_by_test_id(testid)
+    for event in ("dragenter", "dragover", "drop"):
+        zone.dispatch_event(event, {"dataTransfer": transfer})
+
+
+def test_dropping_an_image_on_the_search_zone_searches_by_it(
+    page: Page, library_photos: dict[str, bytes]
 ) -> None:
-    # This gateway has no keys, so the first refusal is staged; the retry reaches it.
-    presented: list[str | None] = []
+    original = library_photos[NEAR_DUPLICATE_OF]
 
-    def gatekeeper(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        presented.append(route.request.headers.get("x-api-key"))
-        if len(presented) == 1:
-            body = {"error": {"code": "missing_api_key", "message": "this endpoint needs a key"}}
-            route.fulfill(status=401, content_type="application/json", body=json.dumps(body))
-        else:
-            route.continue_()
+    drop(page, "search-drop", "dropped-copy.jpg", near_duplicate(original))
 
-    page.route("**/v1/images", gatekeeper)
-    data = jpeg(ImageOps.flip(Image.open(io.BytesIO(sample_photos()["astronaut.jpg"]))))
-    page.get_by_test_id("upload-input").set_input_files(write(tmp_path, "upside-down.jpg", data))
+    grid = page.get_by_test_id("results")
+    expect(grid).to_have_attribute("data-query", "image:dropped-copy.jpg")
+    expect(page.get_by_test_id("result").first).to_have_attribute("data-id", sha256(original))
 
-    dialog = page.get_by_test_id("key-dialog")
-    expect(dialog).to_be_visible()
+
+def test_dropping_images_on_the_upload_zone_indexes_them(page: Page) -> None:
+    data = mirrored(sample_photos()["moon.jpg"])
+
+    drop(page, "upload-drop", "moon-mirrored.jpg", data)
+
+    expect(page.get_by_test_id("upload-progress")).to_have_attribute("data-state", "done")
+    created = page.locator('[data-testid=upload-result][data-filename="moon-mirrored.jpg"]')
+    expect(created).to_have_attribute("data-status", "created")
+    expect(created).to_have_attribute("data-id", sha256(data))
+
+
+def test_pasting_an_image_searches_by_it(page: Page, library_photos: dict[str, bytes]) -> None:
+    original = library_photos[NEAR_DUPLICATE_OF]
+    transfer = file_transfer(page, "image.png", png(near_duplicate(original)), "image/png")
+
+    page.evaluate(
+        "(transfer) => document.dispatchEvent(new ClipboardEvent('paste',"
+        " { clipboardData: transfer, bubbles: true, cancelable: true }))",
+        transfer,
+    )
+
+    grid = page.get_by_test_id("results")
+    expect(grid).to_have_attribute("data-query", "image:image.png")
+    expect(page.get_by_test_id("result").first).to_have_attribute("data-id", sha256(original))
+
+
+# ---------- a gateway whose reads need the key too ----------
+
+PROTECTED_LIBRARY = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg")
+
+
+@pytest.fixture(scope="module")
+def protected_library(protected_gateway: RunningGateway) -> dict[str, str]:
+    photos = sample_photos()
+    files = [("files", (name, photos[name], "image/jpeg")) for name in PROTECTED_LIBRARY]
+    with protected_gateway.client(headers={"X-API-Key": PROTECTED_KEY}) as client:
+        response = client.post("/v1/images", files=files)
+    assert response.status_code == 201, response.text
+    return {r["filename"]: r["id"] for r in response.json()["results"]}
+
+
+def broken_images(page: Page, selector: str) -> list[str]:
+    """Sources of the images under `selector` that finished loading without a picture."""
+    page.wait_for_function(
+        f"[...document.querySelectorAll({json.dumps(selector)})].length > 0 &&"
+        f" [...document.querySelectorAll({json.dumps(selector)})].every(i => i.complete)"
+    )
+    found: list[str] = page.eval_on_selector_all(
+        selector, "images => images.filter(i => i.naturalWidth === 0).map(i => i.src)"
+    )
+    return found
+
+
+def enter_key(page: Page, key: str) -> None:
+    expect(page.get_by_test_id("key-dialog")).to_be_visible()
     expect(page.get_by_test_id("key-input")).to_be_focused()
-    page.get_by_test_id("key-input").fill("sesame")
+    page.get_by_test_id("key-input").fill(key)
     page.get_by_test_id("key-submit").click()
 
-    expect(page.get_by_test_id("upload-result")).to_have_attribute("data-status", "created")
-    assert presented == [None, "sesame"]
-    assert page.evaluate("sessionStorage.getItem('pic-search.api-key')") == "sesame"
-    expect(dialog).to_be_hidden()
+
+def session_cookie(context: BrowserContext) -> dict[str, object]:
+    cookies = [c for c in context.cookies() if c["name"] == "pic_search_session"]
+    assert len(cookies) == 1, context.cookies()
+    return dict(cookies[0])
+
+
+def test_with_protected_reads_the_key_prompt_opens_a_session_that_thumbnails_use(
+    browser: Browser,
+    protected_gateway: RunningGateway,
+    protected_library: dict[str, str],
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    urls: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: urls.append(request.url))
+    try:
+        # The gateway's own 401 on the page's first reads brings up the prompt.
+        with page.expect_response(lambda r: r.url.endswith("/v1/stats")) as first:
+            page.goto(protected_gateway.url)
+        assert first.value.status == 401
+        enter_key(page, "not-the-key")
+        expect(page.get_by_test_id("key-dialog")).to_be_visible()
+        expect(page.locator("#key-why")).to_contain_text("refused the key")
+        enter_key(page, PROTECTED_KEY)
+        expect(page.get_by_test_id("key-dialog")).to_be_hidden()
+
+        # Stats, the recent strip and its <img> thumbnails, then a search with its thumbnails.
+        expect(page.get_by_test_id("count-clip")).to_be_visible()
+        expect(page.get_by_test_id("recent-item")).to_have_count(len(protected_library))
+        assert broken_images(page, "#recent img") == []
+        search_text(page, "an astronaut")
+        expect(page.get_by_test_id("result").first).to_be_visible()
+        assert broken_images(page, "[data-testid=result] img") == []
+        screenshot(page, artifacts, "protected-search.png")
+
+        # The credential is an HttpOnly, SameSite=Strict cookie that does not hold the key,
+        # and the key is in no URL, no script-readable storage and no log line.
+        cookie = session_cookie(context)
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+        assert PROTECTED_KEY not in str(cookie["value"])
+        assert page.evaluate("document.cookie") == ""
+        stored = page.evaluate("JSON.stringify([{...sessionStorage}, {...localStorage}])")
+        assert PROTECTED_KEY not in stored
+        assert not [url for url in urls if PROTECTED_KEY in url]
+
+        # A write from the page rides on the same session.
+        data = jpeg(ImageOps.flip(Image.open(io.BytesIO(sample_photos()["coffee.jpg"]))))
+        page.get_by_test_id("upload-input").set_input_files(write(tmp_path, "flipped.jpg", data))
+        expect(page.get_by_test_id("upload-result")).to_have_attribute("data-status", "created")
+        expect(page.get_by_test_id("key-dialog")).to_be_hidden()
+
+        # Without the session, the gateway's 401 on an upload asks again and the upload is
+        # retried with the new session.
+        context.clear_cookies()
+        again = jpeg(ImageOps.flip(Image.open(io.BytesIO(sample_photos()["rocket.jpg"]))))
+        page.get_by_test_id("upload-input").set_input_files(write(tmp_path, "again.jpg", again))
+        expect(page.get_by_test_id("upload-progress")).to_contain_text("Waiting for an API key")
+        enter_key(page, PROTECTED_KEY)
+        expect(page.get_by_test_id("upload-result")).to_have_attribute("data-status", "created")
+        expect(page.get_by_test_id("upload-result")).to_have_attribute("data-id", sha256(again))
+    finally:
+        context.close()
+    assert not errors, f"the page threw: {errors}"
+    log = Path(protected_gateway.process.log_path).read_text()
+    assert "GET /v1/stats 401" in log  # the access log is on
+    assert PROTECTED_KEY not in log

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from gateway.config import Settings
+from gateway.serving.process import venv_bin
 
 
 def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +35,50 @@ def test_api_keys_can_come_from_a_file_with_comments(tmp_path: Path) -> None:
 def test_secrets_are_not_shown_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIC_SEARCH_AUTH__API_KEYS", '["very-secret"]')
     assert "very-secret" not in repr(Settings())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PIC_SEARCH_LIMITS__DEFAULT_TOP_K": "101"}, "DEFAULT_TOP_K (101) must be between 1 and"),
+        ({"PIC_SEARCH_LIMITS__DEFAULT_TOP_K": "0"}, "DEFAULT_TOP_K (0) must be between 1 and"),
+        (
+            {"PIC_SEARCH_LIMITS__MAX_TOP_K": "5", "PIC_SEARCH_LIMITS__DEFAULT_TOP_K": "6"},
+            "PIC_SEARCH_LIMITS__MAX_TOP_K (5)",
+        ),
+        ({"PIC_SEARCH_LIMITS__MIN_SIDE": "20000"}, "MIN_SIDE (20000) must be at least 1 and below"),
+        ({"PIC_SEARCH_LIMITS__MIN_SIDE": "0"}, "MIN_SIDE (0) must be at least 1"),
+        ({"PIC_SEARCH_SERVER__LOG_LEVEL": "verbose"}, "'critical', 'error', 'warning', 'info'"),
+    ],
+)
+def test_inconsistent_settings_fail_at_startup_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Settings()
+
+
+def test_edge_values_that_are_consistent_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIC_SEARCH_LIMITS__DEFAULT_TOP_K", "100")
+    monkeypatch.setenv("PIC_SEARCH_LIMITS__MIN_SIDE", "19999")
+    monkeypatch.setenv("PIC_SEARCH_SERVER__LOG_LEVEL", "WARNING")
+    settings = Settings()
+    assert settings.limits.default_top_k == settings.limits.max_top_k == 100
+    assert settings.server.log_level == "warning"
+
+
+def test_the_gateway_command_reports_bad_settings_without_a_traceback() -> None:
+    env = {**os.environ, "PIC_SEARCH_LIMITS__DEFAULT_TOP_K": "500"}
+    result = subprocess.run(
+        [str(venv_bin() / "pic-search"), "gateway"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "DEFAULT_TOP_K (500) must be between 1 and" in output
+    assert "Traceback" not in output
