@@ -78,6 +78,8 @@ CASES = [
     Case("too many files", lambda c: c.post("/v1/images", files=[("files", (f"{i}.jpg", GOOD)) for i in range(MAX_FILES + 1)]), 413, "too_many_files"),
     Case("missing files field", lambda c: c.post("/v1/images", files={"other": ("a.jpg", GOOD)}), 422, "validation_error"),
     Case("json body to ingest", lambda c: c.post("/v1/images", json={"files": []}), 415, "unsupported_media_type"),
+    Case("multipart without a boundary", lambda c: c.post("/v1/images", content=b"--b\r\n", headers={"content-type": "multipart/form-data"}), 400, "bad_request"),
+    Case("garbled multipart", lambda c: c.post("/v1/images", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"}), 400, "bad_request"),
     Case("raw bytes to search", lambda c: c.post("/v1/search/image", content=GOOD, headers={"content-type": "image/jpeg"}), 415, "unsupported_media_type"),
     Case("metadata not json", ingest(GOOD, metadata="{album: 2024"), 422, "invalid_metadata"),
     Case("metadata is a list", ingest(GOOD, metadata='["a"]'), 422, "invalid_metadata"),

@@ -1,5 +1,7 @@
 """Every benchmark runs in tiny mode against the session's real Triton and Milvus and a
-gateway of its own, and writes its JSON and plot with sane numbers (not the targets)."""
+gateway of its own, and writes its JSON and plot with sane numbers; each target's "met"
+follows from its value (the targets are not expected to be met in tiny mode), and the
+README table renders from those files."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.report import END, START, update_readme
 from tests.conftest import ROOT
 from tests.integration.conftest import (
     RunningGateway,
@@ -92,12 +95,27 @@ def tiny_results(
     yield out, time.monotonic() - started, log
 
 
-def _load(out: Path, name: str) -> dict[str, Any]:
+def _body(out: Path, name: str) -> dict[str, Any]:
     assert (out / f"{name}.png").stat().st_size > 1000
     body: dict[str, Any] = json.loads((out / f"{name}.json").read_text())
     assert body["machine"]["tiny"] is True
     assert body["machine"]["cores"] >= 1 and body["machine"]["cpu_model"]
-    return body["results"]
+    return body
+
+
+def _load(out: Path, name: str) -> dict[str, Any]:
+    results: dict[str, Any] = _body(out, name)["results"]
+    return results
+
+
+def _targets(out: Path, name: str) -> list[dict[str, Any]]:
+    """The benchmark's targets, each with a display text and, when missed, what limits it."""
+    targets: list[dict[str, Any]] = _body(out, name)["targets"]
+    for t in targets:
+        assert t["display"], t
+        assert isinstance(t["met"], bool), t
+        assert t["met"] or t["limit"], f"a missed target must say what limits it: {t}"
+    return targets
 
 
 def test_ingest_compares_the_gateway_with_the_models_in_process(
@@ -108,6 +126,9 @@ def test_ingest_compares_the_gateway_with_the_models_in_process(
     assert results["in_process"]["models_images_per_s"] > 0
     assert 0 < results["ratio"] < 5
     assert results["gateway"]["triton"]["vgg16"]["images_or_texts"] >= results["images"]
+    [ratio] = _targets(tiny_results[0], "ingest")
+    assert ratio["target"] == ">= 0.9" and ratio["value"] == results["ratio"]
+    assert ratio["met"] == (results["ratio"] >= 0.9)
 
 
 def test_search_latency_has_percentiles_for_both_paths_at_every_level(
@@ -120,6 +141,13 @@ def test_search_latency_has_percentiles_for_both_paths_at_every_level(
             stats = cell[path]
             assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] < 60_000
             assert stats["errors"] == 0
+    cells = list(results["cells"].values())
+    p50, p99 = _targets(tiny_results[0], "search_latency")
+    assert (p50["target"], p99["target"]) == ("<= 10 ms", "<= 15%")
+    assert p50["value"] == max(c["added_p50_ms"] for c in cells)
+    assert p50["met"] == (p50["value"] <= 10)
+    assert p99["value"] == max(c["added_p99_fraction"] for c in cells)
+    assert p99["met"] == (p99["value"] <= 0.15)
 
 
 def test_grpc_vs_http_reports_search_latency_at_1_and_8_clients_and_ingest_rates(
@@ -144,6 +172,9 @@ def test_batching_measures_both_configurations(tiny_results: tuple[Path, float, 
             assert point["throughput_per_s"] > 0 and point["errors"] == 0
     unbatched = results["curves"]["batching off"]
     assert all(p["triton"]["mean_batch_size"] == 1.0 for p in unbatched.values())
+    # With batching on, concurrent requests really are batched together.
+    batched = results["curves"]["batching on (spec)"]
+    assert max(p["triton"]["mean_batch_size"] for p in batched.values()) > 1.0
 
 
 def test_vector_search_reports_recall_and_latency_per_setting(
@@ -154,12 +185,18 @@ def test_vector_search_reports_recall_and_latency_per_setting(
     assert rows
     assert all(0 <= r["recall_at_10"] <= 1 and r["p99_ms"] > 0 for r in rows)
     assert max(r["recall_at_10"] for r in rows) > 0.5
+    [search] = _targets(tiny_results[0], "vector_search")
+    assert search["target"] == "recall@10 >= 0.95 with p99 <= 20 ms"
+    assert search["met"] == any(r["recall_at_10"] >= 0.95 and r["p99_ms"] <= 20 for r in rows)
 
 
 def test_preprocess_times_both_paths(tiny_results: tuple[Path, float, str]) -> None:
     results = _load(tiny_results[0], "preprocess")
     assert results["speedup"] > 1
     assert max(results["mean_abs_pixel_difference_vs_naive"].values()) < 3
+    [speedup] = _targets(tiny_results[0], "preprocess")
+    assert speedup["target"] == ">= 4x" and speedup["value"] == results["speedup"]
+    assert speedup["met"] == (results["speedup"] >= 4)
 
 
 def test_quality_scores_every_model_and_says_the_weights_are_random(
@@ -178,7 +215,37 @@ def test_locust_and_soak_send_requests_without_errors(
     out = tiny_results[0]
     locust = _load(out, "locust")
     assert locust["endpoints"]["Aggregated"]["requests"] > 0
+    assert locust["endpoints"]["Aggregated"]["failures"] == 0, locust["failures"]
+    assert locust["failures"] == []
     assert (out / "locust_stats.csv").exists()
     soak = _load(out, "soak")
     assert soak["requests"] > 0 and soak["failures"] == 0
     assert soak["rss_mib"] and all(rss > 10 for _, rss in soak["rss_mib"])
+    [zero] = _targets(out, "soak")
+    assert (zero["target"], zero["value"], zero["met"]) == ("0 failures", 0, True)
+
+
+def test_the_readme_table_renders_every_target_from_the_results(
+    tiny_results: tuple[Path, float, str], tmp_path: Path
+) -> None:
+    out = tiny_results[0]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n\n{START}\nold table\n{END}\n\nafter\n")
+
+    update_readme(out, readme)
+
+    text = readme.read_text()
+    assert text.startswith(f"# Title\n\nbefore\n\n{START}\n")
+    assert text.endswith(f"{END}\n\nafter\n") and "old table" not in text
+    table = text.split(START)[1].split(END)[0]
+    assert "| benchmark | measure | target | result | status |" in table
+    for name in BENCHMARKS:
+        body = json.loads((out / f"{name}.json").read_text())
+        for t in body["targets"]:
+            status = "met" if t["met"] else "**not met**"
+            row = f"| {name} | {t['name']} | {t['target']} | {t['display']} | {status} |"
+            assert row in table, row
+            if not t["met"]:
+                assert f"- **{name}**: {t['limit']}" in table
+        if not body["targets"]:
+            assert f"| {name} | " in table and "| report only |" in table, name

@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms, PngImagePlugin
 
+from tests.integration import images
 from tests.integration.conftest import RunningGateway
 
 MODELS = ("clip", "vgg16")
@@ -213,3 +214,37 @@ def test_metrics_expose_per_stage_histograms(
     for stage in ("decode", "triton", "milvus", "store"):
         assert f'pic_search_stage_seconds_count{{stage="{stage}"}}' in metrics
     assert 'pic_search_requests_total{method="POST",route="/v1/images",status="201"}' in metrics
+
+
+def _png_with_metadata(size: tuple[int, int]) -> bytes:
+    """A PNG (not a JPEG, so serving the original cannot pass) carrying EXIF, an ICC
+    profile and a text chunk, all of which the thumbnail must drop."""
+    image = images.photo("coffee").resize(size)
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker that must not leak"  # Make
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a private comment")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    image.save(out, "PNG", exif=exif.tobytes(), icc_profile=icc, pnginfo=text)
+    return out.getvalue()
+
+
+def test_the_thumbnail_is_a_256_px_jpeg_without_the_originals_metadata(
+    gateway: RunningGateway,
+) -> None:
+    original = _png_with_metadata((600, 400))
+    assert Image.open(io.BytesIO(original)).info.keys() >= {"exif", "icc_profile", "Comment"}
+    with gateway.client() as client:
+        created = client.post("/v1/images", files=[("files", ("meta.png", original))])
+        assert created.status_code == 201, created.text
+        image_id = created.json()["results"][0]["id"]
+        response = client.get(f"/v1/images/{image_id}/thumbnail")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    thumbnail = Image.open(io.BytesIO(response.content))
+    assert thumbnail.format == "JPEG"
+    assert thumbnail.size == (256, 171)  # longest side 256, the aspect ratio kept
+    assert not {"exif", "icc_profile", "comment", "Comment"} & thumbnail.info.keys()
+    assert not thumbnail.getexif()
+    assert b"must not leak" not in response.content and b"private" not in response.content

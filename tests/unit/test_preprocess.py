@@ -461,28 +461,28 @@ def test_draft_decode_of_a_rotated_jpeg_matches_a_full_decode(
 
 
 @pytest.mark.parametrize(
-    ("size", "decoded"),
+    ("size", "decoded", "thumbnail"),
     [
-        ((4000, 3000), (500, 375)),
-        ((3000, 1800), (375, 225)),  # shortest side 225 >= 224 at 1/8
-        ((1800, 1800), (450, 450)),  # 1/8 gives 225x225: the crops fit, the thumbnail not
-        ((1792, 1792), (448, 448)),
-        ((2100, 1000), (525, 250)),
-        ((600, 400), (600, 400)),  # 1/2 would leave 200 < 224: decoded whole
+        ((4000, 3000), (500, 375), (256, 192)),
+        ((3000, 1800), (375, 225), (256, 154)),  # shortest side 225 >= 224 at 1/8
+        ((1800, 1800), (450, 450), (256, 256)),  # 1/8 gives 225x225: the crops fit, not the thumb
+        ((1792, 1792), (448, 448), (256, 256)),
+        ((2100, 1000), (525, 250), (256, 122)),
+        ((600, 400), (600, 400), (256, 171)),  # 1/2 would leave 200 < 224: decoded whole
     ],
 )
 def test_draft_picks_the_smallest_scale_that_never_upscales(
-    size: tuple[int, int], decoded: tuple[int, int], draft_sizes: list[tuple[int, int]]
+    size: tuple[int, int],
+    decoded: tuple[int, int],
+    thumbnail: tuple[int, int],
+    draft_sizes: list[tuple[int, int]],
 ) -> None:
     prepared = prepare(encode(astronaut(size), "JPEG", quality=80))
     assert (draft_sizes or [size]) == [decoded]
     assert min(decoded) >= 224
     assert max(decoded) >= THUMBNAIL_SIZE
     scale = size[0] // decoded[0]
-    assert Image.open(io.BytesIO(prepared.thumbnail_jpeg)).size == (
-        round(size[0] * THUMBNAIL_SIZE / max(size)),
-        round(size[1] * THUMBNAIL_SIZE / max(size)),
-    )
+    assert Image.open(io.BytesIO(prepared.thumbnail_jpeg)).size == thumbnail
     if scale < 8:  # the next scale down would have been too small for something
         half = (-(-size[0] // (2 * scale)), -(-size[1] // (2 * scale)))
         assert min(half) < 224 or max(half) < THUMBNAIL_SIZE

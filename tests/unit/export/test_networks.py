@@ -71,6 +71,12 @@ def test_pretrained_vgg16_weights_that_cannot_be_fetched_fail_with_a_clear_messa
         networks.build_vgg16(WeightsSource("pretrained"))
 
 
+# OpenAI's published CLIP preprocessing (openai/CLIP clip.py, `_transform`), written out here
+# rather than read from the code under test.
+OPENAI_CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])
+OPENAI_CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711])
+
+
 @pytest.fixture(scope="module")
 def clip_backbone() -> object:
     return networks.clip_vit_b32_random(DEFAULT_SEED)
@@ -84,7 +90,7 @@ def test_exported_clip_image_tower_equals_keras_hub(
     clip_backbone: keras.Model, test_models: Path
 ) -> None:
     images = np.random.default_rng(1).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    normalised = (images / 255.0 - networks.CLIP_MEAN) / networks.CLIP_STD
+    normalised = (images / 255.0 - OPENAI_CLIP_MEAN) / OPENAI_CLIP_STD
     expected = clip_backbone.get_vision_embeddings(normalised.astype("float32"))
     expected = tf.math.l2_normalize(expected, axis=-1).numpy()
     got = load_signature(test_models, CLIP_IMAGE)(images=tf.constant(images))["embeddings"]
