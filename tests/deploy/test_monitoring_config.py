@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.deploy.support import DEPLOY, compose_example, render
+from tests.deploy.support import DEPLOY, ROOT, compose_example, render
 
 MONITORING = DEPLOY / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "pic-search.json"
@@ -98,17 +99,19 @@ def test_panels_use_the_templated_prometheus_data_source_and_do_not_overlap() ->
 
 def test_compose_provisions_grafana_with_prometheus_and_the_dashboard() -> None:
     grafana = compose_example()["services"]["grafana"]
-    mounts = dict(
-        v.rsplit(":", 1)[0].split(":", 1) for v in grafana["volumes"] if v.startswith(".")
-    )
+    mounts = {
+        Path(v["source"]).relative_to(ROOT).as_posix(): v["target"]
+        for v in grafana["volumes"]
+        if v["type"] == "bind"
+    }
     provisioning = MONITORING / "grafana" / "provisioning"
-    assert mounts["./deploy/monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert mounts["deploy/monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
     datasource = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
     (source,) = datasource["datasources"]
     assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
     provider = yaml.safe_load((provisioning / "dashboards" / "pic-search.yml").read_text())
     (entry,) = provider["providers"]
-    dashboards_dir = mounts["./deploy/monitoring/grafana/dashboards"]
+    dashboards_dir = mounts["deploy/monitoring/grafana/dashboards"]
     assert entry["options"]["path"] == dashboards_dir
 
 
