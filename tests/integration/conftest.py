@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -159,29 +160,32 @@ def gateway_factory(
     return start
 
 
-@pytest.fixture(scope="session")
-def web_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    with gateway_factory("web") as running:
-        yield running
+def gateway_fixture(
+    name: str, env: dict[str, str] | None = None, scope: Literal["module", "session"] = "module"
+) -> Any:
+    """A fixture running an isolated gateway `name` (collections `<name>_*`) with `env`:
+    `my_gateway = gateway_fixture("mine", {...})` in a test module."""
+
+    @pytest.fixture(scope=scope)
+    def running(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
+        with gateway_factory(name, env) as gateway:
+            yield gateway
+
+    return running
 
 
-@pytest.fixture(scope="session")
-def cli_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    with gateway_factory("cli") as running:
-        yield running
-
+web_gateway = gateway_fixture("web", scope="session")
+cli_gateway = gateway_fixture("cli", scope="session")
 
 PROTECTED_KEY = "reads-key-5c2e91d07a4b"
-
-
-@pytest.fixture(scope="session")
-def protected_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    """A gateway with a key that protects reads as well as writes (the web page and CLI
-    tests use it), with its access log on so tests can check the key never reaches it."""
-    env = {
+# A key that protects reads as well as writes (the web page and CLI tests use it), with
+# the access log on so tests can check the key never reaches it.
+protected_gateway = gateway_fixture(
+    "protected",
+    {
         "PIC_SEARCH_AUTH__API_KEYS": f'["{PROTECTED_KEY}"]',
         "PIC_SEARCH_AUTH__REQUIRE_FOR_READS": "true",
         "PIC_SEARCH_SERVER__LOG_LEVEL": "info",
-    }
-    with gateway_factory("protected", env) as running:
-        yield running
+    },
+    scope="session",
+)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import struct
-import zlib
-
 import numpy as np
 from PIL import Image
 
 from gateway.samples import sample_arrays
+from tests.imaging import encode, png
 
 _ARRAYS = sample_arrays()
+save = encode  # the HTTP tests' name for it
 
 
 def photo(name: str = "astronaut") -> Image.Image:
     return Image.fromarray(_ARRAYS[name])
-
-
-def save(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **kwargs)
-    return buffer.getvalue()
 
 
 def valid_unusual() -> dict[str, bytes]:
@@ -49,17 +41,7 @@ def valid_unusual() -> dict[str, bytes]:
 
 def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header claims `width` x `height` pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    body = zlib.compress(b"\x00" * 1024)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-    )
+    return png(width, height, colour_type=2, rows=b"\x00" * 1024)
 
 
 def corrupt_png() -> bytes:

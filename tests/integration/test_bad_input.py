@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningGateway
+from tests.integration.support import collection_counts
 
 MAX_UPLOAD = 2 * 1024 * 1024
 MAX_FILES = 8
@@ -120,9 +121,7 @@ CASES = [
 ]  # fmt: skip
 
 
-def _counts(client: httpx.Client) -> dict[str, int]:
-    stats = client.get("/v1/stats").json()
-    return {name: c["count"] for name, c in stats["collections"].items()}
+_counts = collection_counts
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

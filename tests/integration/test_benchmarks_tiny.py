@@ -21,7 +21,7 @@ from tests.integration.conftest import (
     RunningGateway,
     RunningMilvus,
     RunningTriton,
-    isolated_gateway,
+    gateway_fixture,
 )
 
 BENCHMARKS = (
@@ -37,13 +37,7 @@ BENCHMARKS = (
 )
 
 
-@pytest.fixture(scope="module")
-def bench_gateway(
-    triton: RunningTriton, milvus: RunningMilvus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    running = isolated_gateway("bench", triton, milvus, tmp_path_factory)
-    with running.process:
-        yield running
+bench_gateway = gateway_fixture("bench")
 
 
 @pytest.fixture(scope="module")

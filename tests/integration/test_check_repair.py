@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 from pymilvus import MilvusClient
 
-from gateway.serving.process import venv_bin
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus
+from tests.integration.conftest import (
+    RunningGateway,
+    RunningMilvus,
+    gateway_fixture,
+)
+from tests.integration.support import collection_counts, pic_search
 
-
-@pytest.fixture(scope="module")
-def repair_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    with gateway_factory("repair") as running:
-        yield running
+repair_gateway = gateway_fixture("repair")
 
 
 def _check(gateway: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(venv_bin() / "pic-search"), "check", *args],
-        env=gateway.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return pic_search("check", *args, env=gateway.env, timeout_s=300)
 
 
 def test_check_reports_inconsistencies_and_repair_mends_them(
@@ -65,5 +57,5 @@ def test_check_reports_inconsistencies_and_repair_mends_them(
     with repair_gateway.client() as client:
         similar = client.get(f"/v1/images/{lost}/similar", params={"model": "vgg16", "top_k": 2})
         assert similar.status_code == 200
-        counts = {c["count"] for c in client.get("/v1/stats").json()["collections"].values()}
+        counts = set(collection_counts(client).values())
         assert counts == {3}

@@ -10,13 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 from PIL import ImageOps
 
 from gateway.samples import sample_photos
 from gateway.serving.process import venv_bin
 from tests.integration import images
 from tests.integration.conftest import PROTECTED_KEY, RunningGateway
+from tests.integration.support import collection_counts, pic_search
 
 CLI = str(venv_bin() / "pic-search")
 
@@ -24,14 +24,10 @@ CLI = str(venv_bin() / "pic-search")
 def _cli(
     *args: str, url: str, cwd: Path, key: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    # Wide enough that the result table prints whole ids.
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("PIC_SEARCH_API_KEY", None)
+    env = {k: v for k, v in os.environ.items() if k != "PIC_SEARCH_API_KEY"}
     if key is not None:
         env["PIC_SEARCH_API_KEY"] = key
-    return subprocess.run(
-        [CLI, *args, "--url", url], capture_output=True, text=True, timeout=600, cwd=cwd, env=env
-    )
+    return pic_search(*args, "--url", url, env=env, cwd=cwd)
 
 
 def _first_row(table: str) -> str:
@@ -39,10 +35,10 @@ def _first_row(table: str) -> str:
 
 
 def _count(gateway: RunningGateway) -> int:
-    stats = httpx.get(f"{gateway.url}/v1/stats", timeout=30).json()
-    counts = {c["count"] for c in stats["collections"].values()}
-    assert len(counts) == 1, stats  # every collection holds the same images
-    return counts.pop()
+    with gateway.client() as client:
+        counts = collection_counts(client)
+    assert len(set(counts.values())) == 1, counts  # every collection holds the same images
+    return counts.popitem()[1]
 
 
 def test_indexing_a_folder_reports_bad_files_exits_nonzero_and_indexes_the_rest(

@@ -4,14 +4,16 @@ PUBLIC_URL and the HNSW index parameters on the same gateway."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from pymilvus import MilvusClient
 
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus
+from tests.integration.conftest import (
+    RunningGateway,
+    RunningMilvus,
+    gateway_fixture,
+)
 
 MAX_PIXELS = 250_000
 MAX_SIDE = 600
@@ -28,26 +30,23 @@ PUBLIC_URL = "https://pics.example.test/base"
 HNSW_M, HNSW_EF_CONSTRUCTION = 8, 64
 
 
-@pytest.fixture(scope="module")
-def limited(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    env = {
-        "PIC_SEARCH_LIMITS__MAX_PIXELS": str(MAX_PIXELS),
-        "PIC_SEARCH_LIMITS__MAX_SIDE": str(MAX_SIDE),
-        "PIC_SEARCH_LIMITS__MAX_ASPECT_RATIO": str(MAX_ASPECT),
-        "PIC_SEARCH_LIMITS__MIN_SIDE": str(MIN_SIDE),
-        "PIC_SEARCH_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-        "PIC_SEARCH_LIMITS__MAX_FILES_PER_REQUEST": str(MAX_FILES),
-        "PIC_SEARCH_LIMITS__MAX_REQUEST_BYTES": str(MAX_REQUEST),
-        "PIC_SEARCH_LIMITS__MAX_TEXT_CHARS": str(MAX_TEXT),
-        "PIC_SEARCH_LIMITS__MAX_TOP_K": str(MAX_TOP_K),
-        "PIC_SEARCH_LIMITS__DEFAULT_TOP_K": str(DEFAULT_TOP_K),
-        "PIC_SEARCH_LIMITS__MAX_METADATA_BYTES": str(MAX_METADATA),
-        "PIC_SEARCH_SERVER__PUBLIC_URL": PUBLIC_URL,
-        "PIC_SEARCH_MILVUS__HNSW_M": str(HNSW_M),
-        "PIC_SEARCH_MILVUS__HNSW_EF_CONSTRUCTION": str(HNSW_EF_CONSTRUCTION),
-    }
-    with gateway_factory("limits", env) as running:
-        yield running
+LIMITED_ENV = {
+    "PIC_SEARCH_LIMITS__MAX_PIXELS": str(MAX_PIXELS),
+    "PIC_SEARCH_LIMITS__MAX_SIDE": str(MAX_SIDE),
+    "PIC_SEARCH_LIMITS__MAX_ASPECT_RATIO": str(MAX_ASPECT),
+    "PIC_SEARCH_LIMITS__MIN_SIDE": str(MIN_SIDE),
+    "PIC_SEARCH_LIMITS__MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+    "PIC_SEARCH_LIMITS__MAX_FILES_PER_REQUEST": str(MAX_FILES),
+    "PIC_SEARCH_LIMITS__MAX_REQUEST_BYTES": str(MAX_REQUEST),
+    "PIC_SEARCH_LIMITS__MAX_TEXT_CHARS": str(MAX_TEXT),
+    "PIC_SEARCH_LIMITS__MAX_TOP_K": str(MAX_TOP_K),
+    "PIC_SEARCH_LIMITS__DEFAULT_TOP_K": str(DEFAULT_TOP_K),
+    "PIC_SEARCH_LIMITS__MAX_METADATA_BYTES": str(MAX_METADATA),
+    "PIC_SEARCH_SERVER__PUBLIC_URL": PUBLIC_URL,
+    "PIC_SEARCH_MILVUS__HNSW_M": str(HNSW_M),
+    "PIC_SEARCH_MILVUS__HNSW_EF_CONSTRUCTION": str(HNSW_EF_CONSTRUCTION),
+}
+limited = gateway_fixture("limits", LIMITED_ENV)
 
 
 def _png(width: int, height: int, photo: str = "coffee") -> bytes:

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from gateway.serving.process import venv_bin
-from tests.integration.conftest import GatewayFactory, RunningGateway
+from tests.integration.conftest import RunningGateway, gateway_fixture
 
-
-@pytest.fixture(scope="module")
-def fuzzed_gateway(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    with gateway_factory("fuzz") as running:
-        yield running
+fuzzed_gateway = gateway_fixture("fuzz")
 
 
 def test_generated_requests_get_no_server_errors_and_match_the_schema(

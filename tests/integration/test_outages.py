@@ -8,7 +8,7 @@ import hashlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,15 @@ import pytest
 
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import free_port
+from tests.imaging import distinct_jpegs
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningGateway, RunningMilvus, RunningTriton
+from tests.integration.conftest import (
+    GatewayFactory,
+    RunningGateway,
+    RunningMilvus,
+    RunningTriton,
+    gateway_fixture,
+)
 
 # Two different Retry-After values, neither the default 5, so each 503 shows whose it is.
 TRITON_RETRY_AFTER_S = 2
@@ -32,23 +39,11 @@ TRITON_DOWN = ("triton_unavailable", TRITON_RETRY_AFTER_S)
 MILVUS_DOWN = ("milvus_unavailable", MILVUS_RETRY_AFTER_S)
 
 
-@pytest.fixture(scope="module")
-def gateway_under_test(gateway_factory: GatewayFactory) -> Iterator[RunningGateway]:
-    with gateway_factory("outage", OUTAGE_ENV) as running:
-        yield running
+gateway_under_test = gateway_fixture("outage", OUTAGE_ENV)
 
 
 def _distinct_jpegs(count: int, seed: int) -> list[bytes]:
-    base = images.photo("astronaut").resize((256, 256))
-    out = []
-    for i in range(count):
-        colour = (seed % 256, (i * 7) % 256, (i // 37) % 256)
-        variant = base.copy()
-        # An 8x8 patch, one whole JPEG block: a single pixel can vanish in compression,
-        # and then two "distinct" images share an id.
-        variant.paste(colour, (0, 0, 8, 8))
-        out.append(images.save(variant, "JPEG", quality=95))
-    return out
+    return distinct_jpegs(images.photo("astronaut"), count, seed)
 
 
 def _ready(gateway: RunningGateway) -> bool:

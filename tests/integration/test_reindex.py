@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import subprocess
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,9 +17,9 @@ from pymilvus import MilvusClient
 
 from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
-from gateway.serving.process import venv_bin
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningMilvus, RunningTriton
+from tests.integration.support import pic_search
 
 ALIAS = "rx_clip"
 FIELDS = ["id", "embedding", "created_at", "metadata"]
@@ -135,13 +134,7 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "rx_",
     }
     try:
-        result = subprocess.run(
-            [str(venv_bin() / "pic-search"), "reindex"],
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = pic_search("reindex", env=cli_env)
     finally:
         watcher.stop.set()
         watcher.join(timeout=60)

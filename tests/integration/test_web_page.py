@@ -16,6 +16,7 @@ from PIL import Image, ImageOps
 from playwright.sync_api import Browser, BrowserContext, JSHandle, Page, expect, sync_playwright
 
 from gateway.samples import sample_photos
+from tests.imaging import encode
 from tests.integration.conftest import PROTECTED_KEY, RunningGateway
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,9 +44,7 @@ def sha256(data: bytes) -> str:
 
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return encode(image.convert("RGB"), "JPEG", quality=quality)
 
 
 def near_duplicate(data: bytes) -> bytes:
@@ -56,9 +55,7 @@ def near_duplicate(data: bytes) -> bytes:
 
 
 def png(data: bytes) -> bytes:
-    out = io.BytesIO()
-    Image.open(io.BytesIO(data)).convert("RGB").save(out, "PNG")
-    return out.getvalue()
+    return encode(Image.open(io.BytesIO(data)).convert("RGB"), "PNG")
 
 
 def mirrored(data: bytes) -> bytes:

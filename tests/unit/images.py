@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import struct
-import zlib
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image
 from skimage import data as skimage_data
 
+# Shared with the integration tests; the unit tests use them from here.
+from tests.imaging import encode as encode
+from tests.imaging import png as png
+
 Colour = tuple[int, int, int]
 RED: Colour = (220, 20, 30)
 BLUE: Colour = (20, 40, 200)
-
-
-def encode(img: Image.Image, fmt: str, **params: Any) -> bytes:
-    out = io.BytesIO()
-    img.save(out, fmt, **params)
-    return out.getvalue()
 
 
 def halves(left: Colour, right: Colour, size: tuple[int, int] = (96, 64)) -> Image.Image:
@@ -51,28 +46,6 @@ def astronaut(size: tuple[int, int]) -> Image.Image:
     """skimage's astronaut photo (512x512) resized: a real picture at any size."""
     photo = skimage_data.astronaut()  # type: ignore[no-untyped-call]
     return Image.fromarray(photo).resize(size, Image.Resampling.BICUBIC)
-
-
-def png(
-    width: int,
-    height: int,
-    *,
-    bit_depth: int = 8,
-    colour_type: int = 0,
-    rows: bytes | None = None,
-) -> bytes:
-    """A PNG written by hand: any bit depth, or only a header claiming any size (rows=None
-    writes one tiny IDAT, so the file stays small whatever it claims)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    idat = zlib.compress(rows if rows is not None else b"\x00" * 16)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
 
 
 def png16_rgb(pixels: npt.NDArray[np.uint16]) -> bytes:
