@@ -96,6 +96,13 @@ def test_a_session_cookie_opens_protected_reads_and_is_refused_once_expired_or_f
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=3600" in cookie
         assert PROTECTED_KEY not in cookie
         assert client.get("/v1/stats").status_code == 200  # the client keeps the cookie
+        # Protected images may be kept by the browser, never by a shared cache.
+        data = images.save(images.photo("clock"), "JPEG", quality=87)
+        created = client.post("/v1/images", files=[("files", ("c.jpg", data))])  # by cookie
+        assert created.status_code == 201, created.text
+        thumbnail = client.get(f"/v1/images/{created.json()['results'][0]['id']}/thumbnail")
+        assert thumbnail.status_code == 200
+        assert thumbnail.headers["cache-control"].startswith("private,")
 
     def stats_with(token: str) -> tuple[int, str]:
         with protected_gateway.client(cookies={session.COOKIE: token}) as client:

@@ -11,6 +11,7 @@ from gateway.api.deps import BackendsDep, Reader, Writer
 from gateway.api.routes.links import image_links, ingest_response, search_body
 from gateway.api.schemas import ErrorBody, ImageList, ImageRecord, IngestResponse, SearchResponse
 from gateway.services import images, ingest, search
+from gateway.services.backends import Backends
 from gateway.services.filters import parse_json_object
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
@@ -20,8 +21,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _MIME = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
          "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff", "HEIF": "image/heic",
          "AVIF": "image/avif"}  # fmt: skip
-# Content-addressed: the bytes behind an id never change.
-_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+
+
+def _immutable(backends: Backends) -> dict[str, str]:
+    """Content-addressed: the bytes behind an id never change. Behind a key, only the
+    browser may keep them, never a shared cache."""
+    scope = "private" if backends.settings.auth.require_for_reads else "public"
+    return {"Cache-Control": f"{scope}, max-age=31536000, immutable"}
 
 
 async def _read(upload: UploadFile, max_bytes: int) -> ingest.Upload:
@@ -81,7 +87,8 @@ async def get_content(backends: BackendsDep, image_id: str) -> Response:
     record = await images.record(backends, image_id)
     data = await images.blob(backends, image_id, "original")
     media_type = _MIME.get(record.get("format", ""), "application/octet-stream")
-    return Response(data, media_type=media_type, headers={**_IMMUTABLE, "ETag": f'"{image_id}"'})
+    headers = {**_immutable(backends), "ETag": f'"{image_id}"'}
+    return Response(data, media_type=media_type, headers=headers)
 
 
 @router.get(
@@ -92,7 +99,8 @@ async def get_content(backends: BackendsDep, image_id: str) -> Response:
 )
 async def get_thumbnail(backends: BackendsDep, image_id: str) -> Response:
     data = await images.blob(backends, image_id, "thumbnail")
-    return Response(data, media_type="image/jpeg", headers={**_IMMUTABLE, "ETag": f'"t{image_id}"'})
+    headers = {**_immutable(backends), "ETag": f'"t{image_id}"'}
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 @router.get(
