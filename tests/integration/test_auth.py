@@ -103,6 +103,7 @@ def test_a_session_cookie_opens_protected_reads_and_is_refused_once_expired_or_f
         thumbnail = client.get(f"/v1/images/{created.json()['results'][0]['id']}/thumbnail")
         assert thumbnail.status_code == 200
         assert thumbnail.headers["cache-control"].startswith("private,")
+        assert client.delete(f"/v1/images/{created.json()['results'][0]['id']}").status_code == 204
 
     def stats_with(token: str) -> tuple[int, str]:
         with protected_gateway.client(cookies={session.COOKIE: token}) as client:
