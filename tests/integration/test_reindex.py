@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import os
 import threading
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,25 @@ from pymilvus import MilvusClient
 
 from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import free_port
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningMilvus, RunningTriton
 from tests.integration.support import pic_search
 
 ALIAS = "rx_clip"
 FIELDS = ["id", "embedding", "created_at", "metadata"]
+
+
+def _point_alias_at_other_weights(uri: str, alias: str) -> str:
+    async def run() -> str:
+        index = VectorIndex(MilvusSettings(uri=uri))
+        other = await index.create_physical(alias, "clip_image@pretrained:someone-else", 512)
+        await index.switch_alias(alias, other)
+        await index.close()
+        return other
+
+    return asyncio.run(run())
 
 
 def _rows(client: MilvusClient, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -106,19 +118,6 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
     # The gateway exits at startup, saying what to do, instead of mixing vectors.
     with pytest.raises(RuntimeError, match="pic-search reindex"), gateway_factory("rx", env):
         pass
-    # A gateway that started while Milvus was unreachable finds out on first use: 500.
-    with ExitStack() as running:
-        milvus.process.pause()
-        try:
-            late_env = {**env, "PIC_SEARCH_MILVUS__TIMEOUT_S": "2"}
-            gateway = running.enter_context(gateway_factory("rx", late_env))
-        finally:
-            milvus.process.resume()
-        with gateway.client() as client:
-            refused = client.get("/v1/search/text", params={"q": "coffee"})
-        assert refused.status_code == 500, refused.text
-        assert refused.json()["error"]["code"] == "model_mismatch"
-        assert "pic-search reindex" in refused.json()["error"]["message"]
 
     known = {
         "other weights": {i: np.array(r["embedding"]) for i, r in other_rows.items()},
@@ -157,3 +156,21 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
     with gateway_factory("rx", env) as gateway, gateway.client() as client:
         found = client.post("/v1/search/text", json={"q": "coffee", "top_k": 10}).json()["results"]
         assert {r["id"] for r in found} == set(ids)
+
+
+def test_a_gateway_that_started_without_milvus_reports_a_model_mismatch_on_first_use(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    # Its own Milvus (Lite's server), not yet running when the gateway starts: the gateway
+    # starts unready, and meets the other weights' collection only on first use.
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    env = {"PIC_SEARCH_MILVUS__URI": uri, "PIC_SEARCH_MILVUS__TIMEOUT_S": "2"}
+    with gateway_factory("mm", env) as gateway:
+        with milvus_process("lite", tmp_path / "milvus", port):
+            _point_alias_at_other_weights(uri, "mm_clip")
+            with gateway.client() as client:
+                refused = client.get("/v1/search/text", params={"q": "coffee"})
+        assert refused.status_code == 500, refused.text
+        assert refused.json()["error"]["code"] == "model_mismatch"
+        assert "pic-search reindex" in refused.json()["error"]["message"]
