@@ -49,8 +49,9 @@ LIMITED_ENV = {
 limited = gateway_fixture("limits", LIMITED_ENV)
 
 
-def _png(width: int, height: int, photo: str = "coffee") -> bytes:
-    return images.save(images.photo(photo).resize((width, height)), "PNG")
+def _picture(width: int, height: int, photo: str = "coffee") -> bytes:
+    """A picture of exactly this size, well under MAX_UPLOAD (a JPEG, despite the name)."""
+    return images.save(images.photo(photo).resize((width, height)), "JPEG", quality=80)
 
 
 def _jpeg_of_size(size: int, photo: str) -> bytes:
@@ -84,8 +85,8 @@ def test_image_limits_accept_the_edge_and_refuse_one_pixel_more(
     code: str,
 ) -> None:
     with limited.client() as client:
-        assert _ingest(client, _png(*under)) == (201, ""), name
-        status, got = _ingest(client, _png(*over))
+        assert _ingest(client, _picture(*under)) == (201, ""), name
+        status, got = _ingest(client, _picture(*over))
         assert got == code and status in (413, 422), name
 
 
@@ -97,9 +98,9 @@ def test_file_and_files_per_request_limits(limited: RunningGateway) -> None:
             "/v1/search/image", files={"file": ("q", _jpeg_of_size(MAX_UPLOAD + 1, "rocket"))}
         )
         assert search.json()["error"]["code"] == "file_too_large"
-        three = [_png(64 + i, 64, "moon") for i in range(MAX_FILES)]
+        three = [_picture(64 + i, 64, "moon") for i in range(MAX_FILES)]
         assert _ingest(client, *three) == (201, "")
-        four = [_png(80 + i, 64, "moon") for i in range(MAX_FILES + 1)]
+        four = [_picture(80 + i, 64, "moon") for i in range(MAX_FILES + 1)]
         assert _ingest(client, *four) == (413, "too_many_files")
 
 
@@ -133,7 +134,7 @@ def test_the_request_size_limit_accepts_exactly_the_limit(limited: RunningGatewa
 def test_text_top_k_list_and_json_size_limits(limited: RunningGateway) -> None:
     with limited.client() as client:
         for start in range(3):  # enough images for MAX_TOP_K results
-            files = [_png(100 + start * MAX_FILES + i, 90) for i in range(MAX_FILES)]
+            files = [_picture(100 + start * MAX_FILES + i, 90) for i in range(MAX_FILES)]
             assert _ingest(client, *files) == (201, "")
 
         def text(**params: str | int) -> httpx.Response:
@@ -155,9 +156,9 @@ def test_text_top_k_list_and_json_size_limits(limited: RunningGateway) -> None:
             assert len(raw.encode()) == size
             return raw
 
-        edge = _png(70, 70, "page")
+        edge = _picture(70, 70, "page")
         assert _ingest(client, edge, metadata=json_of(MAX_METADATA)) == (201, "")
-        over_meta = _ingest(client, _png(71, 70, "page"), metadata=json_of(MAX_METADATA + 1))
+        over_meta = _ingest(client, _picture(71, 70, "page"), metadata=json_of(MAX_METADATA + 1))
         assert over_meta == (422, "metadata_too_large")
         image = {"file": ("q.png", edge)}
         at_limit = client.post(
@@ -175,7 +176,7 @@ def test_public_url_prefixes_every_link_and_hnsw_settings_build_the_index(
     limited: RunningGateway, milvus: RunningMilvus
 ) -> None:
     with limited.client() as client:
-        assert _ingest(client, _png(90, 90, "clock")) == (201, "")
+        assert _ingest(client, _picture(90, 90, "clock")) == (201, "")
         hits = client.get("/v1/search/text", params={"q": "a clock"}).json()["results"]
         listed = client.get("/v1/images", params={"limit": 1}).json()["items"]
     for item in [*hits, *listed]:

@@ -7,9 +7,11 @@ import asyncio
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from pymilvus import MilvusClient
@@ -19,7 +21,12 @@ from gateway.config import MilvusSettings
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import free_port
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningMilvus, RunningTriton
+from tests.integration.conftest import (
+    GatewayFactory,
+    RunningMilvus,
+    RunningTriton,
+    isolated_gateway,
+)
 from tests.integration.support import pic_search
 
 ALIAS = "rx_clip"
@@ -70,14 +77,19 @@ def _replace_with_other_weights(uri: str, rows: dict[str, dict[str, Any]]) -> st
 
 
 class AliasWatcher(threading.Thread):
-    """Reads the images through the alias until stopped: which vectors each read saw."""
+    """Reads the images through the alias until stopped, as the gateway does (its Milvus
+    client, with its retries): which vectors each read saw."""
 
     def __init__(self, uri: str, ids: list[str], known: dict[str, dict[str, np.ndarray]]) -> None:
         super().__init__(daemon=True)
-        self.client, self.ids, self.known = MilvusClient(uri=uri), ids, known
+        self.uri, self.ids, self.known = uri, ids, known
         self.seen: list[str] = []
         self.errors: list[str] = []
         self.stop = threading.Event()
+
+    async def _read(self, index: VectorIndex) -> dict[str, dict[str, Any]]:
+        rows = [await index.get(ALIAS, i, with_vector=True) for i in self.ids]
+        return {row["id"]: row for row in rows if row is not None}
 
     def _which(self, rows: dict[str, dict[str, Any]]) -> str:
         if set(rows) != set(self.ids):
@@ -88,15 +100,20 @@ class AliasWatcher(threading.Thread):
         return "mixed"
 
     def run(self) -> None:
+        asyncio.run(self._watch())
+
+    async def _watch(self) -> None:
+        index = VectorIndex(MilvusSettings(uri=self.uri, read_consistency="Strong"))
         while not self.stop.is_set():
             try:
-                snapshot = self._which(_rows(self.client, ALIAS, self.ids))
+                snapshot = self._which(await self._read(index))
             except Exception as exc:  # recorded: an assertion here would only end the thread
-                self.errors.append(repr(exc)[:200])
+                self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
             else:
                 if not self.seen or self.seen[-1] != snapshot:
                     self.seen.append(snapshot)
-            self.stop.wait(0.05)
+            await asyncio.sleep(0.05)
+        await index.close()
 
 
 def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
@@ -159,18 +176,35 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
 
 
 def test_a_gateway_that_started_without_milvus_reports_a_model_mismatch_on_first_use(
-    gateway_factory: GatewayFactory, tmp_path: Path
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
 ) -> None:
     # Its own Milvus (Lite's server), not yet running when the gateway starts: the gateway
     # starts unready, and meets the other weights' collection only on first use.
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     env = {"PIC_SEARCH_MILVUS__URI": uri, "PIC_SEARCH_MILVUS__TIMEOUT_S": "2"}
-    with gateway_factory("mm", env) as gateway:
-        with milvus_process("lite", tmp_path / "milvus", port):
-            _point_alias_at_other_weights(uri, "mm_clip")
-            with gateway.client() as client:
+    gateway = isolated_gateway("mm", triton, milvus, tmp_path_factory, env)
+    gateway.process.start()  # not waiting for readiness: it has no Milvus yet
+    try:
+        with gateway.client() as client:
+            deadline = time.monotonic() + 120
+            while not _answers(client) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            with milvus_process("lite", tmp_path / "milvus", port):
+                _point_alias_at_other_weights(uri, "mm_clip")
                 refused = client.get("/v1/search/text", params={"q": "coffee"})
-        assert refused.status_code == 500, refused.text
-        assert refused.json()["error"]["code"] == "model_mismatch"
-        assert "pic-search reindex" in refused.json()["error"]["message"]
+    finally:
+        gateway.process.stop()
+    assert refused.status_code == 500, refused.text
+    assert refused.json()["error"]["code"] == "model_mismatch"
+    assert "pic-search reindex" in refused.json()["error"]["message"]
+
+
+def _answers(client: httpx.Client) -> bool:
+    try:
+        return client.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
