@@ -145,3 +145,18 @@ def _eventually(check, timeout_s: float = 10.0) -> bool:  # type: ignore[no-unty
             return True
         time.sleep(0.05)
     return False
+
+
+def test_reads_need_a_key_when_configured(tmp_path: Path) -> None:
+    settings = Settings()
+    settings.grpc.port = free_port()
+    settings.auth.require_for_reads = True
+    running = Served(fake_backends(tmp_path, settings), [KEY])
+    try:
+        with running.client(None) as client, pytest.raises(GrpcApiError) as caught:
+            client.search_by_text("a cat")
+        assert caught.value.status == grpc.StatusCode.UNAUTHENTICATED
+        with running.client() as client:
+            assert client.search_by_text("a cat").hits == []  # nothing indexed yet
+    finally:
+        running.stop()
