@@ -93,35 +93,43 @@ def _calls(http: httpx.AsyncClient, stub: Any, queries: list[bytes]) -> dict[tup
 
 
 async def _ingest(ctx: Context, http: httpx.AsyncClient, stub: Any) -> dict[str, Any]:
-    """New images each way (distinct ids): HTTP in multipart batches, gRPC as one stream."""
-    count = 8 if ctx.tiny else 64
-    by_http = distinct_photos(count, seed=f"grpc-ingest-http-{ctx.run_id}")
-    by_grpc = distinct_photos(count, seed=f"grpc-ingest-grpc-{ctx.run_id}")
-    ctx.log(f"grpc_vs_http: ingest {count} images each way")
-    started = time.perf_counter()
-    for start in range(0, count, INGEST_BATCH):
-        files = [
-            ("files", (f"{i}.jpg", d)) for i, d in enumerate(by_http[start : start + INGEST_BATCH])
-        ]
+    """New images each way (distinct ids): HTTP in multipart batches, gRPC as one stream per
+    round; two rounds in alternating order, so drift (other load) hits both."""
+    count = 8 if ctx.tiny else 32  # per transport and round
+    seconds = {"http": 0.0, "grpc": 0.0}
+    for round_, order in enumerate((("http", "grpc"), ("grpc", "http"))):
+        for transport in order:
+            photos = distinct_photos(count, seed=f"grpc-ingest-{transport}{round_}-{ctx.run_id}")
+            ctx.log(f"grpc_vs_http: ingest {count} images over {transport}")
+            started = time.perf_counter()
+            await (
+                _ingest_http(http, photos) if transport == "http" else _ingest_grpc(stub, photos)
+            )
+            seconds[transport] += time.perf_counter() - started
+    return {
+        "images": 2 * count,
+        "http_images_per_s": 2 * count / seconds["http"],
+        "grpc_images_per_s": 2 * count / seconds["grpc"],
+        "http_batch": INGEST_BATCH,
+    }
+
+
+async def _ingest_http(http: httpx.AsyncClient, photos: list[bytes]) -> None:
+    for start in range(0, len(photos), INGEST_BATCH):
+        batch = photos[start : start + INGEST_BATCH]
+        files = [("files", (f"{i}.jpg", d)) for i, d in enumerate(batch)]
         response = await http.post("/v1/images", files=files)
         response.raise_for_status()
         assert {r["status"] for r in response.json()["results"]} == {"created"}
-    http_s = time.perf_counter() - started
 
+
+async def _ingest_grpc(stub: Any, photos: list[bytes]) -> None:
     async def stream() -> AsyncIterator[Any]:
-        for i, data in enumerate(by_grpc):
+        for i, data in enumerate(photos):
             yield pb.IndexImagesRequest(filename=f"{i}.jpg", data=data)
 
-    started = time.perf_counter()
     statuses = [r.status async for r in stub.IndexImages(stream(), timeout=600)]
-    grpc_s = time.perf_counter() - started
-    assert statuses == [pb.INDEX_STATUS_CREATED] * count, statuses
-    return {
-        "images": count,
-        "http_images_per_s": count / http_s,
-        "grpc_images_per_s": count / grpc_s,
-        "http_batch": INGEST_BATCH,
-    }
+    assert statuses == [pb.INDEX_STATUS_CREATED] * len(photos), statuses
 
 
 def _merged(results: list[LoadResult]) -> LoadResult:

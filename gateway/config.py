@@ -42,6 +42,8 @@ class GrpcSettings(BaseModel):
     message_overhead_bytes: int = 1024 * 1024
     # Images of an IndexImages stream embedded together (at most max_files_per_request).
     ingest_batch: int = 16
+    # How long a batch waits for more images of the stream before it is embedded anyway.
+    ingest_linger_ms: float = 20.0
     # How often health checking re-reads readiness (Triton, Milvus, the store).
     health_interval_s: float = 2.0
     grace_s: float = 5.0  # in-flight calls get this long on shutdown

@@ -125,10 +125,19 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                           self.limits.max_files_per_request))  # fmt: skip
 
     async def _next_batch(self, queue: asyncio.Queue[Any]) -> list[Any] | None:
-        """What has arrived, at least one message; None once the client is done."""
+        """What has arrived, at least one message, waiting up to `ingest_linger_ms` for a
+        fuller batch (a stream's first image would otherwise be embedded alone); None once
+        the client is done."""
         batch = [await queue.get()]
-        while len(batch) < self._batch_size() and not queue.empty():
-            batch.append(queue.get_nowait())
+        loop = asyncio.get_running_loop()
+        linger_until = loop.time() + self.backends.settings.grpc.ingest_linger_ms / 1000
+        while len(batch) < self._batch_size() and not _is_last(batch[-1]):
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+            elif loop.time() < linger_until:
+                await asyncio.sleep(0.002)
+            else:
+                break
         if isinstance(batch[-1], BaseException):
             raise batch[-1]
         if batch[-1] is _END:
@@ -151,6 +160,10 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
             else:
                 groups.append((metadata, [upload]))
         return groups
+
+
+def _is_last(item: Any) -> bool:
+    return item is _END or isinstance(item, BaseException)
 
 
 async def _read_into(requests: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
