@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
     "vector_search": ("bench.vector_search", "milvus"),
+    "delete": ("bench.delete", "gateway"),
     "locust": ("bench.load", "gateway"),
     "vector_search_1m": ("bench.vector_search", "milvus"),
     "soak": ("bench.load", "gateway"),

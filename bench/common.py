@@ -129,6 +129,7 @@ def machine(tiny: bool) -> dict[str, Any]:
         pass
     return {
         "cpu_model": model,
+        "cpu_flags": cpu_flags(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
@@ -138,6 +139,33 @@ def machine(tiny: bool) -> dict[str, Any]:
         "commit": _git_commit(),
         "tiny": tiny,
     }
+
+
+# The flags that decide which kernels inference runtimes pick on this CPU.
+_NOTABLE_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16",
+                  "amx_bf16", "amx_int8", "avx_vnni")  # fmt: skip
+
+
+def cpu_flags() -> list[str]:
+    """The notable SIMD flags `lscpu` reports (falls back to /proc/cpuinfo)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    lines = out.splitlines() or _cpuinfo_lines()
+    flags: set[str] = set()
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "flags":
+            flags.update(value.split())
+    return [f for f in _NOTABLE_FLAGS if f in flags]
+
+
+def _cpuinfo_lines() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
 
 
 def served_weights(stack: Stack) -> dict[str, str]:

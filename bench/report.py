@@ -22,12 +22,14 @@ ORDER = (
     "vector_search_1m",
     "preprocess",
     "quality",
+    "delete",
     "locust",
     "soak",
 )
 MEASURES = {
     "batching": "clip_image throughput and latency, dynamic batching on vs off",
     "quality": "copy detection (crops, scales, JPEG, flips, brightness, rotations)",
+    "delete": "bulk delete by filter, and single deletes",
     "locust": "mixed load: image and text search, thumbnails, ingest",
     "grpc_vs_http": "gRPC vs HTTP: search p50 at 1 and 8 clients, ingest images/s",
 }

@@ -33,7 +33,20 @@ class IngestResponse(BaseModel):
     error: ErrorDetail | None = None  # set when every file was rejected
 
 
-class SearchHit(BaseModel):
+class FileFacts(BaseModel):
+    """What the file is; null where the record predates a field (or, for `path`, when the
+    client did not send one)."""
+
+    filename: str | None = Field(default=None, description="The uploaded file's name.")
+    path: str | None = Field(default=None, description="Source path sent by the indexer.")
+    format: str | None = Field(default=None, examples=["JPEG"])
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = Field(default=None, description="Size of the original, in bytes.")
+    created_at: int | None = Field(default=None, description="Microseconds since the epoch.")
+
+
+class SearchHit(FileFacts):
     id: str
     score: float
     metadata: dict[str, Any]
@@ -41,23 +54,35 @@ class SearchHit(BaseModel):
     thumbnail_url: str
 
 
+class CutoffBody(BaseModel):
+    mode: Literal["none", "min_score", "auto"]
+    min_score: float | None = Field(description="The threshold applied, if any.")
+    message: str | None = Field(description="Set when `auto` has no meaningful cutoff.")
+
+
 class SearchResponse(BaseModel):
     model: str
     results: list[SearchHit]
     took_ms: float
+    sort: Literal["score", "date"]
+    cut: int = Field(description="How many results the cutoff removed.")
+    cutoff: CutoffBody
 
 
 class TextQuery(BaseModel):
     q: str = Field(description="What to look for, in English.", examples=["a red ball on grass"])
     top_k: int | None = Field(default=None, description="How many results (1..max_top_k).")
     filter: dict[str, Any] | None = Field(
-        default=None, description='Metadata equalities, e.g. {"album": "2024"}.'
+        default=None,
+        description='A filter object (see the README), e.g. {"album": {"in": ["a", "b"]}}.',
     )
+    sort: str | None = Field(default=None, description="`score` (default) or `date`.")
+    min_score: float | None = Field(default=None, description="Drop results scoring below.")
+    cutoff: str | None = Field(default=None, description="`auto`: the model's own cutoff.")
 
 
-class ImageSummary(BaseModel):
+class ImageSummary(FileFacts):
     id: str
-    created_at: int
     metadata: dict[str, Any]
     content_url: str
     thumbnail_url: str
@@ -68,14 +93,8 @@ class ImageList(BaseModel):
     next_cursor: str | None
 
 
-class ImageRecord(BaseModel):
+class ImageRecord(FileFacts):
     id: str
-    filename: str
-    format: str
-    width: int
-    height: int
-    bytes: int
-    created_at: int
     metadata: dict[str, Any]
     content_url: str
     thumbnail_url: str
@@ -84,3 +103,17 @@ class ImageRecord(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
+
+
+class BulkDelete(BaseModel):
+    ids: list[str] | None = Field(default=None, description="Image ids (up to 10,000).")
+    filter: dict[str, Any] | None = Field(
+        default=None, description="A filter object, as in search (not empty)."
+    )
+    dry_run: bool = Field(default=False, description="Only count what would be deleted.")
+
+
+class BulkDeleteResponse(BaseModel):
+    matched: int = Field(description="Images found for the ids or the filter.")
+    deleted: int = Field(description="Images deleted (0 on a dry run).")
+    dry_run: bool

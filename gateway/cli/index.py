@@ -83,6 +83,7 @@ def run_index(
     metadata: dict[str, Any],
     journal_path: Path,
     console: Console,
+    store_paths: bool = True,
 ) -> Summary:
     interruptible()
     summary = Summary()
@@ -104,6 +105,8 @@ def run_index(
         def upload(batch: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
             files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in batch]
             data = {"metadata": json.dumps(metadata)} if metadata else {}
+            if store_paths:  # so a result can say where its file is
+                data["paths"] = json.dumps([str(p.resolve()) for p in batch])
             try:
                 body = checked(client.post("/v1/images", files=files, data=data))
                 results = body["results"]

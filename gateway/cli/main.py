@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from gateway.cli import admin, evaluate, models
 from gateway.cli.client import ApiError, checked, connect
@@ -108,6 +107,9 @@ def index(
         str | None, typer.Option(help="JSON object stored with every image.")
     ] = None,
     journal: Annotated[Path | None, typer.Option(help="Resume journal file.")] = None,
+    store_path: Annotated[
+        bool, typer.Option(help="Store each file's absolute source path with it.")
+    ] = True,
     grpc: Grpc = None,
 ) -> None:
     """Index images; resumable, skips duplicates; exits 1 if any file was rejected."""
@@ -118,10 +120,19 @@ def index(
         if grpc is not None:
             from gateway.cli import over_grpc
 
-            summary = over_grpc.run_index(paths, grpc, meta, journal or default_journal(), console)
+            summary = over_grpc.run_index(
+                paths, grpc, meta, journal or default_journal(), console, store_paths=store_path
+            )
         else:
             summary = run_index(
-                paths, url, batch_size, workers, meta, journal or default_journal(), console
+                paths,
+                url,
+                batch_size,
+                workers,
+                meta,
+                journal or default_journal(),
+                console,
+                store_paths=store_path,
             )
     except Exception as exc:
         raise _fail_known(exc) from exc
@@ -136,39 +147,78 @@ def search(
     text: Annotated[str | None, typer.Option("--text", "-t", help="Search by text (CLIP).")] = None,
     model: Annotated[str, typer.Option(help="clip or vgg16 (image search).")] = "clip",
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help='JSON filter, e.g. {"album": "2024"}.')
+    ] = None,
+    sort: Annotated[str, typer.Option(help="score, or date (newest first).")] = "score",
+    min_score: Annotated[float | None, typer.Option(help="Drop results below.")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="auto: the model's own cutoff.")] = None,
     url: Url = None,
     grpc: Grpc = None,
 ) -> None:
-    """Search by an image file or by text; prints a ranked table."""
+    """Search by an image file or by text; prints a ranked table of files."""
     if (image is None) == (text is None):
         console.print("give an IMAGE or --text, not both")
         raise typer.Exit(2)
+    options: dict[str, Any] = {"top_k": top_k, "sort": sort}
+    if min_score is not None:
+        options["min_score"] = min_score
+    if cutoff is not None:
+        options["cutoff"] = cutoff
     try:
+        filters = json.loads(filter) if filter else None
         if grpc is not None:
             from gateway.cli import over_grpc
 
-            body = over_grpc.search(grpc, image, text, model, top_k)
+            body = over_grpc.search(grpc, image, text, model, {**options, "filter": filters})
         else:
-            body = _search_http(url, image, text, model, top_k)
+            body = _search_http(url, image, text, model, options, filters)
+    except ValueError as exc:
+        console.print(f"[red]error[/red] --filter is not JSON: {exc}")
+        raise typer.Exit(2) from exc
     except Exception as exc:
         raise _fail_known(exc) from exc
-    table = Table(
-        "rank", "score", "id", "metadata", title=f"{body['model']} ({body['took_ms']} ms)"
-    )
+    print_results(body)
+
+
+def _file_label(hit: dict[str, Any]) -> str:
+    return str(hit.get("path") or hit.get("filename") or "?")
+
+
+def print_results(body: dict[str, Any]) -> None:
+    """One line per result (grep-friendly, paths never cut): rank, score, file, facts."""
+    console.print(f"{body['model']} ({body['took_ms']} ms), by {body.get('sort', 'score')}")
     for rank, hit in enumerate(body["results"], start=1):
-        table.add_row(str(rank), f"{hit['score']:.4f}", hit["id"], json.dumps(hit["metadata"]))
-    console.print(table)
+        facts = f"{hit['width']}x{hit['height']} {hit.get('format') or ''}".strip()
+        line = (
+            f"{rank:>3}  {hit['score']:.4f}  {_file_label(hit)}  "
+            f"{facts if hit.get('width') else '-'}  {hit['id']}  {json.dumps(hit['metadata'])}"
+        )
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    cutoff = body.get("cutoff") or {}
+    if body.get("cut"):
+        console.print(f"{body['cut']} results below {cutoff.get('min_score')} were cut")
+    if cutoff.get("message"):
+        console.print(cutoff["message"], markup=False)
 
 
 def _search_http(
-    url: str | None, image: Path | None, text: str | None, model: str, top_k: int
+    url: str | None,
+    image: Path | None,
+    text: str | None,
+    model: str,
+    options: dict[str, Any],
+    filters: Any,
 ) -> Any:
     with connect(url) as client:
         if text is not None:
-            return checked(client.post("/v1/search/text", json={"q": text, "top_k": top_k}))
+            query = {"q": text, **options, "filter": filters}
+            return checked(client.post("/v1/search/text", json=query))
         assert image is not None
         files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
-        form = {"model": model, "top_k": str(top_k)}
+        form = {"model": model, **{k: str(v) for k, v in options.items()}}
+        if filters is not None:
+            form["filter"] = json.dumps(filters)
         return checked(client.post("/v1/search/image", files=files, data=form))
 
 
@@ -190,19 +240,65 @@ def stats(url: Url = None, grpc: Grpc = None) -> None:
 
 @app.command()
 def delete(
-    image_id: Annotated[str, typer.Argument(help="Image id (sha256).")],
+    image_ids: Annotated[
+        list[str] | None, typer.Argument(help="Image ids (sha256), deleted one by one.")
+    ] = None,
+    ids: Annotated[
+        str | None,
+        typer.Option("--ids", help="Comma-separated ids, or @FILE with one id per line."),
+    ] = None,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help='JSON filter, e.g. {"album": "2023"}.')
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only count what would be deleted.")] = False,
     url: Url = None,
     grpc: Grpc = None,
 ) -> None:
-    """Delete an image: its vectors and its stored bytes."""
+    """Delete images (vectors and stored bytes): by id, or many at once by --ids or --filter."""
+    if sum(x is not None for x in (image_ids or None, ids, filter)) != 1:
+        console.print("give image ids, --ids or --filter (one of them)")
+        raise typer.Exit(2)
     try:
+        if image_ids and not dry_run:
+            for image_id in image_ids:
+                _delete_one(url, grpc, image_id)
+                console.print(f"deleted {image_id}")
+            return
+        filters = json.loads(filter) if filter is not None else None
+        chosen = None if filters is not None else (image_ids or _id_list(ids or ""))
         if grpc is not None:
             from gateway.cli import over_grpc
 
-            over_grpc.delete(grpc, image_id)
+            report = over_grpc.delete_many(grpc, chosen, filters, dry_run)
         else:
             with connect(url) as client:
-                checked(client.delete(f"/v1/images/{image_id}"))
+                body = {"ids": chosen, "filter": filters, "dry_run": dry_run}
+                report = checked(client.post("/v1/images:delete", json=body))
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from exc
     except Exception as exc:
         raise _fail_known(exc) from exc
-    console.print(f"deleted {image_id}")
+    if report["dry_run"]:
+        console.print(f"would delete {_images(report['matched'])} (dry run: nothing deleted)")
+    else:
+        console.print(f"deleted {_images(report['deleted'])}")
+
+
+def _delete_one(url: str | None, grpc: str | None, image_id: str) -> None:
+    if grpc is not None:
+        from gateway.cli import over_grpc
+
+        over_grpc.delete(grpc, image_id)
+    else:
+        with connect(url) as client:
+            checked(client.delete(f"/v1/images/{image_id}"))
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"
+
+
+def _id_list(spec: str) -> list[str]:
+    text = Path(spec[1:]).read_text() if spec.startswith("@") else spec.replace(",", "\n")
+    return [line.strip() for line in text.splitlines() if line.strip()]

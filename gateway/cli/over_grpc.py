@@ -18,13 +18,14 @@ from gateway.grpc.client import ImageToIndex, PicSearchClient, search_body
 
 
 def search(
-    target: str, image: Path | None, text: str | None, model: str, top_k: int
+    target: str, image: Path | None, text: str | None, model: str, options: dict[str, Any]
 ) -> dict[str, Any]:
+    """`options`: top_k, filter, sort, min_score, cutoff (as the HTTP API takes them)."""
     with PicSearchClient(target) as client:
         if text is not None:
-            return search_body(client.search_by_text(text, top_k=top_k))
+            return search_body(client.search_by_text(text, **options))
         assert image is not None
-        return search_body(client.search_by_image(image.read_bytes(), model=model, top_k=top_k))
+        return search_body(client.search_by_image(image.read_bytes(), model=model, **options))
 
 
 def stats(target: str) -> dict[str, Any]:
@@ -37,8 +38,20 @@ def delete(target: str, image_id: str) -> None:
         client.delete_image(image_id)
 
 
+def delete_many(
+    target: str, ids: list[str] | None, filters: dict[str, Any] | None, dry_run: bool
+) -> dict[str, Any]:
+    with PicSearchClient(target) as client:
+        return client.delete_images(ids, filters, dry_run)
+
+
 def run_index(
-    paths: list[Path], target: str, metadata: dict[str, Any], journal_path: Path, console: Console
+    paths: list[Path],
+    target: str,
+    metadata: dict[str, Any],
+    journal_path: Path,
+    console: Console,
+    store_paths: bool = True,
 ) -> Summary:
     """One IndexImages stream for every new file; the journal records each acknowledgement
     as it arrives, so an interrupted run resumes where it stopped."""
@@ -55,7 +68,8 @@ def run_index(
 
     def stream() -> Iterator[ImageToIndex]:
         for path in todo:
-            yield ImageToIndex(path.name, path.read_bytes(), metadata)
+            source = str(path.resolve()) if store_paths else ""
+            yield ImageToIndex(path.name, path.read_bytes(), metadata, source)
 
     columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn())
     with PicSearchClient(target) as client, Progress(*columns, console=console) as progress:

@@ -21,6 +21,7 @@ class Hit:
     id: str
     score: float
     metadata: dict[str, Any]
+    created_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class VectorStore(Protocol):
 
     async def delete(self, collection: str, ids: Sequence[str]) -> None: ...
 
-    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]: ...
+    async def existing_ids(
+        self, collection: str, ids: Sequence[str], strong: bool = True
+    ) -> set[str]: ...
 
     async def get(
         self, collection: str, id_: str, with_vector: bool = False
@@ -83,7 +86,7 @@ class VectorStore(Protocol):
         self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
     ) -> list[Hit]: ...
 
-    async def all_ids(self, collection: str) -> list[str]: ...
+    async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]: ...
 
     async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
         """The `limit` newest rows created before `before`, newest first."""

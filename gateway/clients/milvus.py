@@ -217,13 +217,17 @@ class VectorIndex:
             await self._run(lambda c: c.delete(collection, ids=list(ids)))
             self._strong_until = time.monotonic() + STRONG_AFTER_DELETE_S
 
-    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
+    async def existing_ids(
+        self, collection: str, ids: Sequence[str], strong: bool = True
+    ) -> set[str]:
+        """Which of `ids` the collection holds. Strong by default: "already there" must count
+        every client's writes; `strong=False` reads as this gateway's other reads do (no wait
+        for Milvus' next time tick)."""
         if not ids:
             return set()
-        rows = await self._run(  # Strong: "already there" must count every client's writes
-            lambda c: c.get(
-                collection, ids=list(ids), output_fields=["id"], consistency_level="Strong"
-            )
+        level = {"consistency_level": "Strong"} if strong else self._reads()
+        rows = await self._run(
+            lambda c: c.get(collection, ids=list(ids), output_fields=["id"], **level)
         )
         return {str(row["id"]) for row in rows}
 
@@ -256,21 +260,28 @@ class VectorIndex:
                 limit=top_k,
                 filter=filter_expr,
                 search_params=params,
-                output_fields=["metadata"],
+                output_fields=["metadata", "created_at"],
                 **self._reads(),
             )
         )
         return [
-            Hit(str(hit["id"]), float(hit["distance"]), dict(hit["entity"].get("metadata") or {}))
+            Hit(
+                str(hit["id"]),
+                float(hit["distance"]),
+                dict(hit["entity"].get("metadata") or {}),
+                int(hit["entity"].get("created_at") or 0),
+            )
             for hit in results[0]
         ]
 
-    async def all_ids(self, collection: str) -> list[str]:
+    async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]:
+        """Every id in the collection (or those matching `filter_expr`)."""
+
         def scan(client: MilvusClient) -> list[str]:
             iterator = client.query_iterator(
                 collection,
                 batch_size=1000,
-                filter="",
+                filter=filter_expr,
                 output_fields=["id"],
                 consistency_level="Strong",  # maintenance: see every other client's writes
             )

@@ -3,6 +3,7 @@ use). Errors raise GrpcApiError with the status code and the HTTP API's error co
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class Hit:
     id: str
     score: float
     metadata: dict[str, Any]
+    file: dict[str, Any] = field(default_factory=dict)  # filename, path, format, ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class SearchResult:
     model: str
     hits: list[Hit]
     took_ms: float
+    sort: str = "score"
+    cut: int = 0
+    cutoff: dict[str, Any] = field(default_factory=dict)  # mode, min_score, message
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ImageToIndex:
     filename: str
     data: bytes
     metadata: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # the source path to store with it; empty: none
 
 
 class PicSearchClient:
@@ -105,7 +111,9 @@ class PicSearchClient:
 
         def requests() -> Iterator[Any]:
             for image in images:
-                message = pb.IndexImagesRequest(filename=image.filename, data=image.data)
+                message = pb.IndexImagesRequest(
+                    filename=image.filename, data=image.data, path=image.path
+                )
                 convert.fill(message.metadata, image.metadata)
                 yield message
 
@@ -124,20 +132,37 @@ class PicSearchClient:
         model: str = "",
         top_k: int | None = None,
         filter: dict[str, Any] | None = None,
+        **options: Any,
     ) -> SearchResult:
-        request = pb.SearchByImageRequest(image=image, model=model, top_k=top_k)
-        convert.fill(request.filter, filter or {})
+        """`filter`: the full grammar (sent as JSON); `options`: sort, min_score, cutoff."""
+        request = pb.SearchByImageRequest(
+            image=image, model=model, top_k=top_k, options=_options(filter, options)
+        )
         return _search_result(self._unary("SearchByImage", request))
 
     def search_by_text(
-        self, query: str, top_k: int | None = None, filter: dict[str, Any] | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
     ) -> SearchResult:
-        request = pb.SearchByTextRequest(query=query, top_k=top_k)
-        convert.fill(request.filter, filter or {})
+        request = pb.SearchByTextRequest(
+            query=query, top_k=top_k, options=_options(filter, options)
+        )
         return _search_result(self._unary("SearchByText", request))
 
-    def similar_to(self, image_id: str, model: str = "", top_k: int | None = None) -> SearchResult:
-        request = pb.SimilarToRequest(id=image_id, model=model, top_k=top_k)
+    def similar_to(
+        self,
+        image_id: str,
+        model: str = "",
+        top_k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> SearchResult:
+        request = pb.SimilarToRequest(
+            id=image_id, model=model, top_k=top_k, options=_options(filter, options)
+        )
         return _search_result(self._unary("SimilarTo", request))
 
     def get_image(
@@ -150,7 +175,7 @@ class PicSearchClient:
         record: dict[str, Any] = {
             "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
             "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
-            "metadata": convert.to_python(r.metadata),
+            "path": r.path or None, "metadata": convert.to_python(r.metadata),
         }  # fmt: skip
         if content:
             record["content"] = bytes(r.content)
@@ -163,13 +188,29 @@ class PicSearchClient:
     ) -> tuple[list[dict[str, Any]], str | None]:
         r = self._unary("ListImages", pb.ListImagesRequest(cursor=cursor, limit=limit))
         items = [
-            {"id": i.id, "created_at": i.created_at, "metadata": convert.to_python(i.metadata)}
+            {**_facts(i.file), "id": i.id, "created_at": i.created_at,
+             "metadata": convert.to_python(i.metadata)}
             for i in r.items
-        ]
+        ]  # fmt: skip
         return items, (r.next_cursor or None)
 
     def delete_image(self, image_id: str) -> None:
         self._unary("DeleteImage", pb.DeleteImageRequest(id=image_id))
+
+    def delete_images(
+        self,
+        ids: Sequence[str] | None = None,
+        filter: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """By ids or by a filter (the full grammar); {"matched", "deleted", "dry_run"}."""
+        request = pb.DeleteImagesRequest(
+            ids=list(ids or []),
+            filter_json=json.dumps(filter) if filter is not None else "",
+            dry_run=dry_run,
+        )
+        r = self._unary("DeleteImages", request)
+        return {"matched": r.matched, "deleted": r.deleted, "dry_run": r.dry_run}
 
     def stats(self) -> dict[str, Any]:
         r = self._unary("Stats", pb.StatsRequest())
@@ -193,9 +234,33 @@ class PicSearchClient:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
+def _options(filter: dict[str, Any] | None, options: dict[str, Any]) -> Any:
+    return pb.ResultOptions(
+        filter_json=json.dumps(filter) if filter is not None else "",
+        sort=options.get("sort") or "",
+        min_score=options.get("min_score"),
+        cutoff=options.get("cutoff") or "",
+    )
+
+
+def _facts(file: Any) -> dict[str, Any]:
+    """FileFacts as the HTTP API shows them (null where absent)."""
+    return {
+        "filename": file.filename or None, "path": file.path or None,
+        "format": file.format or None, "width": file.width or None,
+        "height": file.height or None, "bytes": file.bytes or None,
+        "created_at": file.created_at or None,
+    }  # fmt: skip
+
+
 def _search_result(r: Any) -> SearchResult:
-    hits = [Hit(h.id, h.score, convert.to_python(h.metadata)) for h in r.hits]
-    return SearchResult(r.model, hits, r.took_ms)
+    hits = [Hit(h.id, h.score, convert.to_python(h.metadata), _facts(h.file)) for h in r.hits]
+    cutoff = {
+        "mode": r.cutoff.mode or "none",
+        "min_score": r.cutoff.min_score if r.cutoff.HasField("min_score") else None,
+        "message": r.cutoff.message or None,
+    }
+    return SearchResult(r.model, hits, r.took_ms, r.sort or "score", r.cut, cutoff)
 
 
 def _api_error(exc: grpc.RpcError) -> GrpcApiError:
@@ -211,8 +276,15 @@ def _api_error(exc: grpc.RpcError) -> GrpcApiError:
 
 def search_body(result: SearchResult) -> dict[str, Any]:
     """The HTTP API's search body (without links), for printing and comparisons."""
-    hits = [{"id": h.id, "score": h.score, "metadata": h.metadata} for h in result.hits]
-    return {"model": result.model, "results": hits, "took_ms": result.took_ms}
+    hits = [{**h.file, "id": h.id, "score": h.score, "metadata": h.metadata} for h in result.hits]
+    return {
+        "model": result.model,
+        "results": hits,
+        "took_ms": result.took_ms,
+        "sort": result.sort,
+        "cut": result.cut,
+        "cutoff": result.cutoff,
+    }
 
 
 def index_summary(results: Sequence[IndexResult]) -> dict[str, int]:

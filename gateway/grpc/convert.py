@@ -8,7 +8,10 @@ from typing import Any
 from google.protobuf.message import Message
 
 from gateway.grpc.stubs import pb
+from gateway.services.deletion import DeleteReport
+from gateway.services.images import Listed
 from gateway.services.ingest import FileResult, IngestReport
+from gateway.services.records import FileInfo
 from gateway.services.search import SearchResult
 
 _STATUS = {
@@ -47,11 +50,41 @@ def optional_int(message: Message, field: str) -> int | None:
     return int(getattr(message, field)) if message.HasField(field) else None
 
 
+def file_facts(file: FileInfo, created_at: int | None) -> Any:
+    """Absent facts (older records, no path sent) become proto3 defaults: "" and 0."""
+    return pb.FileFacts(
+        filename=file.filename or "",
+        path=file.path or "",
+        format=file.format or "",
+        width=file.width or 0,
+        height=file.height or 0,
+        bytes=file.bytes or 0,
+        created_at=created_at or file.created_at or 0,
+    )
+
+
 def search_response(result: SearchResult) -> Any:
-    response = pb.SearchResponse(model=result.model, took_ms=round(result.took_ms, 2))
-    for hit in result.hits:
-        fill(response.hits.add(id=hit.id, score=hit.score).metadata, hit.metadata)
+    cutoff = result.cutoff
+    response = pb.SearchResponse(
+        model=result.model,
+        took_ms=round(result.took_ms, 2),
+        sort=result.sort,
+        cut=cutoff.cut,
+        cutoff=pb.Cutoff(
+            mode=cutoff.mode, min_score=cutoff.min_score, message=cutoff.message or ""
+        ),
+    )
+    for match in result.matches:
+        hit = match.hit
+        facts = file_facts(match.file, hit.created_at)
+        fill(response.hits.add(id=hit.id, score=hit.score, file=facts).metadata, hit.metadata)
     return response
+
+
+def delete_response(report: DeleteReport) -> Any:
+    return pb.DeleteImagesResponse(
+        matched=report.matched, deleted=report.deleted, dry_run=report.dry_run
+    )
 
 
 def index_results(report: IngestReport, first_index: int) -> list[Any]:
@@ -78,6 +111,7 @@ def image_response(record: dict[str, Any], content: bytes, thumbnail: bytes) -> 
         height=int(record.get("height", 0)),
         bytes=int(record.get("bytes", 0)),
         created_at=int(record.get("created_at", 0)),
+        path=record.get("path") or "",
         content=content,
         thumbnail=thumbnail,
     )
@@ -85,11 +119,13 @@ def image_response(record: dict[str, Any], content: bytes, thumbnail: bytes) -> 
     return response
 
 
-def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Any:
+def list_response(items: list[Listed], next_cursor: str | None) -> Any:
     response = pb.ListImagesResponse(next_cursor=next_cursor or "")
     for item in items:
-        summary = response.items.add(id=item["id"], created_at=int(item["created_at"]))
-        fill(summary.metadata, item["metadata"])
+        row = item.row
+        facts = file_facts(item.file, row.created_at)
+        summary = response.items.add(id=row.id, created_at=row.created_at, file=facts)
+        fill(summary.metadata, row.metadata)
     return response
 
 

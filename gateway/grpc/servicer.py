@@ -8,13 +8,13 @@ from typing import Any
 
 from grpc import aio
 
-from gateway.errors import BadInputError
+from gateway.errors import BadInputError, ValidationError
 from gateway.grpc import convert
 from gateway.grpc.calls import Call, CallRules
 from gateway.grpc.stubs import pb, pb_grpc
-from gateway.services import images, ingest, search, status
+from gateway.services import deletion, images, ingest, search, status
 from gateway.services.backends import Backends
-from gateway.services.filters import check_sized_object
+from gateway.services.filters import check_sized_object, parse_json
 
 _END = object()  # the client closed its side of the stream
 
@@ -28,9 +28,23 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
     def _call(self, method: str, context: aio.ServicerContext, write: bool = False) -> Call:
         return Call(method, context, self.rules, write)
 
-    def _filter(self, values: Any) -> dict[str, Any]:
+    def _filter(self, values: Any, filter_json: str = "") -> dict[str, Any]:
+        """The equalities map, or the full grammar as JSON (`filter_json`), not both."""
+        if filter_json:
+            if values:
+                raise ValidationError("give filter or filter_json, not both", code="invalid_filter")
+            return parse_json(filter_json, "filter", self.limits.max_metadata_bytes)
         return check_sized_object(
             convert.to_python(values), "filter", self.limits.max_metadata_bytes
+        )
+
+    def _options(self, request: Any) -> search.SearchOptions:
+        options = request.options
+        return search.SearchOptions(
+            self._filter(request.filter, options.filter_json),
+            options.sort or None,
+            options.min_score if options.HasField("min_score") else None,
+            options.cutoff or None,
         )
 
     async def SearchByImage(self, request: Any, context: aio.ServicerContext) -> Any:
@@ -41,7 +55,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                     request.image,
                     request.model or None,
                     convert.optional_int(request, "top_k"),
-                    self._filter(request.filter),
+                    self._options(request),
                 )
             )
             return convert.search_response(result)
@@ -53,7 +67,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                     self.backends,
                     request.query,
                     convert.optional_int(request, "top_k"),
-                    self._filter(request.filter),
+                    self._options(request),
                 )
             )
             return convert.search_response(result)
@@ -66,6 +80,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                     request.id,
                     request.model or None,
                     convert.optional_int(request, "top_k"),
+                    self._options(request),
                 )
             )
             return convert.search_response(result)
@@ -92,8 +107,17 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
 
     async def DeleteImage(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("DeleteImage", context, write=True) as call:
-            await call.bounded(images.delete(self.backends, request.id))
+            await call.bounded(deletion.delete_one(self.backends, request.id))
             return pb.DeleteImageResponse()
+
+    async def DeleteImages(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("DeleteImages", context, write=True) as call:
+            filters = self._filter(request.filter, request.filter_json) or None
+            ids = list(request.ids) or None
+            report = await call.bounded(
+                deletion.delete_many(self.backends, ids, filters, request.dry_run)
+            )
+            return convert.delete_response(report)
 
     async def Stats(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("Stats", context) as call:
@@ -154,7 +178,8 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
             metadata = check_sized_object(
                 convert.to_python(message.metadata), "metadata", self.limits.max_metadata_bytes
             )
-            upload = ingest.Upload((message.filename or "upload")[:255], message.data)
+            path = ingest.check_paths([message.path or None], 1)[0]
+            upload = ingest.Upload((message.filename or "upload")[:255], message.data, path)
             if groups and groups[-1][0] == metadata:
                 groups[-1][1].append(upload)
             else:

@@ -1,8 +1,18 @@
-"""Metadata filters: a JSON object of equalities, translated to a Milvus expression.
+"""Filters: a small typed grammar in a JSON object, compiled to a Milvus expression.
 
-Clients never send raw expressions. Keys must look like identifiers and values are
-scalars rendered as JSON literals (quotes and backslashes escaped), so no input can
-change the expression's structure.
+Clients never send raw expressions. A filter maps metadata keys (identifiers) to a value
+(equality) or to an object of operators, and the reserved key `created_at` to a time range:
+
+    {"album": "2024",                          equality
+     "camera": {"in": ["x100", "gr3"]},        one of (1..100 scalars)
+     "rating": {"gte": 3, "lt": 5},            numeric range: gt, gte, lt, lte
+     "taken": {"gte": "2024-01-01"},           date range on ISO 8601 strings
+     "created_at": {"after": "2025-06-01T00:00:00Z", "before": 1767225600000000}}
+
+Every key is checked against an identifier pattern, every operator against a fixed list,
+and every value is rendered by this module alone (strings as escaped JSON literals,
+numbers as plain decimals, dates re-formatted after parsing), so no input can change the
+expression's structure. Anything else is a ValidationError (422, `invalid_filter`).
 """
 
 from __future__ import annotations
@@ -10,16 +20,34 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from gateway.errors import ValidationError
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_FILTER_KEYS = 16
+MAX_IN_VALUES = 100
+MAX_STRING_CHARS = 1024
+MAX_ABS_NUMBER = 2**53  # beyond this, JSON numbers lose integer precision
+CREATED_AT = "created_at"
+RANGE_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+VALUE_OPERATORS = {"eq", "in", *RANGE_OPERATORS}
+TIME_OPERATORS = {"after": ">", "before": "<"}
+_CODE = "invalid_filter"
+_ISO_CHARS = re.compile(r"[0-9][0-9T:.+Z-]{9,34}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_json_object(raw: str | None, what: str, max_bytes: int) -> dict[str, Any]:
     """`raw` as a JSON object of scalar values (empty when absent)."""
+    return check_object(parse_json(raw, what, max_bytes), what)
+
+
+def parse_json(raw: str | None, what: str, max_bytes: int) -> dict[str, Any]:
+    """`raw` as a JSON object (empty when absent); its contents are checked by the caller."""
     if raw is None or raw.strip() == "":
         return {}
     if len(raw.encode()) > max_bytes:
@@ -28,7 +56,9 @@ def parse_json_object(raw: str | None, what: str, max_bytes: int) -> dict[str, A
         value = json.loads(raw)
     except ValueError as exc:
         raise ValidationError(f"{what} is not valid JSON: {exc}", code=f"invalid_{what}") from exc
-    return check_object(value, what)
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a JSON object", code=f"invalid_{what}")
+    return value
 
 
 def check_sized_object(value: Any, what: str, max_bytes: int) -> dict[str, Any]:
@@ -44,10 +74,7 @@ def check_object(value: Any, what: str) -> dict[str, Any]:
     if len(value) > MAX_FILTER_KEYS * 4:
         raise ValidationError(f"{what} has too many keys", code=f"invalid_{what}")
     for key, item in value.items():
-        if not _KEY.fullmatch(key):
-            raise ValidationError(
-                f"{what} key {key[:70]!r} must match {_KEY.pattern}", code=f"invalid_{what}"
-            )
+        _check_key(key, what)
         if not _is_scalar(item):
             raise ValidationError(
                 f"{what} value for {key!r} must be a string, number, boolean or null",
@@ -56,24 +83,161 @@ def check_object(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _check_key(key: Any, what: str) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValidationError(
+            f"{what} key {str(key)[:70]!r} must match {_KEY.pattern}", code=f"invalid_{what}"
+        )
+    return key
+
+
 def _is_scalar(item: Any) -> bool:
     if isinstance(item, float):
         return math.isfinite(item)
     return item is None or isinstance(item, str | int | bool)
 
 
-def to_expression(filters: dict[str, Any]) -> str:
-    """`{"album": "2024", "n": 3}` -> `metadata["album"] == "2024" and metadata["n"] == 3`."""
-    filters = check_object(filters, "filter")
+def to_expression(filters: Any) -> str:
+    """The Milvus expression for a filter object ("" for none), clauses joined with `and`."""
+    if filters is None:
+        return ""
+    if not isinstance(filters, dict):
+        raise ValidationError("filter must be a JSON object", code=_CODE)
     if len(filters) > MAX_FILTER_KEYS:
-        raise ValidationError(f"at most {MAX_FILTER_KEYS} filter keys", code="invalid_filter")
-    clauses = []
-    for key, value in sorted(filters.items()):
-        if value is None:
-            raise ValidationError(
-                f"filter value for {key!r} must not be null", code="invalid_filter"
-            )
-        # json.dumps escapes quotes, backslashes and control characters; ensure_ascii keeps
-        # every byte of the expression printable.
-        clauses.append(f'metadata["{key}"] == {json.dumps(value, ensure_ascii=True)}')
+        raise ValidationError(f"at most {MAX_FILTER_KEYS} filter keys", code=_CODE)
+    clauses: list[str] = []
+    for key in sorted(filters, key=str):
+        value = filters[key]
+        if key == CREATED_AT:
+            clauses += _time_clauses(value)
+        else:
+            clauses += _metadata_clauses(_check_key(key, "filter"), value)
     return " and ".join(clauses)
+
+
+def _metadata_clauses(key: str, value: Any) -> list[str]:
+    field = f'metadata["{key}"]'
+    if not isinstance(value, dict):
+        return [f"{field} == {_scalar(key, value)}"]
+    operators = _operators(key, value, VALUE_OPERATORS)
+    clauses = []
+    if "eq" in operators:
+        clauses.append(f"{field} == {_scalar(key, operators['eq'])}")
+    if "in" in operators:
+        choices = operators["in"]
+        if not isinstance(choices, list) or not 1 <= len(choices) <= MAX_IN_VALUES:
+            raise ValidationError(
+                f"filter `in` for {key!r} must be a list of 1 to {MAX_IN_VALUES} values",
+                code=_CODE,
+            )
+        # A disjunction, not `in [...]`: Milvus Lite's grammar has no `in` on JSON paths.
+        either = " or ".join(f"{field} == {_scalar(key, c)}" for c in choices)
+        clauses.append(f"({either})")
+    bounds = {op: v for op, v in operators.items() if op in RANGE_OPERATORS}
+    kinds = {_bound_kind(key, op, v) for op, v in bounds.items()}
+    if len(kinds) > 1:
+        raise ValidationError(f"filter range for {key!r} mixes numbers and dates", code=_CODE)
+    for op, bound in sorted(bounds.items()):
+        clauses.append(f"{field} {RANGE_OPERATORS[op]} {_bound(bound)}")
+    return clauses
+
+
+def _time_clauses(value: Any) -> list[str]:
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'filter `created_at` must be an object like {"after": "2025-01-01T00:00:00Z"}',
+            code=_CODE,
+        )
+    operators = _operators(CREATED_AT, value, set(TIME_OPERATORS))
+    return [
+        f"{CREATED_AT} {TIME_OPERATORS[op]} {_microseconds(op, bound)}"
+        for op, bound in sorted(operators.items())
+    ]
+
+
+def _operators(key: str, value: dict[Any, Any], allowed: set[str]) -> dict[str, Any]:
+    unknown = [op for op in value if op not in allowed]
+    if unknown or not value:
+        raise ValidationError(
+            f"filter operators for {key!r} must be some of {sorted(allowed)}"
+            + (f", not {str(unknown[0])[:40]!r}" if unknown else ""),
+            code=_CODE,
+        )
+    return {str(op): v for op, v in value.items()}
+
+
+def _scalar(key: str, value: Any) -> str:
+    """A string, number or boolean as an expression literal."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_CHARS:
+            raise ValidationError(f"filter value for {key!r} is too long", code=_CODE)
+        # json.dumps escapes quotes, backslashes and control characters; ensure_ascii
+        # keeps every byte of the expression printable.
+        return json.dumps(value, ensure_ascii=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _number(key, value)
+    raise ValidationError(
+        f"filter value for {key!r} must be a string, number or boolean", code=_CODE
+    )
+
+
+def _number(key: str, value: float) -> str:
+    if not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER:
+        raise ValidationError(
+            f"filter number for {key!r} must be finite and at most 2**53", code=_CODE
+        )
+    if isinstance(value, int):
+        return str(int(value))
+    # Positional, never `1e+20`: Milvus' expression grammar has no exponents.
+    return str(np.format_float_positional(value, unique=True, trim="0"))
+
+
+def _bound_kind(key: str, op: str, value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _number(key, value)
+        return "number"
+    if isinstance(value, str) and _iso_date(value) is not None:
+        return "date"
+    raise ValidationError(
+        f"filter `{op}` for {key!r} must be a number or an ISO 8601 date", code=_CODE
+    )
+
+
+def _bound(value: Any) -> str:
+    if isinstance(value, str):
+        # Kept as written (compared as text with dates stored the same way); _iso_date
+        # let through only digits, '-', ':', '.', '+', 'T' and 'Z'.
+        return json.dumps(value)
+    return _number("", value)
+
+
+def _iso_date(text: str) -> date | datetime | None:
+    if not _ISO_CHARS.fullmatch(text):
+        return None
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _microseconds(op: str, value: Any) -> int:
+    """`created_at` bounds: an ISO 8601 time (UTC when it names no zone) or microseconds
+    since the epoch, as `created_at` is stored and returned."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**62:
+        return value
+    if isinstance(value, str):
+        parsed = _iso_date(value)
+        if isinstance(parsed, date) and not isinstance(parsed, datetime):
+            parsed = datetime(parsed.year, parsed.month, parsed.day)
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return (parsed - _EPOCH) // timedelta(microseconds=1)
+    raise ValidationError(
+        f"filter created_at `{op}` must be an ISO 8601 time or microseconds since the epoch",
+        code=_CODE,
+    )

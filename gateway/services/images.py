@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import NotFoundError, ValidationError
+from gateway.clients.base import Row
+from gateway.errors import ValidationError
 from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS
 from gateway.observability import stage
 from gateway.services.backends import Backends
+from gateway.services.records import FileInfo, file_infos
 from gateway.store.base import Kind, check_id
 
 DEFAULT_PAGE_SIZE = 24
@@ -28,9 +31,15 @@ async def blob(backends: Backends, image_id: str, kind: Kind) -> bytes:
         return await backends.store.get(image_id, kind)
 
 
+@dataclass(frozen=True)
+class Listed:
+    row: Row
+    file: FileInfo
+
+
 async def newest(
     backends: Backends, cursor: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Listed], str | None]:
     """A page of images, newest first, and the cursor of the next page (None at the end)."""
     if not 1 <= limit <= backends.settings.limits.max_top_k:
         raise ValidationError(
@@ -47,22 +56,6 @@ async def newest(
     with stage("milvus"):
         rows = await backends.vectors.newest(collection, before, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    items = [{"id": r.id, "created_at": r.created_at, "metadata": r.metadata} for r in page]
+    files = await file_infos(backends, [r.id for r in page])
+    items = [Listed(r, files[r.id]) for r in page]
     return items, (str(page[-1].created_at) if more and page else None)
-
-
-async def delete(backends: Backends, image_id: str) -> None:
-    """Remove the image's vectors from every collection, then its stored bytes."""
-    check_id(image_id)
-    await backends.ensure_collections()
-    found = await backends.store.exists(image_id, "original")
-    for model in SEARCH_MODELS.values():
-        collection = backends.collection(model)
-        with stage("milvus"):
-            if await backends.vectors.existing_ids(collection, [image_id]):
-                found = True
-                await backends.vectors.delete(collection, [image_id])
-    if not found:
-        raise NotFoundError(f"no image with id {image_id}", code="image_not_found")
-    with stage("store"):
-        await backends.store.delete(image_id)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError
+from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError, ValidationError
 from gateway.models.spec import SEARCH_MODELS
 from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
@@ -32,6 +32,7 @@ IMAGE_SPECS = [model.image_model for model in SEARCH_MODELS.values()]
 class Upload:
     filename: str
     data: bytes
+    path: str | None = None  # where the file came from, if the client says (the CLI does)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,30 @@ class IngestReport:
     @property
     def first_rejection(self) -> FileResult | None:
         return next((r for r in self.results if r.status == "rejected"), None)
+
+
+MAX_PATH_CHARS = 4096
+
+
+def check_paths(paths: Any, count: int) -> list[str | None]:
+    """Source paths sent beside the files: a list (strings or nulls), one per file."""
+    if paths is None:
+        return [None] * count
+    if not isinstance(paths, list) or len(paths) != count:
+        raise ValidationError(
+            f"paths must be a JSON list with one entry per file ({count})", code="invalid_paths"
+        )
+    for path in paths:
+        if path is not None and (
+            not isinstance(path, str)
+            or not 0 < len(path) <= MAX_PATH_CHARS
+            or not path.isprintable()
+        ):
+            raise ValidationError(
+                f"each path must be printable text of 1 to {MAX_PATH_CHARS} characters, or null",
+                code="invalid_paths",
+            )
+    return list(paths)
 
 
 def check_request(count: int, backends: Backends) -> None:
@@ -223,6 +248,7 @@ async def _store(
     record = {
         "id": image_id,
         "filename": upload.filename,
+        "path": upload.path,
         "format": image.format,
         "width": image.width,
         "height": image.height,

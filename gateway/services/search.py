@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -15,17 +15,51 @@ from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS, SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
+from gateway.services.cutoff import Cutoff, CutoffRequest
+from gateway.services.cutoff import check_request as check_cutoff
+from gateway.services.cutoff import resolve as resolve_cutoff
 from gateway.services.filters import to_expression
+from gateway.services.records import FileInfo, file_infos
 from gateway.store.base import check_id
 
-__all__ = ["Hit", "SearchResult", "by_image", "by_text", "similar"]
+__all__ = ["Hit", "Match", "SearchOptions", "SearchResult", "by_image", "by_text", "similar"]
+
+Sort = Literal["score", "date"]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to shape the results: a filter, a cutoff, and the order among what passes."""
+
+    filters: Any = None
+    sort: str | None = None
+    min_score: float | None = None
+    cutoff: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A hit and the stored facts of its file."""
+
+    hit: Hit
+    file: FileInfo
 
 
 @dataclass(frozen=True)
 class SearchResult:
     model: str
-    hits: list[Hit]
+    matches: list[Match]
     took_ms: float
+    cutoff: Cutoff = field(default_factory=lambda: Cutoff("none"))
+    sort: Sort = "score"
+
+
+def check_sort(sort: str | None) -> Sort:
+    if sort in (None, "", "score"):
+        return "score"
+    if sort == "date":
+        return "date"
+    raise ValidationError("sort must be `score` or `date`", code="invalid_sort")
 
 
 def search_model(name: str | None) -> SearchModel:
@@ -47,23 +81,51 @@ def check_top_k(backends: Backends, top_k: int | None) -> int:
     return value
 
 
+@dataclass(frozen=True)
+class _Checked:
+    expression: str
+    sort: Sort
+    cutoff: CutoffRequest
+
+
+def _check(options: SearchOptions) -> _Checked:
+    """Everything about the options that can be wrong, before any model runs."""
+    return _Checked(
+        to_expression(options.filters),
+        check_sort(options.sort),
+        check_cutoff(options.min_score, options.cutoff),
+    )
+
+
 async def _search(
     backends: Backends,
     model: SearchModel,
     vector: npt.NDArray[np.float32],
     top_k: int,
-    filters: dict[str, Any],
+    checked: _Checked,
     started: float,
     exclude: str | None = None,
 ) -> SearchResult:
-    expression = to_expression(filters)
     await backends.ensure_collections()
     with stage("milvus"):
         hits = await backends.vectors.search(
-            backends.collection(model), vector.tolist(), top_k + (exclude is not None), expression
+            backends.collection(model),
+            vector.tolist(),
+            top_k + (exclude is not None),
+            checked.expression,
         )
     hits = [h for h in hits if h.id != exclude][:top_k]
-    return SearchResult(model.name, hits, (time.perf_counter() - started) * 1000)
+    cutoff = resolve_cutoff(checked.cutoff, backends.fingerprints.get(model.name, ""))
+    if cutoff.min_score is not None:
+        kept = [h for h in hits if h.score >= cutoff.min_score]
+        cutoff = replace(cutoff, cut=len(hits) - len(kept))
+        hits = kept
+    if checked.sort == "date":  # newest first, among the results that passed
+        hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
+    files = await file_infos(backends, [h.id for h in hits])
+    matches = [Match(h, files[h.id]) for h in hits]
+    took_ms = (time.perf_counter() - started) * 1000
+    return SearchResult(model.name, matches, took_ms, cutoff, checked.sort)
 
 
 async def by_image(
@@ -71,7 +133,7 @@ async def by_image(
     data: bytes,
     model_name: str | None,
     top_k: int | None,
-    filters: dict[str, Any],
+    options: SearchOptions,
 ) -> SearchResult:
     started = time.perf_counter()
     model, k = search_model(model_name), check_top_k(backends, top_k)
@@ -80,6 +142,7 @@ async def by_image(
         raise TooLargeError(
             f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
         )
+    checked = _check(options)
     with stage("decode"):
         image = await backends.run_cpu(
             prepare_image, data, [model.image_model], backends.settings.limits
@@ -88,14 +151,15 @@ async def by_image(
         vectors = await backends.triton.embed(
             model.image_model, image.inputs[model.image_model.name][None]
         )
-    return await _search(backends, model, vectors[0], k, filters, started)
+    return await _search(backends, model, vectors[0], k, checked, started)
 
 
 async def by_text(
-    backends: Backends, text: str, top_k: int | None, filters: dict[str, Any]
+    backends: Backends, text: str, top_k: int | None, options: SearchOptions
 ) -> SearchResult:
     started = time.perf_counter()
     limits = backends.settings.limits
+    checked = _check(options)
     if not text.strip():
         raise ValidationError("the query text is empty", code="empty_query")
     if len(text) > limits.max_text_chars:
@@ -109,20 +173,25 @@ async def by_text(
         ids = backends.tokenizer.tokenize([text])
     with stage("triton"):
         vectors = await backends.triton.embed(model.text_model, ids)
-    return await _search(backends, model, vectors[0], k, filters, started)
+    return await _search(backends, model, vectors[0], k, checked, started)
 
 
 async def similar(
-    backends: Backends, image_id: str, model_name: str | None, top_k: int | None
+    backends: Backends,
+    image_id: str,
+    model_name: str | None,
+    top_k: int | None,
+    options: SearchOptions | None = None,
 ) -> SearchResult:
     """Search with an indexed image's stored vector ("click a result"); excludes itself."""
     started = time.perf_counter()
     check_id(image_id)
     model, k = search_model(model_name), check_top_k(backends, top_k)
+    checked = _check(options or SearchOptions())
     await backends.ensure_collections()
     with stage("milvus"):
         row = await backends.vectors.get(backends.collection(model), image_id, with_vector=True)
     if row is None:
         raise NotFoundError(f"no image with id {image_id}", code="image_not_found")
     vector = np.asarray(row["embedding"], np.float32)
-    return await _search(backends, model, vector, k, {}, started, exclude=image_id)
+    return await _search(backends, model, vector, k, checked, started, exclude=image_id)

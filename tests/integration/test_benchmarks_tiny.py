@@ -32,6 +32,7 @@ BENCHMARKS = (
     "batching",
     "quality",
     "vector_search",
+    "delete",
     "locust",
     "soak",
 )
@@ -94,6 +95,7 @@ def _body(out: Path, name: str) -> dict[str, Any]:
     body: dict[str, Any] = json.loads((out / f"{name}.json").read_text())
     assert body["machine"]["tiny"] is True
     assert body["machine"]["cores"] >= 1 and body["machine"]["cpu_model"]
+    assert isinstance(body["machine"]["cpu_flags"], list)
     return body
 
 
@@ -201,6 +203,18 @@ def test_quality_scores_every_model_and_says_the_weights_are_random(
     for scores in results["scores"].values():
         assert all(0 <= s["recall_at_1"] <= 1 and 0 < s["mean_ap"] <= 1 for s in scores)
     assert results["random_weights"] and "near-duplicate" in results["note"]
+
+
+def test_delete_empties_both_collections_and_the_store_of_what_it_deleted(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "delete")
+    bulk = results["bulk"]
+    assert bulk["dry_run_matched"] == bulk["deleted"] == results["bulk_images"]
+    assert bulk["repeat_matched"] == 0 and bulk["images_per_s"] > 0
+    assert 0 < results["single_ms"]["p50"] < 60_000
+    left = results["left_afterwards"]
+    assert left["store"] == 0 and set(left["collections"].values()) == {0}
 
 
 def test_locust_and_soak_send_requests_without_errors(

@@ -31,7 +31,7 @@ def _cli(
 
 
 def _first_row(table: str) -> str:
-    return next(line for line in table.splitlines() if line.strip().startswith("│ 1 "))
+    return next(line for line in table.splitlines() if line.startswith("  1 "))
 
 
 def _count(gateway: RunningGateway) -> int:
@@ -121,7 +121,9 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
 
     by_image = _cli("search", str(query), "--top-k", "3", url=cli_gateway.url, cwd=tmp_path)
     assert by_image.returncode == 0, by_image.stderr
-    assert image_id in _first_row(by_image.stdout)  # the image itself, ranked first
+    # The image itself ranks first; its row names the file by the path it was indexed from,
+    # with its size, format and full id.
+    assert f"  {query.resolve()}  512x512 JPEG  {image_id}  " in _first_row(by_image.stdout)
     by_text = _cli("search", "--text", "a cat", url=cli_gateway.url, cwd=tmp_path)
     assert by_text.returncode == 0 and "clip" in by_text.stdout
     stats = _cli("stats", url=cli_gateway.url, cwd=tmp_path)
@@ -130,6 +132,26 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     assert deleted.returncode == 0
     again = _cli("delete", image_id, url=cli_gateway.url, cwd=tmp_path)
     assert again.returncode == 1 and "image_not_found" in again.stdout
+
+
+def test_index_can_keep_paths_private_and_search_then_shows_the_file_name(
+    cli_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    photos = sample_photos()
+    name = sorted(photos)[-1]
+    query = tmp_path / "secret-folder" / f"private-{name}"
+    query.parent.mkdir()
+    query.write_bytes(photos[name] + b"private")  # bytes after the JPEG's end: a new image
+    image_id = __import__("hashlib").sha256(query.read_bytes()).hexdigest()
+    indexed = _cli("index", str(query), "--no-store-path", "--journal", str(tmp_path / "j"),
+                   url=cli_gateway.url, cwd=tmp_path)  # fmt: skip
+    assert indexed.returncode == 0, indexed.stdout + indexed.stderr
+
+    found = _cli("search", str(query), "--top-k", "5", url=cli_gateway.url, cwd=tmp_path)
+
+    assert found.returncode == 0, found.stderr
+    row = next(line for line in found.stdout.splitlines() if image_id in line)
+    assert f"  private-{name}  " in row and "secret-folder" not in found.stdout
 
 
 def test_every_command_has_help() -> None:

@@ -217,6 +217,7 @@ def test_searching_with_a_near_duplicate_finds_the_original_first(
     expect(grid).to_have_attribute("data-query", "image:smaller-copy.jpg")
     expect(grid).to_have_attribute("data-model", model)
     expect(page.get_by_test_id("result").first).to_have_attribute("data-id", sha256(original))
+    expect(page.get_by_test_id("result-name").first).to_have_text(NEAR_DUPLICATE_OF)
     expect(page.get_by_test_id("status")).to_contain_text(model.upper())
     wait_for_images(page)
     png = screenshot(page, artifacts, f"near-duplicate-{model}.png")

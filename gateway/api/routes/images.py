@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
-from gateway.api.routes.links import image_links, ingest_response, search_body
-from gateway.api.schemas import ErrorBody, ImageList, ImageRecord, IngestResponse, SearchResponse
-from gateway.services import images, ingest, search
+from gateway.api.routes.links import image_body, ingest_response, search_body
+from gateway.api.schemas import (
+    BulkDelete,
+    BulkDeleteResponse,
+    ErrorBody,
+    ImageList,
+    ImageRecord,
+    IngestResponse,
+    SearchResponse,
+)
+from gateway.errors import ValidationError
+from gateway.services import deletion, images, ingest, search
 from gateway.services.backends import Backends
-from gateway.services.filters import parse_json_object
+from gateway.services.filters import parse_json, parse_json_object
+from gateway.services.records import FileInfo
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -30,9 +41,34 @@ def _immutable(backends: Backends) -> dict[str, str]:
     return {"Cache-Control": f"{scope}, max-age=31536000, immutable"}
 
 
-async def _read(upload: UploadFile, max_bytes: int) -> ingest.Upload:
+async def _read(upload: UploadFile, max_bytes: int, path: str | None) -> ingest.Upload:
     # One byte over the limit is enough for the service to reject the file.
-    return ingest.Upload((upload.filename or "upload")[:255], await upload.read(max_bytes + 1))
+    name = (upload.filename or "upload")[:255]
+    return ingest.Upload(name, await upload.read(max_bytes + 1), path)
+
+
+def _json_or_none(raw: str | None) -> Any:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError("paths is not valid JSON", code="invalid_paths") from exc
+
+
+@router.post(
+    ":delete",
+    response_model=BulkDeleteResponse,
+    responses=ERRORS,
+    dependencies=[Writer],
+    summary="Delete many images, by ids or by a filter",
+)
+async def delete_images(backends: BackendsDep, request: BulkDelete) -> dict[str, Any]:
+    """Removes the images' vectors from every collection and their stored bytes. With
+    `dry_run` only counts what would go. Safe to repeat: a second run finishes what a crash
+    interrupted, and then matches nothing."""
+    report = await deletion.delete_many(backends, request.ids, request.filter, request.dry_run)
+    return {"matched": report.matched, "deleted": report.deleted, "dry_run": report.dry_run}
 
 
 @router.post(
@@ -49,11 +85,18 @@ async def ingest_images(
     metadata: Annotated[
         str | None, Form(description="A JSON object stored with every file.")
     ] = None,
+    paths: Annotated[
+        str | None,
+        Form(description="A JSON list: each file's source path (or null), in file order."),
+    ] = None,
 ) -> JSONResponse:
     limits = backends.settings.limits
     meta = parse_json_object(metadata, "metadata", limits.max_metadata_bytes)
     ingest.check_request(len(files), backends)
-    uploads = [await _read(f, limits.max_upload_bytes) for f in files]
+    sources = ingest.check_paths(_json_or_none(paths), len(files))
+    uploads = [
+        await _read(f, limits.max_upload_bytes, p) for f, p in zip(files, sources, strict=True)
+    ]
     return ingest_response(await ingest.ingest(backends, uploads, meta))
 
 
@@ -66,7 +109,13 @@ async def list_images(
     """Indexed images, newest first; pass `next_cursor` back as `cursor` for the next page."""
     items, next_cursor = await images.newest(backends, cursor, limit)
     return {
-        "items": [{**item, **image_links(backends, item["id"])} for item in items],
+        "items": [
+            {
+                **image_body(backends, item.row.id, item.file, item.row.created_at),
+                "metadata": item.row.metadata,
+            }
+            for item in items
+        ],
         "next_cursor": next_cursor,
     }
 
@@ -74,7 +123,9 @@ async def list_images(
 @router.get("/{image_id}", response_model=ImageRecord, responses=ERRORS, dependencies=[Reader])
 async def get_image(backends: BackendsDep, image_id: str) -> dict[str, Any]:
     record = await images.record(backends, image_id)
-    return {**record, **image_links(backends, image_id)}
+    file = FileInfo.from_record(record)
+    body = image_body(backends, image_id, file, None)
+    return {**body, "metadata": record.get("metadata", {})}
 
 
 @router.get(
@@ -111,12 +162,18 @@ async def similar_images(
     image_id: str,
     model: Annotated[str | None, Query(description="`clip` (default) or `vgg16`.")] = None,
     top_k: Annotated[int | None, Query()] = None,
+    filter: Annotated[str | None, Query(description="JSON filter object.")] = None,
+    sort: Annotated[str | None, Query(description="`score` (default) or `date`.")] = None,
+    min_score: Annotated[float | None, Query(description="Drop results below.")] = None,
+    cutoff: Annotated[str | None, Query(description="`auto`: the model's cutoff.")] = None,
 ) -> dict[str, Any]:
     """Images like an indexed one, by its stored vector (the image itself is left out)."""
-    return search_body(backends, await search.similar(backends, image_id, model, top_k))
+    filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
+    options = search.SearchOptions(filters, sort, min_score, cutoff)
+    return search_body(backends, await search.similar(backends, image_id, model, top_k, options))
 
 
 @router.delete("/{image_id}", status_code=204, responses=ERRORS, dependencies=[Writer])
 async def delete_image(backends: BackendsDep, image_id: str) -> Response:
-    await images.delete(backends, image_id)
+    await deletion.delete_one(backends, image_id)
     return Response(status_code=204)

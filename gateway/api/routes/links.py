@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from gateway.api.errors import HTTP_STATUS, error_body
 from gateway.services.backends import Backends
 from gateway.services.ingest import FileResult, IngestReport
-from gateway.services.search import Hit, SearchResult
+from gateway.services.records import FileInfo
+from gateway.services.search import Match, SearchResult
 
 _INGEST_STATUS = {"accepted": 201, "partial": 207}
 
@@ -20,20 +21,34 @@ def image_links(backends: Backends, image_id: str) -> dict[str, str]:
     return {"content_url": f"{base}/content", "thumbnail_url": f"{base}/thumbnail"}
 
 
-def hit_body(backends: Backends, hit: Hit) -> dict[str, Any]:
+def image_body(
+    backends: Backends, image_id: str, file: FileInfo, created_at: int | None
+) -> dict[str, Any]:
+    """An image as results and listings show it: what the file is, and where to get it."""
+    facts = file.as_dict()
+    if created_at:  # the collection's own time; a record may predate the field
+        facts["created_at"] = created_at
+    return {"id": image_id, **facts, **image_links(backends, image_id)}
+
+
+def hit_body(backends: Backends, match: Match) -> dict[str, Any]:
+    hit = match.hit
     return {
-        "id": hit.id,
+        **image_body(backends, hit.id, match.file, hit.created_at),
         "score": hit.score,
         "metadata": hit.metadata,
-        **image_links(backends, hit.id),
     }
 
 
 def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
+    cutoff = result.cutoff
     return {
         "model": result.model,
-        "results": [hit_body(backends, hit) for hit in result.hits],
+        "results": [hit_body(backends, match) for match in result.matches],
         "took_ms": round(result.took_ms, 2),
+        "sort": result.sort,
+        "cut": cutoff.cut,
+        "cutoff": {"mode": cutoff.mode, "min_score": cutoff.min_score, "message": cutoff.message},
     }
 
 

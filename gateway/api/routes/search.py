@@ -11,9 +11,14 @@ from gateway.api.routes.images import ERRORS
 from gateway.api.routes.links import search_body
 from gateway.api.schemas import SearchResponse, TextQuery
 from gateway.services import search
-from gateway.services.filters import check_object, parse_json_object
+from gateway.services.filters import parse_json
+from gateway.services.search import SearchOptions
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Reader])
+FILTER_HELP = 'JSON filter object (see the README), e.g. {"rating": {"gte": 4}}.'
+SORT_HELP = "`score` (default) or `date` (newest first, among the results that pass)."
+MIN_SCORE_HELP = "Drop results scoring below this (a cosine similarity, -1..1)."
+CUTOFF_HELP = "`auto`: the cutoff chosen for the served model on labeled photos."
 
 
 @router.post("/image", response_model=SearchResponse, responses=ERRORS)
@@ -22,12 +27,17 @@ async def search_by_image(
     file: Annotated[UploadFile, File(description="The query image.")],
     top_k: Annotated[int | None, Form()] = None,
     model: Annotated[str | None, Form(description="`clip` (default) or `vgg16`.")] = None,
-    filter: Annotated[str | None, Form(description="JSON object of metadata equalities.")] = None,
+    filter: Annotated[str | None, Form(description=FILTER_HELP)] = None,
+    sort: Annotated[str | None, Form(description=SORT_HELP)] = None,
+    min_score: Annotated[float | None, Form(description=MIN_SCORE_HELP)] = None,
+    cutoff: Annotated[str | None, Form(description=CUTOFF_HELP)] = None,
 ) -> dict[str, Any]:
     limits = backends.settings.limits
-    filters = parse_json_object(filter, "filter", limits.max_metadata_bytes)
+    options = SearchOptions(
+        parse_json(filter, "filter", limits.max_metadata_bytes), sort, min_score, cutoff
+    )
     data = await file.read(limits.max_upload_bytes + 1)  # one byte over: the service says no
-    return search_body(backends, await search.by_image(backends, data, model, top_k, filters))
+    return search_body(backends, await search.by_image(backends, data, model, top_k, options))
 
 
 @router.get("/text", response_model=SearchResponse, responses=ERRORS)
@@ -35,14 +45,18 @@ async def search_by_text_get(
     backends: BackendsDep,
     q: Annotated[str, Query(description="What to look for.")],
     top_k: Annotated[int | None, Query()] = None,
-    filter: Annotated[str | None, Query(description="JSON object of metadata equalities.")] = None,
+    filter: Annotated[str | None, Query(description=FILTER_HELP)] = None,
+    sort: Annotated[str | None, Query(description=SORT_HELP)] = None,
+    min_score: Annotated[float | None, Query(description=MIN_SCORE_HELP)] = None,
+    cutoff: Annotated[str | None, Query(description=CUTOFF_HELP)] = None,
 ) -> dict[str, Any]:
-    filters = parse_json_object(filter, "filter", backends.settings.limits.max_metadata_bytes)
-    return search_body(backends, await search.by_text(backends, q, top_k, filters))
+    filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
+    options = SearchOptions(filters, sort, min_score, cutoff)
+    return search_body(backends, await search.by_text(backends, q, top_k, options))
 
 
 @router.post("/text", response_model=SearchResponse, responses=ERRORS)
 async def search_by_text_post(backends: BackendsDep, query: TextQuery) -> dict[str, Any]:
     """Long queries belong here: servers cap URL length long before the text limit."""
-    filters = check_object(query.filter or {}, "filter")
-    return search_body(backends, await search.by_text(backends, query.q, query.top_k, filters))
+    options = SearchOptions(query.filter, query.sort, query.min_score, query.cutoff)
+    return search_body(backends, await search.by_text(backends, query.q, query.top_k, options))

@@ -56,6 +56,8 @@ class FakeMilvus:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.fail_upserts_into: set[str] = set()
+        self.fail_deletes_from: set[str] = set()
+        self.matching: dict[str, list[str]] = {}  # filter expression -> ids it matches
 
     def _collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.rows.setdefault(name, {})
@@ -88,10 +90,14 @@ class FakeMilvus:
             self._collection(collection)[row["id"]] = dict(row)
 
     async def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if collection in self.fail_deletes_from:
+            raise MilvusUnavailableError("Milvus is down (fake)")
         for image_id in ids:
             self._collection(collection).pop(image_id, None)
 
-    async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
+    async def existing_ids(
+        self, collection: str, ids: Sequence[str], strong: bool = True
+    ) -> set[str]:
         return set(ids) & set(self._collection(collection))
 
     async def get(
@@ -112,7 +118,12 @@ class FakeMilvus:
         ]
         return sorted(scored, key=lambda h: -h.score)[:top_k]
 
-    async def all_ids(self, collection: str) -> list[str]:
+    async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]:
+        """Expressions are Milvus' to evaluate: the fake answers those a test primed."""
+        if filter_expr:
+            return [
+                i for i in self.matching.get(filter_expr, []) if i in self._collection(collection)
+            ]
         return list(self._collection(collection))
 
     async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
