@@ -274,3 +274,54 @@ def test_the_cli_indexes_searches_and_deletes_over_grpc(
         assert gone.returncode == 0, gone.stdout + gone.stderr
     missing = cli("delete", hashlib.sha256(new[0]).hexdigest())
     assert missing.returncode == 1 and "image_not_found" in missing.stdout
+
+
+def test_hits_and_listings_say_which_file_they_are_filters_sort_and_cutoff_as_http(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    filters = {"n": {"gte": 10, "lt": 20}, "album": {"in": ["a0"]}}
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
+        by_date = client.search_by_text("coffee", top_k=20, filter=filters, sort="date")
+        body = {"q": "coffee", "top_k": 20, "filter": filters, "sort": "date"}
+        http_body = http.post("/v1/search/text", json=body).json()
+        full = client.search_by_text("coffee", top_k=20, filter=filters)
+        threshold = sorted(h.score for h in full.hits)[2]
+        cut = client.search_by_text("coffee", top_k=20, filter=filters, min_score=threshold)
+        auto = client.search_by_text("coffee", top_k=20, filter=filters, cutoff="auto")
+        items, _ = client.list_images(limit=100)
+    assert {h.id for h in by_date.hits} == {indexed[i] for i in range(10, 20, 2)}
+    assert by_date.sort == "date"
+    created = [h.file["created_at"] for h in by_date.hits]
+    assert created == sorted(created, reverse=True)
+    for hit, http_hit in zip(by_date.hits, http_body["results"], strict=True):
+        assert hit.file == {k: http_hit[k] for k in hit.file}
+        number = indexed.index(hit.id)
+        assert hit.file["filename"] == f"{number}.jpg"
+        assert (hit.file["format"], hit.file["width"], hit.file["height"]) == ("JPEG", 192, 192)
+    assert [h.id for h in cut.hits] == [h.id for h in full.hits if h.score >= threshold]
+    assert cut.cut == len(full.hits) - len(cut.hits) and cut.cutoff["mode"] == "min_score"
+    assert auto.cut == 0 and "no meaningful cutoff" in auto.cutoff["message"]
+    assert all(i["filename"] and i["width"] == 192 for i in items)
+
+
+def test_bulk_delete_by_filter_dry_runs_first_and_by_ids_over_grpc(
+    keyed: RunningGateway, indexed: list[str]
+) -> None:
+    chosen = {"n": {"gte": 44, "lte": 47}}
+    with PicSearchClient(keyed.grpc_target, api_key=KEY) as client:
+        before = {c["count"] for c in client.stats()["collections"].values()}.pop()
+        dry = client.delete_images(filter=chosen, dry_run=True)
+        assert dry == {"matched": 4, "deleted": 0, "dry_run": True}
+        assert client.delete_images(filter=chosen) == {"matched": 4, "deleted": 4, "dry_run": False}
+        assert client.delete_images(filter=chosen)["matched"] == 0
+        assert client.delete_images(ids=[indexed[43], "0" * 64])["deleted"] == 1
+        after = {c["count"] for c in client.stats()["collections"].values()}
+        assert after == {before - 5}
+        for bad, code in (({}, "invalid_delete"), ({"ids": ["../x"]}, "invalid_ids"),
+                          ({"filter": {"n": {"gt": "1 or 1==1"}}}, "invalid_filter")):  # fmt: skip
+            with pytest.raises(GrpcApiError) as caught:
+                client.delete_images(**bad)  # type: ignore[arg-type]
+            assert (caught.value.status, caught.value.code) == (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                code,
+            )
