@@ -29,7 +29,7 @@ from gateway.errors import ValidationError
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_FILTER_KEYS = 16
-MAX_IN_VALUES = 100
+MAX_IN_VALUES = 16  # a disjunction (see below); the Milvus server rejects deep ones
 MAX_STRING_CHARS = 1024
 MAX_ABS_NUMBER = 2**53  # beyond this, JSON numbers lose integer precision
 CREATED_AT = "created_at"
@@ -169,11 +169,16 @@ def _operators(key: str, value: dict[Any, Any], allowed: set[str]) -> dict[str, 
 def _scalar(key: str, value: Any) -> str:
     """A string, number or boolean as an expression literal."""
     if isinstance(value, str):
-        if len(value) > MAX_STRING_CHARS:
-            raise ValidationError(f"filter value for {key!r} is too long", code=_CODE)
-        # json.dumps escapes quotes, backslashes and control characters; ensure_ascii
-        # keeps every byte of the expression printable.
-        return json.dumps(value, ensure_ascii=True)
+        if len(value) > MAX_STRING_CHARS or not value.isprintable():
+            raise ValidationError(
+                f"filter value for {key!r} must be printable text of at most "
+                f"{MAX_STRING_CHARS} characters",
+                code=_CODE,
+            )
+        # With control characters refused, json.dumps escapes only quotes and backslashes;
+        # other characters stay UTF-8, since neither Milvus Lite (no \u escapes at all) nor
+        # the server (no surrogate pairs) reads every \u escape.
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -102,6 +102,7 @@ def _cases(times: list[int]) -> list[tuple[dict[str, Any], Predicate]]:
         ({"album": {"eq": "b"}}, lambda r: r["metadata"]["album"] == "b"),
         ({"album": {"in": ["a", "c"]}}, lambda r: r["metadata"]["album"] in ("a", "c")),
         ({"rating": {"in": [2, 5]}}, lambda r: r["metadata"]["rating"] in (2, 5)),
+        ({"rating": {"in": [2, 5, *range(10, 24)]}}, lambda r: r["metadata"]["rating"] in (2, 5)),
         ({"flag": True}, lambda r: r["metadata"].get("flag") is True),
         ({"rating": {"gte": 2, "lt": 4}}, lambda r: 2 <= r["metadata"]["rating"] < 4),
         ({"rating": {"gt": 3.5}}, lambda r: r["metadata"]["rating"] > 3.5),
@@ -127,6 +128,7 @@ def _cases(times: list[int]) -> list[tuple[dict[str, Any], Predicate]]:
             lambda r: r["metadata"]["album"] == 'b" or 1==1 or "',
         ),
         ({"album": "nobody"}, lambda r: False),
+        ({"album": {"in": ["é", "😀 x", "\\"]}}, lambda r: False),  # UTF-8 reaches Milvus
     ]
 
 
