@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from bench.common import Context, figure, write_result
-from gateway.config import TritonSettings
+from gateway.config import TritonSettings, get_settings
+from gateway.models.registry import search_models
 from gateway.samples import sample_photos
 from gateway.services.evaluation import TRANSFORMS, evaluate_with_triton
 
@@ -22,7 +23,8 @@ def run(ctx: Context) -> dict[str, Any]:
         transforms = tuple(t for t in TRANSFORMS if t.name in ("crop_70", "jpeg_q20", "hflip"))
     ctx.log(f"quality: {len(photos)} originals x {len(transforms)} edits")
     settings = TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600)
-    report = asyncio.run(evaluate_with_triton(photos, settings, transforms))
+    specs = [m.image_model for m in search_models(get_settings().models.enabled)]
+    report = asyncio.run(evaluate_with_triton(photos, settings, specs, transforms))
     results = report.as_dict()
     results["mean_over_edits"] = {
         model: {

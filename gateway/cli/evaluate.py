@@ -34,15 +34,17 @@ def eval_command(
     """Copy detection: recall@1 and mAP per edit (crop, scale, JPEG, flip, ...) and model."""
     from gateway.config import get_settings
     from gateway.errors import PicSearchError
+    from gateway.models.registry import search_models
     from gateway.services.evaluation import evaluate_with_triton
 
     originals = _originals(folder, max_images)
+    specs = [m.image_model for m in search_models(get_settings().models.enabled)]
     settings = get_settings().triton.model_copy()
     if triton_url:
         settings.url = triton_url
     console.print(f"{len(originals)} originals, Triton at {settings.url}", markup=False)
     try:
-        report = asyncio.run(evaluate_with_triton(originals, settings))
+        report = asyncio.run(evaluate_with_triton(originals, settings, specs))
     except (PicSearchError, ValueError) as exc:
         console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc

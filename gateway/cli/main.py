@@ -122,7 +122,10 @@ def index(
 def search(
     image: Annotated[Path | None, typer.Argument(help="Query image.", exists=True)] = None,
     text: Annotated[str | None, typer.Option("--text", "-t", help="Search by text (CLIP).")] = None,
-    model: Annotated[str, typer.Option(help="clip or vgg16 (image search).")] = "clip",
+    model: Annotated[
+        str | None,
+        typer.Option(help="An enabled model (`pic-search models list`); default: the gateway's."),
+    ] = None,
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
     url: Url = None,
     grpc: Grpc = None,
@@ -140,8 +143,9 @@ def search(
             body = _search_http(url, image, text, model, top_k)
     except Exception as exc:
         raise _fail_known(exc) from exc
+    random = " [random weights: near-duplicates only]" if body.get("random_weights") else ""
     table = Table(
-        "rank", "score", "id", "metadata", title=f"{body['model']} ({body['took_ms']} ms)"
+        "rank", "score", "id", "metadata", title=f"{body['model']} ({body['took_ms']} ms){random}"
     )
     for rank, hit in enumerate(body["results"], start=1):
         table.add_row(str(rank), f"{hit['score']:.4f}", hit["id"], json.dumps(hit["metadata"]))
@@ -149,14 +153,14 @@ def search(
 
 
 def _search_http(
-    url: str | None, image: Path | None, text: str | None, model: str, top_k: int
+    url: str | None, image: Path | None, text: str | None, model: str | None, top_k: int
 ) -> Any:
     with connect(url) as client:
         if text is not None:
             return checked(client.post("/v1/search/text", json={"q": text, "top_k": top_k}))
         assert image is not None
         files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
-        form = {"model": model, "top_k": str(top_k)}
+        form = {"top_k": str(top_k), **({"model": model} if model else {})}
         return checked(client.post("/v1/search/image", files=files, data=form))
 
 

@@ -18,13 +18,15 @@ from gateway.grpc.client import ImageToIndex, PicSearchClient, search_body
 
 
 def search(
-    target: str, image: Path | None, text: str | None, model: str, top_k: int
+    target: str, image: Path | None, text: str | None, model: str | None, top_k: int
 ) -> dict[str, Any]:
     with PicSearchClient(target) as client:
         if text is not None:
             return search_body(client.search_by_text(text, top_k=top_k))
         assert image is not None
-        return search_body(client.search_by_image(image.read_bytes(), model=model, top_k=top_k))
+        return search_body(
+            client.search_by_image(image.read_bytes(), model=model or "", top_k=top_k)
+        )
 
 
 def stats(target: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
 from gateway.serving.gateway import gateway_process
 from gateway.serving.milvus import milvus_process
-from gateway.serving.triton import TritonPorts, triton_process
+from gateway.serving.triton import TritonPorts, built_models, served_models, triton_process
 
 
 def gateway_env(settings: Settings) -> dict[str, str]:
@@ -31,8 +31,12 @@ def run_stack(settings: Settings, console: Console) -> None:
     stack = settings.stack
     data = stack.data_dir.resolve()
     repository = stack.model_repository.resolve()
-    if not (repository / "vgg16" / "1" / "model.savedmodel").exists():
-        console.print(f"[red]no models in {repository}[/red]: run `make models` first")
+    enabled = settings.models.enabled
+    missing = sorted(set(enabled) - set(built_models(repository)))
+    if missing:
+        console.print(
+            f"[red]{', '.join(missing)} not built in {repository}[/red]: run `make models`"
+        )
         raise SystemExit(2)
     url = f"http://{settings.server.host}:{settings.server.port}"
     interruptible()
@@ -47,7 +51,11 @@ def run_stack(settings: Settings, console: Console) -> None:
             ports = TritonPorts(
                 stack.triton_http_port, stack.triton_grpc_port, stack.triton_metrics_port
             )
-            stack_of_servers.enter_context(triton_process(repository, data / "triton", ports))
+            stack_of_servers.enter_context(
+                triton_process(
+                    repository, data / "triton", ports, served_models(repository, enabled)
+                )
+            )
             console.print(f"starting the gateway on {url} ...")
             gateway = gateway_process(
                 settings.server.port, gateway_env(settings), data / "gateway.log"

@@ -41,6 +41,7 @@ class SearchResult:
     model: str
     hits: list[Hit]
     took_ms: float
+    random_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class PicSearchClient:
 
 def _search_result(r: Any) -> SearchResult:
     hits = [Hit(h.id, h.score, convert.to_python(h.metadata)) for h in r.hits]
-    return SearchResult(r.model, hits, r.took_ms)
+    return SearchResult(r.model, hits, r.took_ms, r.random_weights)
 
 
 def _api_error(exc: grpc.RpcError) -> GrpcApiError:
@@ -212,7 +213,12 @@ def _api_error(exc: grpc.RpcError) -> GrpcApiError:
 def search_body(result: SearchResult) -> dict[str, Any]:
     """The HTTP API's search body (without links), for printing and comparisons."""
     hits = [{"id": h.id, "score": h.score, "metadata": h.metadata} for h in result.hits]
-    return {"model": result.model, "results": hits, "took_ms": result.took_ms}
+    return {
+        "model": result.model,
+        "results": hits,
+        "took_ms": result.took_ms,
+        "random_weights": result.random_weights,
+    }
 
 
 def index_summary(results: Sequence[IndexResult]) -> dict[str, int]:

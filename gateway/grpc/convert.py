@@ -48,7 +48,11 @@ def optional_int(message: Message, field: str) -> int | None:
 
 
 def search_response(result: SearchResult) -> Any:
-    response = pb.SearchResponse(model=result.model, took_ms=round(result.took_ms, 2))
+    response = pb.SearchResponse(
+        model=result.model,
+        took_ms=round(result.took_ms, 2),
+        random_weights=result.random_weights,
+    )
     for hit in result.hits:
         fill(response.hits.add(id=hit.id, score=hit.score).metadata, hit.metadata)
     return response

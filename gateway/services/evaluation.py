@@ -21,11 +21,10 @@ from PIL import Image, ImageEnhance, ImageOps
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings
 from gateway.errors import PicSearchError
-from gateway.models.spec import SEARCH_MODELS, TritonModelSpec
+from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image, to_rgb
 
 Embed = Callable[[TritonModelSpec, npt.NDArray[np.uint8]], Awaitable[npt.NDArray[np.float32]]]
-IMAGE_MODELS: tuple[TritonModelSpec, ...] = tuple(m.image_model for m in SEARCH_MODELS.values())
 RANDOM_WEIGHTS_NOTE = (
     "These models hold seeded random weights: the numbers only measure near-duplicate "
     "robustness (how stable an embedding stays under each edit), not semantic quality."
@@ -146,7 +145,7 @@ def rank_metrics(
 async def evaluate(
     originals: dict[str, bytes],
     embed: Embed,
-    specs: Sequence[TritonModelSpec] = IMAGE_MODELS,
+    specs: Sequence[TritonModelSpec],
     transforms: Sequence[Transform] = TRANSFORMS,
     limits: LimitSettings | None = None,
 ) -> Report:
@@ -194,13 +193,14 @@ async def evaluate(
 async def evaluate_with_triton(
     originals: dict[str, bytes],
     triton: TritonSettings,
+    specs: Sequence[TritonModelSpec],
     transforms: Sequence[Transform] = TRANSFORMS,
 ) -> Report:
     """`evaluate` against the Triton at `triton.url`, recording each model's weights."""
     client = TritonClient(triton)
     try:
-        report = await evaluate(originals, client.embed, transforms=transforms)
-        report.weights = {spec.name: await client.provenance(spec) for spec in IMAGE_MODELS}
+        report = await evaluate(originals, client.embed, specs, transforms=transforms)
+        report.weights = {spec.name: await client.provenance(spec) for spec in specs}
         return report
     finally:
         await client.close()

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from gateway.errors import NotFoundError, ValidationError
-from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.store.base import Kind, check_id
@@ -43,7 +42,8 @@ async def newest(
             raise ValidationError("cursor is not one this API returned", code="invalid_cursor")
         before = int(cursor)
     await backends.ensure_collections()
-    collection = backends.collection(SEARCH_MODELS[DEFAULT_SEARCH_MODEL])
+    # Every collection holds every image; the first enabled one serves the listing.
+    collection = backends.collection(backends.models[0])
     with stage("milvus"):
         rows = await backends.vectors.newest(collection, before, limit + 1)
     page, more = rows[:limit], len(rows) > limit
@@ -56,7 +56,7 @@ async def delete(backends: Backends, image_id: str) -> None:
     check_id(image_id)
     await backends.ensure_collections()
     found = await backends.store.exists(image_id, "original")
-    for model in SEARCH_MODELS.values():
+    for model in backends.models:
         collection = backends.collection(model)
         with stage("milvus"):
             if await backends.vectors.existing_ids(collection, [image_id]):

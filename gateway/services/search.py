@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.clients.base import Hit
-from gateway.errors import NotFoundError, TooLargeError, ValidationError
-from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS, SearchModel
+from gateway.errors import NotFoundError, PicSearchError, TooLargeError, ValidationError
+from gateway.models.spec import SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
@@ -26,15 +27,8 @@ class SearchResult:
     model: str
     hits: list[Hit]
     took_ms: float
-
-
-def search_model(name: str | None) -> SearchModel:
-    model = SEARCH_MODELS.get(name or DEFAULT_SEARCH_MODEL)
-    if model is None:
-        raise ValidationError(
-            f"unknown model {name!r}; choose one of {sorted(SEARCH_MODELS)}", code="unknown_model"
-        )
-    return model
+    # The model's weights are seeded random: only copies and near-copies are found.
+    random_weights: bool = False
 
 
 def check_top_k(backends: Backends, top_k: int | None) -> int:
@@ -45,6 +39,15 @@ def check_top_k(backends: Backends, top_k: int | None) -> int:
             f"top_k must be between 1 and {limits.max_top_k}", code="invalid_top_k"
         )
     return value
+
+
+async def _chosen_model(backends: Backends, name: str | None) -> SearchModel:
+    """The model asked for, else the default, which depends on the weights Triton holds."""
+    if name is None and not backends.collections_ready:
+        # A dependency outage surfaces on the search itself, after the input is checked.
+        with contextlib.suppress(PicSearchError):
+            await backends.ensure_collections()
+    return backends.model(name)
 
 
 async def _search(
@@ -63,7 +66,8 @@ async def _search(
             backends.collection(model), vector.tolist(), top_k + (exclude is not None), expression
         )
     hits = [h for h in hits if h.id != exclude][:top_k]
-    return SearchResult(model.name, hits, (time.perf_counter() - started) * 1000)
+    took_ms = (time.perf_counter() - started) * 1000
+    return SearchResult(model.name, hits, took_ms, backends.random_weights(model))
 
 
 async def by_image(
@@ -74,7 +78,7 @@ async def by_image(
     filters: dict[str, Any],
 ) -> SearchResult:
     started = time.perf_counter()
-    model, k = search_model(model_name), check_top_k(backends, top_k)
+    model, k = await _chosen_model(backends, model_name), check_top_k(backends, top_k)
     limits = backends.settings.limits
     if len(data) > limits.max_upload_bytes:
         raise TooLargeError(
@@ -103,7 +107,7 @@ async def by_text(
             f"the query is {len(text)} characters; the limit is {limits.max_text_chars}",
             code="query_too_long",
         )
-    model, k = SEARCH_MODELS["clip"], check_top_k(backends, top_k)
+    model, k = backends.text_model(), check_top_k(backends, top_k)
     assert model.text_model is not None
     with stage("tokenize"):
         ids = backends.tokenizer.tokenize([text])
@@ -118,7 +122,7 @@ async def similar(
     """Search with an indexed image's stored vector ("click a result"); excludes itself."""
     started = time.perf_counter()
     check_id(image_id)
-    model, k = search_model(model_name), check_top_k(backends, top_k)
+    model, k = await _chosen_model(backends, model_name), check_top_k(backends, top_k)
     await backends.ensure_collections()
     with stage("milvus"):
         row = await backends.vectors.get(backends.collection(model), image_id, with_vector=True)

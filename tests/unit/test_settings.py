@@ -30,3 +30,17 @@ def test_api_keys_can_come_from_a_file_with_comments(tmp_path: Path) -> None:
 def test_secrets_are_not_shown_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIC_SEARCH_AUTH__API_KEYS", '["very-secret"]')
     assert "very-secret" not in repr(Settings())
+
+
+def test_enabled_models_are_a_comma_list_checked_against_the_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().models.enabled == ["vgg16", "clip", "efficientnet_lite0"]
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", " clip, efficientnet_lite0,clip ")
+    assert Settings().models.enabled == ["clip", "efficientnet_lite0"]
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", "clip,resnet5O")
+    with pytest.raises(ValueError, match="unknown models \\['resnet5O'\\]"):
+        Settings()
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", " , ")
+    with pytest.raises(ValueError, match="at least one model"):
+        Settings()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
-from gateway.api.routes.links import image_links, ingest_response, search_body
+from gateway.api.routes.links import MODEL_HELP, image_links, ingest_response, search_body
 from gateway.api.schemas import ErrorBody, ImageList, ImageRecord, IngestResponse, SearchResponse
 from gateway.services import images, ingest, search
 from gateway.services.filters import parse_json_object
@@ -101,7 +101,7 @@ async def get_thumbnail(backends: BackendsDep, image_id: str) -> Response:
 async def similar_images(
     backends: BackendsDep,
     image_id: str,
-    model: Annotated[str | None, Query(description="`clip` (default) or `vgg16`.")] = None,
+    model: Annotated[str | None, Query(description=MODEL_HELP)] = None,
     top_k: Annotated[int | None, Query()] = None,
 ) -> dict[str, Any]:
     """Images like an indexed one, by its stored vector (the image itself is left out)."""

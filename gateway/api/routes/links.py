@@ -8,11 +8,17 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from gateway.api.errors import HTTP_STATUS, error_body
+from gateway.models.registry import REGISTRY
 from gateway.services.backends import Backends
 from gateway.services.ingest import FileResult, IngestReport
 from gateway.services.search import Hit, SearchResult
 
 _INGEST_STATUS = {"accepted": 201, "partial": 207}
+
+MODEL_HELP = (
+    f"An enabled model (registry: {', '.join(f'`{name}`' for name in REGISTRY)}; see "
+    "`GET /v1/models`); default: the best enabled one with real weights."
+)
 
 
 def image_links(backends: Backends, image_id: str) -> dict[str, str]:
@@ -34,6 +40,7 @@ def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
         "model": result.model,
         "results": [hit_body(backends, hit) for hit in result.hits],
         "took_ms": round(result.took_ms, 2),
+        "random_weights": result.random_weights,
     }
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from gateway.api.deps import BackendsDep, Reader
 from gateway.api.routes.images import ERRORS
-from gateway.api.routes.links import search_body
+from gateway.api.routes.links import MODEL_HELP, search_body
 from gateway.api.schemas import SearchResponse, TextQuery
 from gateway.services import search
 from gateway.services.filters import check_object, parse_json_object
@@ -21,7 +21,7 @@ async def search_by_image(
     backends: BackendsDep,
     file: Annotated[UploadFile, File(description="The query image.")],
     top_k: Annotated[int | None, Form()] = None,
-    model: Annotated[str | None, Form(description="`clip` (default) or `vgg16`.")] = None,
+    model: Annotated[str | None, Form(description=MODEL_HELP)] = None,
     filter: Annotated[str | None, Form(description="JSON object of metadata equalities.")] = None,
 ) -> dict[str, Any]:
     limits = backends.settings.limits

@@ -10,7 +10,10 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from gateway.export import triton_config
 from gateway.export.repository import savedmodel_path
-from gateway.models.spec import TRITON_MODELS, TritonModelSpec
+from gateway.models.registry import triton_models
+from gateway.models.spec import TritonModelSpec
+
+TRITON_MODELS = triton_models()
 
 _TRITON_TO_TF = {mc.TYPE_UINT8: tf.uint8, mc.TYPE_INT32: tf.int32, mc.TYPE_FP32: tf.float32}
 CASES = [(spec, variant) for spec in TRITON_MODELS for variant in triton_config.VARIANT_PATHS]
