@@ -19,6 +19,7 @@ app.add_typer(models.app, name="models")
 app.command()(admin.check)
 app.command(name="reindex")(admin.reindex_command)
 app.command(name="eval")(evaluate.eval_command)
+app.command(name="labeled-set")(evaluate.labeled_set_command)
 console = Console()
 
 Url = Annotated[
