@@ -10,6 +10,7 @@ mean of 1 / its rank).
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -101,6 +102,8 @@ class Report:
     scores: dict[str, list[Score]]  # Triton model -> one score per transform
     weights: dict[str, str] = field(default_factory=dict)  # Triton model -> provenance
     skipped: list[str] = field(default_factory=list)  # originals that are not usable images
+    # Triton model -> images embedded per second in the evaluation's one big batch.
+    images_per_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def random_weights(self) -> bool:
@@ -117,6 +120,7 @@ class Report:
             "random_weights": self.random_weights,
             "note": self.note,
             "skipped": self.skipped,
+            "images_per_s": self.images_per_s,
             "scores": {m: [asdict(s) for s in scores] for m, scores in self.scores.items()},
         }
 
@@ -177,8 +181,11 @@ async def evaluate(
 
     count = len(names)
     scores: dict[str, list[Score]] = {}
+    rates: dict[str, float] = {}
     for spec in specs:
+        started = time.perf_counter()
         vectors = await embed(spec, np.stack(inputs[spec.name]))
+        rates[spec.name] = len(vectors) / (time.perf_counter() - started)
         base = vectors[:count]
         scores[spec.name] = []
         for t, transform in enumerate(transforms):
@@ -187,7 +194,7 @@ async def evaluate(
             scores[spec.name].append(
                 Score(transform.name, transform.family, recall, mean_ap, count)
             )
-    return Report(images=count, scores=scores, skipped=skipped)
+    return Report(images=count, scores=scores, skipped=skipped, images_per_s=rates)
 
 
 async def evaluate_with_triton(
