@@ -39,13 +39,12 @@ $(STAMPS)/browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@touch $@
 
-# What the tests use; nothing downloads: seeded random weights, except EfficientNet-Lite0's
-# real ImageNet weights, which ship inside a pip package.
-TEST_MODEL_SET := vgg16 clip efficientnet_lite0
+# Every registry model, as the tests use them; nothing downloads: seeded random weights,
+# except EfficientNet-Lite0's real ImageNet weights, which ship inside a pip package.
 test-models: $(STAMPS)/test-models
 $(STAMPS)/test-models: $(STAMPS)/venv $(MODEL_SOURCES)
 	$(BIN)/pic-search models build --weights random --weights efficientnet_lite0=pretrained \
-	  $(addprefix --model ,$(TEST_MODEL_SET)) --output $(TEST_MODELS)
+	  --all-models --output $(TEST_MODELS)
 	@touch $@
 
 # The local stack's models (PIC_SEARCH_MODELS__ENABLED, default vgg16, clip and

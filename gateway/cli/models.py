@@ -45,6 +45,9 @@ def build(
         list[str] | None,
         typer.Option(help="Only these registry models (default: PIC_SEARCH_MODELS__ENABLED)."),
     ] = None,
+    all_models: Annotated[
+        bool, typer.Option("--all-models", help="Every model of the registry.")
+    ] = False,
     missing_only: Annotated[
         bool, typer.Option(help="Skip models the repository already holds.")
     ] = False,
@@ -55,7 +58,7 @@ def build(
     from gateway.export.weights import WeightsUnavailableError
     from gateway.serving.triton import built_models
 
-    names = model or get_settings().models.enabled
+    names = list(REGISTRY) if all_models else (model or get_settings().models.enabled)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise typer.BadParameter(f"unknown models {unknown}; the registry has {list(REGISTRY)}")

@@ -80,7 +80,28 @@ EFFICIENTNET_LITE0 = SearchModel(
     quality_rank=40,
 )
 
-REGISTRY: dict[str, SearchModel] = {m.name: m for m in (VGG16, CLIP, EFFICIENTNET_LITE0)}
+RESNET50 = SearchModel(
+    name="resnet50",
+    title="ResNet50",
+    image_model=_image_model("resnet50", 2048, _CROP_BILINEAR),
+    text_model=None,
+    builder="resnet50",
+    pretrained=PretrainedWeights("keras.applications.ResNet50/imagenet"),
+    quality_rank=50,
+)
+EFFICIENTNETV2_S = SearchModel(
+    name="efficientnetv2_s",
+    title="EfficientNetV2-S",
+    image_model=_image_model("efficientnetv2_s", 1280, _CROP_BICUBIC),
+    text_model=None,
+    builder="efficientnetv2_s",
+    pretrained=PretrainedWeights("keras.applications.EfficientNetV2S/imagenet"),
+    quality_rank=60,
+)
+
+REGISTRY: dict[str, SearchModel] = {
+    m.name: m for m in (VGG16, CLIP, EFFICIENTNET_LITE0, RESNET50, EFFICIENTNETV2_S)
+}
 # What runs when `PIC_SEARCH_MODELS__ENABLED` is not set.
 DEFAULT_ENABLED: tuple[str, ...] = ("vgg16", "clip", "efficientnet_lite0")
 
