@@ -99,8 +99,18 @@ EFFICIENTNETV2_S = SearchModel(
     quality_rank=60,
 )
 
+DINOV2_SMALL = SearchModel(
+    name="dinov2_small",
+    title="DINOv2-S",
+    image_model=_image_model("dinov2_small", 384, _CROP_BICUBIC),
+    text_model=None,
+    builder="dinov2_small",
+    pretrained=PretrainedWeights("huggingface/facebook/dinov2-small"),
+    quality_rank=90,
+)
+
 REGISTRY: dict[str, SearchModel] = {
-    m.name: m for m in (VGG16, CLIP, EFFICIENTNET_LITE0, RESNET50, EFFICIENTNETV2_S)
+    m.name: m for m in (VGG16, CLIP, EFFICIENTNET_LITE0, RESNET50, EFFICIENTNETV2_S, DINOV2_SMALL)
 }
 # What runs when `PIC_SEARCH_MODELS__ENABLED` is not set.
 DEFAULT_ENABLED: tuple[str, ...] = ("vgg16", "clip", "efficientnet_lite0")

@@ -41,10 +41,23 @@ def _efficientnetv2_s(images: np.ndarray) -> np.ndarray:
     return np.asarray(net(images.astype("float32")))
 
 
+def _dinov2_small(images: np.ndarray) -> np.ndarray:
+    import keras_hub
+
+    keras.utils.set_random_seed(DEFAULT_SEED)
+    backbone = keras_hub.models.DINOV2Backbone(  # facebook/dinov2-small's configuration
+        patch_size=14, num_layers=12, hidden_dim=384, num_heads=6, intermediate_dim=1536,
+        image_shape=(224, 224, 3), position_embedding_shape=(518, 518, 3),
+    )  # fmt: skip
+    x = (images / 255.0 - (0.485, 0.456, 0.406)) / (0.229, 0.224, 0.225)
+    return np.asarray(backbone({"images": x.astype("float32")})[:, 0])
+
+
 # Model name -> its reference: raw features of uint8 RGB images, before normalisation.
 REFERENCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "resnet50": _resnet50,
     "efficientnetv2_s": _efficientnetv2_s,
+    "dinov2_small": _dinov2_small,
 }
 
 
