@@ -91,10 +91,17 @@ def index_samples(url: str, console: Console) -> None:
 def _banner(url: str, console: Console) -> None:
     with connect(url) as client:
         stats = checked(client.get("/v1/stats"))
-    if stats.get("random_weights"):
+    models = stats.get("search_models", [])
+    random = [m["name"] for m in models if m["random_weights"]]
+    real = [m["name"] for m in models if not m["random_weights"]]
+    if random:
         console.print(
-            "[bold yellow]RANDOM WEIGHTS:[/bold yellow] pretrained weights were not available, "
-            "so search finds near-duplicates only and text search is not meaningful. "
-            "Run `make models WEIGHTS=pretrained` where the internet is reachable."
+            f"[bold yellow]RANDOM WEIGHTS[/bold yellow] in {', '.join(random)}: pretrained "
+            "weights were not available, so these find near-duplicates only"
+            + (" (and text search is not meaningful)" if "clip" in random else "")
+            + ". Run `make models WEIGHTS=pretrained` where the internet is reachable."
         )
+    if real:
+        default = next((m["name"] for m in models if m["default"]), "")
+        console.print(f"real pretrained weights: {', '.join(real)}; image search uses {default}")
     console.print(f"\n[bold green]Pic Search is running:[/bold green] {url}  (Ctrl-C stops it)\n")
