@@ -121,7 +121,8 @@ def model_table(per_model: dict[str, dict[str, Any]]) -> list[str]:
         "Per model (`quality`: images/s through Triton in one large batch on this CPU; copy "
         "detection R@1 averaged over the edits; P@5 on the labeled set of real photos):",
         "",
-        "| model | images/s | dimension | copy detection R@1 | labeled P@5 | labeled mAP | weights |",
+        "| model | images/s | dimension | copy detection R@1 | labeled P@5 | labeled mAP "
+        "| weights |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, m in per_model.items():
