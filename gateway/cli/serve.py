@@ -90,8 +90,7 @@ def index_samples(url: str, console: Console) -> None:
 
 def _banner(url: str, console: Console) -> None:
     with connect(url) as client:
-        stats = checked(client.get("/v1/stats"))
-    models = stats.get("search_models", [])
+        models = checked(client.get("/v1/models"))["models"]
     random = [m["name"] for m in models if m["random_weights"]]
     real = [m["name"] for m in models if not m["random_weights"]]
     if random:
