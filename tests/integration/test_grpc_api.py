@@ -91,6 +91,7 @@ def test_search_by_image_matches_http(
         form = {"model": model, "top_k": "10", "filter": '{"album": "a1"}'}
         by_http = http.post("/v1/search/image", files={"file": ("q.jpg", query)}, data=form).json()
     assert by_grpc.model == by_http["model"] == model
+    assert by_grpc.random_weights is by_http["random_weights"] is True  # seeded test weights
     assert by_grpc.hits[0].id == indexed[7]
     assert {h.metadata["album"] for h in by_grpc.hits} == {"a1"}
     assert _grpc_hits(by_grpc) == _http_hits(by_http)
