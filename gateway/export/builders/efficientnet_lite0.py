@@ -137,10 +137,10 @@ def copy_weights(model: keras.Model, state: dict[str, npt.NDArray[np.float32]]) 
 
 def build(source: WeightsSource) -> dict[str, BuiltNetwork]:
     spec = EFFICIENTNET_LITE0
-    model = features_model()
     if source.kind == "random":
         keras.utils.set_random_seed(source.seed)
-        model = features_model()  # initialised under the seed
+    model = features_model()
+    if source.kind == "random":
         provenance = source.provenance(spec.pretrained.published)
     else:
         if source.kind == "pretrained":
