@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 TEST_MODELS := build/test-models
-MODEL_SOURCES := $(wildcard gateway/export/*.py) gateway/models/spec.py gateway/models/clip_tokenizer.py
+MODEL_SOURCES := $(wildcard gateway/export/*.py gateway/export/builders/*.py gateway/models/*.py)
 WEIGHTS ?= auto
 PYTEST_ARGS ?=
 # picsearch.v1's Python stubs: generated from the proto, never committed.
@@ -39,21 +39,20 @@ $(STAMPS)/browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@touch $@
 
-# Seeded random weights: what the tests use (nothing downloads at test time).
+# Every registry model, as the tests use them; nothing downloads: seeded random weights,
+# except EfficientNet-Lite0's real ImageNet weights, which ship inside a pip package.
 test-models: $(STAMPS)/test-models
 $(STAMPS)/test-models: $(STAMPS)/venv $(MODEL_SOURCES)
-	$(BIN)/pic-search models build --weights random --output $(TEST_MODELS)
+	$(BIN)/pic-search models build --weights random --weights efficientnet_lite0=pretrained \
+	  --all-models --output $(TEST_MODELS)
 	@touch $@
 
-# The local stack's models: pretrained when reachable (WEIGHTS=auto), else seeded random.
+# The local stack's models (PIC_SEARCH_MODELS__ENABLED, default vgg16, clip and
+# efficientnet_lite0): WEIGHTS=auto takes pretrained weights where they can be had (always for
+# EfficientNet-Lite0, whose weights ship in a pip package) and says loudly which are random.
 models: $(STAMPS)/models
 $(STAMPS)/models: $(STAMPS)/venv $(MODEL_SOURCES)
-	@if [ "$(WEIGHTS)" = auto ]; then \
-	  $(BIN)/pic-search models build --weights pretrained --output model_repository \
-	  || { echo; echo "*** Pretrained weights unreachable: using SEEDED RANDOM weights."; \
-	       echo "*** Search then finds near-duplicates only; text search is not meaningful."; echo; \
-	       $(BIN)/pic-search models build --weights random --output model_repository; }; \
-	else $(BIN)/pic-search models build --weights $(WEIGHTS) --output model_repository; fi
+	$(BIN)/pic-search models build --weights $(WEIGHTS) --output model_repository
 	@touch $@
 
 lint: $(STAMPS)/venv $(STUBS)

@@ -17,12 +17,12 @@ from bench import diagnose
 from bench.common import Context, closed_loop, figure, write_result
 from bench.photos import rgb_samples
 from gateway.export import triton_config
-from gateway.models.spec import CLIP_IMAGE
+from gateway.models.registry import triton_model
 from gateway.preprocess import model_input
 from gateway.serving.process import ServerProcess, free_port
 from gateway.serving.triton import TritonPorts, triton_process
 
-SPEC = CLIP_IMAGE
+SPEC = triton_model("clip_image")
 
 
 def unbatched_repository(source: Path, dest: Path) -> Path:
@@ -54,7 +54,9 @@ def run(ctx: Context) -> dict[str, Any]:
     levels = (1, 4) if ctx.tiny else (1, 2, 4, 8, 16, 32)
     repo = unbatched_repository(ctx.stack.repository, ctx.workdir / "unbatched-repo")
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
-    server: ServerProcess = triton_process(repo, ctx.workdir / "triton-unbatched", ports)
+    server: ServerProcess = triton_process(
+        repo, ctx.workdir / "triton-unbatched", ports, [SPEC.name]
+    )
     server.ready = lambda: _one_model_ready(ports.http)
     ctx.log("batching: starting a second Triton with batching off")
     with server:

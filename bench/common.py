@@ -23,6 +23,9 @@ import numpy as np
 import psutil
 from matplotlib.figure import Figure
 
+from gateway.config import get_settings
+from gateway.models.registry import triton_models
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
@@ -171,7 +174,7 @@ def _cpuinfo_lines() -> list[str]:
 def served_weights(stack: Stack) -> dict[str, str]:
     """Each model's weights provenance: from Triton's config API, else the local copy."""
     out = {}
-    for model in ("vgg16", "clip_image", "clip_text"):
+    for model in (s.name for s in triton_models(get_settings().models.enabled)):
         try:
             if stack.triton_http:
                 url = f"http://{stack.triton_http}/v2/models/{model}/config"

@@ -19,7 +19,8 @@ from pymilvus import MilvusClient
 from bench.common import Context, figure, percentiles, target, write_result
 from bench.photos import distinct_photos
 from bench.stack import COLLECTION_PREFIX  # also the tiny test's gateway's
-from gateway.models.spec import SEARCH_MODELS
+from gateway.config import get_settings
+from gateway.models.registry import search_models
 from gateway.store.base import check_id
 
 BULK_TARGET = 50.0  # images/s
@@ -46,7 +47,7 @@ def _left_in_collections(ctx: Context, ids: list[str]) -> dict[str, int]:
     milvus = MilvusClient(uri=ctx.stack.milvus_uri)
     try:
         out = {}
-        for model in SEARCH_MODELS.values():
+        for model in search_models(get_settings().models.enabled):
             name = f"{COLLECTION_PREFIX}{model.name}"
             found = 0
             for start in range(0, len(ids), 1000):

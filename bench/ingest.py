@@ -15,11 +15,13 @@ import tritonclient.grpc as grpc
 from bench import diagnose
 from bench.common import Context, figure, other_cores_since, other_cpu, target, write_result
 from bench.photos import distinct_photos, write_folder
-from gateway.config import LimitSettings
+from gateway.config import LimitSettings, get_settings
 from gateway.export.repository import load_signature
+from gateway.models.registry import search_models
 from gateway.preprocess import prepare_image
-from gateway.services.ingest import IMAGE_SPECS
 from gateway.serving.process import venv_bin
+
+IMAGE_SPECS = [m.image_model for m in search_models(get_settings().models.enabled)]
 
 TARGET = 0.90
 BATCH = 16  # the CLI's default --batch-size

@@ -14,11 +14,11 @@ from PIL import Image
 from bench.common import Context, figure, target, write_result
 from bench.photos import large_jpegs
 from gateway.config import LimitSettings
-from gateway.models.spec import CLIP_IMAGE, VGG16
+from gateway.models.registry import triton_model
 from gateway.preprocess import THUMBNAIL_SIZE, model_input, prepare_image, to_rgb
 
 TARGET = 4.0
-SPECS = [VGG16, CLIP_IMAGE]
+SPECS = [triton_model("vgg16"), triton_model("clip_image")]
 
 
 def naive(data: bytes) -> dict[str, np.ndarray]:

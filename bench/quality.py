@@ -1,5 +1,6 @@
-"""Copy-detection quality on the bundled photos (`gateway.services.evaluation`, which
-`pic-search eval` runs too): recall@1 and mAP per edit and per model."""
+"""Search quality per model, as `pic-search eval --labeled` measures it: copy detection on
+the bundled photos (recall@1 and mAP per edit) and labeled retrieval (P@5, mAP) on the
+labeled set assembled from installed packages; plus each model's images/s through Triton."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from typing import Any
 import numpy as np
 
 from bench.common import Context, figure, write_result
-from gateway.config import TritonSettings
+from gateway.clients.triton import TritonClient
+from gateway.config import TritonSettings, get_settings
+from gateway.labeled_set import labeled_images
+from gateway.models.registry import search_models
+from gateway.models.spec import TritonModelSpec
 from gateway.samples import sample_photos
 from gateway.services.evaluation import TRANSFORMS, evaluate_with_triton
+from gateway.services.labeled_eval import LabeledScore, evaluate_labeled, scores_as_dict
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -22,8 +28,28 @@ def run(ctx: Context) -> dict[str, Any]:
         transforms = tuple(t for t in TRANSFORMS if t.name in ("crop_70", "jpeg_q20", "hflip"))
     ctx.log(f"quality: {len(photos)} originals x {len(transforms)} edits")
     settings = TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600)
-    report = asyncio.run(evaluate_with_triton(photos, settings, transforms))
+    models = search_models(get_settings().models.enabled)
+    specs = [m.image_model for m in models]
+    report = asyncio.run(evaluate_with_triton(photos, settings, specs, transforms))
+    labeled = labeled_images(per_class=2 if ctx.tiny else None)
+    ctx.log(f"quality: labeled set of {sum(len(v) for v in labeled.values())} photos")
+    labeled_scores = asyncio.run(_labeled(labeled, settings, specs))
     results = report.as_dict()
+    results["labeled"] = scores_as_dict(labeled_scores)
+    results["per_model"] = {
+        m.name: {
+            "triton_model": m.image_model.name,
+            "dimension": m.dim,
+            "images_per_s": report.images_per_s[m.image_model.name],
+            "copy_detection_recall_at_1": float(
+                np.mean([s.recall_at_1 for s in report.scores[m.image_model.name]])
+            ),
+            "labeled_precision_at_5": results["labeled"][m.image_model.name]["precision_at_k"],
+            "labeled_map": results["labeled"][m.image_model.name]["mean_ap"],
+            "weights": report.weights[m.image_model.name],
+        }
+        for m in models
+    }
     results["mean_over_edits"] = {
         model: {
             "recall_at_1": float(np.mean([s.recall_at_1 for s in scores])),
@@ -57,5 +83,18 @@ def run(ctx: Context) -> dict[str, Any]:
         f"{m}: mean R@1 {v['recall_at_1']:.2f}, mAP {v['mean_ap']:.2f}"
         for m, v in results["mean_over_edits"].items()
     ) + (" (random weights)" if report.random_weights else "")
+    results["headline"] += "; labeled P@5: " + ", ".join(
+        f"{s.model} {s.precision_at_k:.2f}" for s in labeled_scores
+    )
     write_result(ctx, "quality", results, [], fig)
     return results
+
+
+async def _labeled(
+    labeled: dict[str, dict[str, bytes]], settings: TritonSettings, specs: list[TritonModelSpec]
+) -> list[LabeledScore]:
+    client = TritonClient(settings)
+    try:
+        return await evaluate_labeled(labeled, client.embed, specs, k=5)
+    finally:
+        await client.close()

@@ -101,6 +101,9 @@ def render(results: dict[str, dict[str, Any]]) -> str:
             lines.append(f"| {name_cell} | {measure} | — | {headline} | report only |")
         for finding in body.get("results", {}).get("findings", []):
             findings.append(f"- **{name}**: {finding}")
+    per_model = results.get("quality", {}).get("results", {}).get("per_model")
+    if per_model:
+        lines += ["", *model_table(per_model)]
     if noisy:
         lines += [
             "",
@@ -112,6 +115,25 @@ def render(results: dict[str, dict[str, Any]]) -> str:
     if findings:
         lines += ["", "Where the time goes (findings):", "", *findings]
     return "\n".join(lines)
+
+
+def model_table(per_model: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per model: speed through Triton, size, copy detection, labeled retrieval."""
+    rows = [
+        "Per model (`quality`: images/s through Triton in one large batch on this CPU; copy "
+        "detection R@1 averaged over the edits; P@5 on the labeled set of real photos):",
+        "",
+        "| model | images/s | dimension | copy detection R@1 | labeled P@5 | labeled mAP "
+        "| weights |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, m in per_model.items():
+        rows.append(
+            f"| `{name}` | {m['images_per_s']:.1f} | {m['dimension']} | "
+            f"{m['copy_detection_recall_at_1']:.2f} | {m['labeled_precision_at_5']:.3f} | "
+            f"{m['labeled_map']:.3f} | {m['weights']} |"
+        )
+    return rows
 
 
 def _machine(m: dict[str, Any]) -> str:

@@ -29,8 +29,11 @@ from bench.common import (
 from bench.photos import distinct_photos
 from gateway.config import LimitSettings, Settings
 from gateway.models.clip_tokenizer import ClipTokenizer
-from gateway.models.spec import CLIP_IMAGE, CLIP_TEXT, TritonModelSpec
+from gateway.models.registry import triton_model
+from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image
+
+CLIP_IMAGE, CLIP_TEXT = triton_model("clip_image"), triton_model("clip_text")
 
 P50_BUDGET_MS = 10.0
 P99_BUDGET = 0.15

@@ -8,10 +8,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.common import ROOT, Stack
+from gateway.config import get_settings
 from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import ServerProcess, free_port
-from gateway.serving.triton import TritonPorts, triton_process
+from gateway.serving.triton import TritonPorts, served_models, triton_process
 
 COLLECTION_PREFIX = "bench_"
 
@@ -59,7 +60,14 @@ def local_stack(
         if need_triton or need_gateway:
             ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
             say(f"starting Triton on {repository} (gRPC {ports.grpc})")
-            servers.enter_context(triton_process(repository, workdir / "triton", ports))
+            servers.enter_context(
+                triton_process(
+                    repository,
+                    workdir / "triton",
+                    ports,
+                    served_models(repository, get_settings().models.enabled),
+                )
+            )
             triton_grpc, triton_http = f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"
         gateway_url, gateway_grpc, gateway_pid = "", "", None
         if need_gateway:

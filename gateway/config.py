@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.models.registry import DEFAULT_ENABLED, REGISTRY
 
 
 class ServerSettings(BaseModel):
@@ -118,6 +120,29 @@ class AuthSettings(BaseModel):
     session_ttl_s: int = Field(default=3600, gt=0)
 
 
+class ModelSettings(BaseModel):
+    # Which registry models run: Triton loads them, ingest embeds with each, each has its
+    # own collection. A comma list, e.g. `PIC_SEARCH_MODELS__ENABLED=vgg16,clip,resnet50`.
+    enabled: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ENABLED))
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("enabled")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown models {unknown}; the registry has {sorted(REGISTRY)}")
+        if not value:
+            raise ValueError("enable at least one model")
+        return list(dict.fromkeys(value))
+
+
 class StackSettings(BaseModel):
     """The local one-command stack (`pic-search serve`)."""
 
@@ -144,6 +169,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     def preprocess_pool_size(self) -> int:
         # The cores this process may use (a container CPU set), not the whole node.

@@ -67,6 +67,24 @@ class SearchResponse(BaseModel):
     sort: Literal["score", "date"]
     cut: int = Field(description="How many results the cutoff removed.")
     cutoff: CutoffBody
+    random_weights: bool = Field(
+        description="The model holds seeded random weights: only copies and near-copies of "
+        "an indexed picture are found."
+    )
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(description="The `model=` value.", examples=["efficientnet_lite0"])
+    title: str
+    dimension: int
+    text: bool = Field(description="Has a text tower (text search uses it).")
+    weights: str = Field(description="Weights provenance, as the exporter recorded it.")
+    random_weights: bool
+    default: bool = Field(description="Used when a search names no model.")
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
 
 
 class TextQuery(BaseModel):

@@ -1,11 +1,12 @@
-"""`pic-search eval [FOLDER]`: copy-detection quality of each model, straight from Triton."""
+"""`pic-search eval [FOLDER]`: copy-detection and labeled retrieval quality, straight from
+Triton, for every enabled model."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,11 +19,16 @@ def eval_command(
     folder: Annotated[
         Path | None,
         typer.Argument(
-            help="Folder of original photos (default: the bundled sample photos).",
+            help="Folder of original photos (default: the bundled sample photos); with "
+            "--labeled, a folder of class subfolders (default: the assembled labeled set).",
             exists=True,
             file_okay=False,
         ),
     ] = None,
+    labeled: Annotated[
+        bool, typer.Option(help="Also score retrieval of same-class images: P@k and mAP.")
+    ] = False,
+    k: Annotated[int, typer.Option(min=1, help="k of precision@k (labeled mode).")] = 5,
     triton_url: Annotated[
         str | None, typer.Option(help="Triton gRPC HOST:PORT (default: PIC_SEARCH_TRITON__URL).")
     ] = None,
@@ -31,22 +37,61 @@ def eval_command(
     ] = None,
     max_images: Annotated[int, typer.Option(min=2, help="Use at most this many originals.")] = 200,
 ) -> None:
-    """Copy detection: recall@1 and mAP per edit (crop, scale, JPEG, flip, ...) and model."""
+    """Copy detection (recall@1, mAP per edit) and, with --labeled, P@k and mAP per model."""
     from gateway.config import get_settings
     from gateway.errors import PicSearchError
-    from gateway.services.evaluation import evaluate_with_triton
+    from gateway.models.registry import search_models
 
-    originals = _originals(folder, max_images)
+    specs = [m.image_model for m in search_models(get_settings().models.enabled)]
     settings = get_settings().triton.model_copy()
     if triton_url:
         settings.url = triton_url
+    classes = _labeled(folder) if labeled else None
+    originals = _first_of_each(classes, max_images) if classes else _originals(folder, max_images)
     console.print(f"{len(originals)} originals, Triton at {settings.url}", markup=False)
     try:
-        report = asyncio.run(evaluate_with_triton(originals, settings))
+        result = asyncio.run(_run(originals, classes, settings, specs, k))
     except (PicSearchError, ValueError) as exc:
         console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
 
+
+async def _run(
+    originals: dict[str, bytes],
+    classes: dict[str, dict[str, bytes]] | None,
+    settings: Any,
+    specs: list[Any],
+    k: int,
+) -> dict[str, Any]:
+    from gateway.clients.triton import TritonClient
+    from gateway.services.evaluation import evaluate_with_triton
+    from gateway.services.labeled_eval import evaluate_labeled, scores_as_dict
+
+    report = await evaluate_with_triton(originals, settings, specs)
+    _print_copy_detection(report)
+    result: dict[str, Any] = {"copy_detection": report.as_dict()}
+    if classes is not None:
+        client = TritonClient(settings)
+        try:
+            scores = await evaluate_labeled(classes, client.embed, specs, k)
+        finally:
+            await client.close()
+        table = Table("model", f"P@{k}", "mAP", "weights",
+                      title=f"labeled retrieval: {scores[0].queries} images, "
+                            f"{scores[0].classes} classes")  # fmt: skip
+        for score in scores:
+            weights = report.weights.get(score.model, "")
+            table.add_row(
+                score.model, f"{score.precision_at_k:.3f}", f"{score.mean_ap:.3f}", weights
+            )
+        console.print(table)
+        result["labeled"] = scores_as_dict(scores)
+    return result
+
+
+def _print_copy_detection(report: Any) -> None:
     models = list(report.scores)
     table = Table("edit", *(f"{m} {k}" for m in models for k in ("R@1", "mAP")),
                   title=f"copy detection over {report.images} originals")  # fmt: skip
@@ -63,8 +108,22 @@ def eval_command(
     console.print(f"weights: {weights}", markup=False)
     if report.note:
         console.print(f"NOTE: {report.note}", markup=False)
-    if json_path is not None:
-        json_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+
+
+def _labeled(folder: Path | None) -> dict[str, dict[str, bytes]]:
+    if folder is None:
+        from gateway.labeled_set import labeled_images
+
+        return labeled_images()
+    from gateway.services.labeled_eval import read_labeled_folder
+
+    return read_labeled_folder(folder)
+
+
+def _first_of_each(classes: dict[str, dict[str, bytes]], limit: int) -> dict[str, bytes]:
+    """Copy detection needs distinct pictures: one per class."""
+    firsts = {next(iter(images)): next(iter(images.values())) for images in classes.values()}
+    return dict(list(firsts.items())[:limit])
 
 
 def _originals(folder: Path | None, limit: int) -> dict[str, bytes]:
@@ -76,3 +135,13 @@ def _originals(folder: Path | None, limit: int) -> dict[str, bytes]:
 
     paths = list(find_images([folder]))[:limit]
     return {str(p.relative_to(folder)): p.read_bytes() for p in paths}
+
+
+def labeled_set_command(
+    dest: Annotated[Path, typer.Argument(help="Folder to write <class>/<image>.jpg into.")],
+) -> None:
+    """Write the labeled set of real photos assembled from installed packages."""
+    from gateway.labeled_set import write_labeled_set
+
+    count = write_labeled_set(dest)
+    console.print(f"{count} images in {dest}", markup=False)

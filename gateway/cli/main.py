@@ -19,6 +19,7 @@ app.add_typer(models.app, name="models")
 app.command()(admin.check)
 app.command(name="reindex")(admin.reindex_command)
 app.command(name="eval")(evaluate.eval_command)
+app.command(name="labeled-set")(evaluate.labeled_set_command)
 console = Console()
 
 Url = Annotated[
@@ -145,7 +146,10 @@ def index(
 def search(
     image: Annotated[Path | None, typer.Argument(help="Query image.", exists=True)] = None,
     text: Annotated[str | None, typer.Option("--text", "-t", help="Search by text (CLIP).")] = None,
-    model: Annotated[str, typer.Option(help="clip or vgg16 (image search).")] = "clip",
+    model: Annotated[
+        str | None,
+        typer.Option(help="An enabled model (`pic-search models list`); default: the gateway's."),
+    ] = None,
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
     filter: Annotated[
         str | None, typer.Option("--filter", help='JSON filter, e.g. {"album": "2024"}.')
@@ -187,7 +191,11 @@ def _file_label(hit: dict[str, Any]) -> str:
 
 def print_results(body: dict[str, Any]) -> None:
     """One line per result (grep-friendly, paths never cut): rank, score, file, facts."""
-    console.print(f"{body['model']} ({body['took_ms']} ms), by {body.get('sort', 'score')}")
+    random = " [random weights: near-duplicates only]" if body.get("random_weights") else ""
+    console.print(
+        f"{body['model']} ({body['took_ms']} ms), by {body.get('sort', 'score')}{random}",
+        markup=False,
+    )
     for rank, hit in enumerate(body["results"], start=1):
         facts = f"{hit['width']}x{hit['height']} {hit.get('format') or ''}".strip()
         line = (
@@ -206,7 +214,7 @@ def _search_http(
     url: str | None,
     image: Path | None,
     text: str | None,
-    model: str,
+    model: str | None,
     options: dict[str, Any],
     filters: Any,
 ) -> Any:
@@ -216,7 +224,7 @@ def _search_http(
             return checked(client.post("/v1/search/text", json=query))
         assert image is not None
         files = {"file": (image.name, image.read_bytes(), "application/octet-stream")}
-        form = {"model": model, **{k: str(v) for k, v in options.items()}}
+        form = {**({"model": model} if model else {}), **{k: str(v) for k, v in options.items()}}
         if filters is not None:
             form["filter"] = json.dumps(filters)
         return checked(client.post("/v1/search/image", files=files, data=form))

@@ -18,14 +18,14 @@ from gateway.grpc.client import ImageToIndex, PicSearchClient, search_body
 
 
 def search(
-    target: str, image: Path | None, text: str | None, model: str, options: dict[str, Any]
+    target: str, image: Path | None, text: str | None, model: str | None, options: dict[str, Any]
 ) -> dict[str, Any]:
     """`options`: top_k, filter, sort, min_score, cutoff (as the HTTP API takes them)."""
     with PicSearchClient(target) as client:
         if text is not None:
             return search_body(client.search_by_text(text, **options))
         assert image is not None
-        return search_body(client.search_by_image(image.read_bytes(), model=model, **options))
+        return search_body(client.search_by_image(image.read_bytes(), model=model or "", **options))
 
 
 def stats(target: str) -> dict[str, Any]:

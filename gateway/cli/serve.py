@@ -11,7 +11,7 @@ from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
 from gateway.serving.gateway import gateway_process
 from gateway.serving.milvus import milvus_process
-from gateway.serving.triton import TritonPorts, triton_process
+from gateway.serving.triton import TritonPorts, built_models, served_models, triton_process
 
 
 def gateway_env(settings: Settings) -> dict[str, str]:
@@ -31,8 +31,12 @@ def run_stack(settings: Settings, console: Console) -> None:
     stack = settings.stack
     data = stack.data_dir.resolve()
     repository = stack.model_repository.resolve()
-    if not (repository / "vgg16" / "1" / "model.savedmodel").exists():
-        console.print(f"[red]no models in {repository}[/red]: run `make models` first")
+    enabled = settings.models.enabled
+    missing = sorted(set(enabled) - set(built_models(repository)))
+    if missing:
+        console.print(
+            f"[red]{', '.join(missing)} not built in {repository}[/red]: run `make models`"
+        )
         raise SystemExit(2)
     url = f"http://{settings.server.host}:{settings.server.port}"
     interruptible()
@@ -47,7 +51,11 @@ def run_stack(settings: Settings, console: Console) -> None:
             ports = TritonPorts(
                 stack.triton_http_port, stack.triton_grpc_port, stack.triton_metrics_port
             )
-            stack_of_servers.enter_context(triton_process(repository, data / "triton", ports))
+            stack_of_servers.enter_context(
+                triton_process(
+                    repository, data / "triton", ports, served_models(repository, enabled)
+                )
+            )
             console.print(f"starting the gateway on {url} ...")
             gateway = gateway_process(
                 settings.server.port, gateway_env(settings), data / "gateway.log"
@@ -82,11 +90,17 @@ def index_samples(url: str, console: Console) -> None:
 
 def _banner(url: str, console: Console) -> None:
     with connect(url) as client:
-        stats = checked(client.get("/v1/stats"))
-    if stats.get("random_weights"):
+        models = checked(client.get("/v1/models"))["models"]
+    random = [m["name"] for m in models if m["random_weights"]]
+    real = [m["name"] for m in models if not m["random_weights"]]
+    if random:
         console.print(
-            "[bold yellow]RANDOM WEIGHTS:[/bold yellow] pretrained weights were not available, "
-            "so search finds near-duplicates only and text search is not meaningful. "
-            "Run `make models WEIGHTS=pretrained` where the internet is reachable."
+            f"[bold yellow]RANDOM WEIGHTS[/bold yellow] in {', '.join(random)}: pretrained "
+            "weights were not available, so these find near-duplicates only"
+            + (" (and text search is not meaningful)" if "clip" in random else "")
+            + ". Run `make models WEIGHTS=pretrained` where the internet is reachable."
         )
+    if real:
+        default = next((m["name"] for m in models if m["default"]), "")
+        console.print(f"real pretrained weights: {', '.join(real)}; image search uses {default}")
     console.print(f"\n[bold green]Pic Search is running:[/bold green] {url}  (Ctrl-C stops it)\n")

@@ -48,7 +48,7 @@ class TritonClient:
         """Embeddings for every row of `batch`, in order (split to the model's max batch)."""
         step = spec.batching.max_batch_size
         parts = [await self._infer(spec, batch[i : i + step]) for i in range(0, len(batch), step)]
-        return np.concatenate(parts) if parts else np.zeros((0, 512), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, *spec.output.dims), np.float32)
 
     async def _infer(
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]

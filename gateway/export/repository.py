@@ -1,4 +1,4 @@
-"""Writes a Triton model repository for every model in the spec.
+"""Writes a Triton model repository for the registry models asked for.
 
 Layout per model: `<name>/config.pbtxt`, `<name>/configs/{cpu,gpu}.pbtxt`,
 `<name>/1/model.savedmodel/`, `<name>/1/model.py` (Python backend), `<name>/1/provenance.json`,
@@ -7,19 +7,22 @@ and for `clip_text` the tokenizer files under `<name>/tokenizer/`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from gateway.export import networks, triton_config
-from gateway.export.weights import WeightsSource
+from gateway.export import triton_config
+from gateway.export.networks import BuiltNetwork
+from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
-from gateway.models.spec import CLIP_IMAGE, CLIP_TEXT, TRITON_MODELS, VGG16, TritonModelSpec
+from gateway.models.registry import CLIP, search_models
+from gateway.models.spec import SearchModel, TritonModelSpec
 
 _TF_DTYPES = {"UINT8": tf.uint8, "INT32": tf.int32, "FP32": tf.float32}
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
@@ -29,7 +32,7 @@ def savedmodel_path(repository: Path, spec: TritonModelSpec) -> Path:
     return repository / spec.name / "1" / "model.savedmodel"
 
 
-def save_savedmodel(net: networks.BuiltNetwork, spec: TritonModelSpec, path: Path) -> None:
+def save_savedmodel(net: BuiltNetwork, spec: TritonModelSpec, path: Path) -> None:
     """Export `net` with a `serving_default` signature named after the spec's tensors."""
     signature = tf.TensorSpec(
         [None, *spec.input.dims], _TF_DTYPES[spec.input.dtype], spec.input.name
@@ -47,7 +50,7 @@ def save_savedmodel(net: networks.BuiltNetwork, spec: TritonModelSpec, path: Pat
     staging.rename(path)
 
 
-def write_model(repository: Path, spec: TritonModelSpec, net: networks.BuiltNetwork) -> None:
+def write_model(repository: Path, spec: TritonModelSpec, net: BuiltNetwork) -> None:
     save_savedmodel(net, spec, savedmodel_path(repository, spec))
     model_dir = repository / spec.name
     for variant, relative in triton_config.VARIANT_PATHS.items():
@@ -60,32 +63,52 @@ def write_model(repository: Path, spec: TritonModelSpec, net: networks.BuiltNetw
     (model_dir / "1" / "provenance.json").write_text(
         json.dumps({"model": spec.name, "weights": net.provenance}, indent=2) + "\n"
     )
-    if spec == CLIP_TEXT:
+    if spec == CLIP.text_model:
         # Clients that call Triton directly tokenize with the same files the gateway ships.
         clip_tokenizer.write_assets(model_dir / "tokenizer")
 
 
 def build_repository(
     repository: Path,
-    vgg16: WeightsSource,
-    clip: WeightsSource,
-    models: Iterable[str] | None = None,
+    weights: Mapping[str, WeightsSource],
+    default: WeightsSource,
+    models: Iterable[str],
     log: Callable[[str], None] = print,
-) -> None:
-    wanted = set(models) if models is not None else {m.name for m in TRITON_MODELS}
+) -> dict[str, str]:
+    """Export the registry models `models`, each with `weights[name]` (else `default`).
+
+    `auto` weights mean pretrained where they can be had, seeded random otherwise (said
+    loudly). Returns each Triton model's provenance.
+    """
     repository.mkdir(parents=True, exist_ok=True)
-    if VGG16.name in wanted:
-        log(f"building {VGG16.name} ({vgg16.kind} weights)")
-        write_model(repository, VGG16, networks.build_vgg16(vgg16))
-    if wanted & {CLIP_IMAGE.name, CLIP_TEXT.name}:
-        log(f"building CLIP ViT-B/32 ({clip.kind} weights)")
-        backbone, provenance = networks.load_clip(clip)
-        image_tower, text_tower = networks.clip_towers(backbone, provenance)
-        for spec, net in ((CLIP_IMAGE, image_tower), (CLIP_TEXT, text_tower)):
-            if spec.name in wanted:
-                log(f"writing {spec.name}")
-                write_model(repository, spec, net)
+    written: dict[str, str] = {}
+    for model in search_models(models):
+        source = weights.get(model.name, default)
+        networks = _build(model, source, log)
+        for spec in model.triton_models:
+            log(f"writing {spec.name} ({networks[spec.name].provenance})")
+            write_model(repository, spec, networks[spec.name])
+            written[spec.name] = networks[spec.name].provenance
     log(f"model repository ready at {repository}")
+    return written
+
+
+def _build(
+    model: SearchModel, source: WeightsSource, log: Callable[[str], None]
+) -> dict[str, BuiltNetwork]:
+    builder = importlib.import_module(f"gateway.export.builders.{model.builder}")
+    if source.kind != "auto":
+        log(f"building {model.title} ({source.kind} weights)")
+        built: dict[str, BuiltNetwork] = builder.build(source)
+        return built
+    try:
+        log(f"building {model.title} (pretrained weights, if reachable)")
+        built = builder.build(WeightsSource("pretrained", seed=source.seed))
+    except WeightsUnavailableError as exc:
+        log(f"*** {model.title}: pretrained weights unreachable ({exc})")
+        log(f"*** {model.title}: using SEEDED RANDOM weights: it finds near-duplicates only.")
+        built = builder.build(WeightsSource("random", seed=source.seed))
+    return built
 
 
 def load_signature(repository: Path, spec: TritonModelSpec) -> Any:

@@ -46,6 +46,7 @@ class SearchResult:
     sort: str = "score"
     cut: int = 0
     cutoff: dict[str, Any] = field(default_factory=dict)  # mode, min_score, message
+    random_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,9 @@ def _search_result(r: Any) -> SearchResult:
         "min_score": r.cutoff.min_score if r.cutoff.HasField("min_score") else None,
         "message": r.cutoff.message or None,
     }
-    return SearchResult(r.model, hits, r.took_ms, r.sort or "score", r.cut, cutoff)
+    return SearchResult(
+        r.model, hits, r.took_ms, r.sort or "score", r.cut, cutoff, r.random_weights
+    )
 
 
 def _api_error(exc: grpc.RpcError) -> GrpcApiError:
@@ -284,6 +287,7 @@ def search_body(result: SearchResult) -> dict[str, Any]:
         "sort": result.sort,
         "cut": result.cut,
         "cutoff": result.cutoff,
+        "random_weights": result.random_weights,
     }
 
 

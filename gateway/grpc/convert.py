@@ -69,6 +69,7 @@ def search_response(result: SearchResult) -> Any:
         model=result.model,
         took_ms=round(result.took_ms, 2),
         sort=result.sort,
+        random_weights=result.random_weights,
         cut=cutoff.cut,
         cutoff=pb.Cutoff(
             mode=cutoff.mode, min_score=cutoff.min_score, message=cutoff.message or ""

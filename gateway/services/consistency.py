@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway.errors import PicSearchError
-from gateway.models.spec import SEARCH_MODELS
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
-from gateway.services.ingest import IMAGE_SPECS
 
 
 @dataclass
@@ -44,7 +42,7 @@ async def check(backends: Backends) -> Report:
     await backends.ensure_collections()
     stored = set(await backends.store.ids())
     report = Report()
-    for model in SEARCH_MODELS.values():
+    for model in backends.models:
         collection = backends.collection(model)
         indexed = set(await backends.vectors.all_ids(collection))
         report.missing_vectors[collection] = sorted(stored - indexed)
@@ -55,7 +53,7 @@ async def check(backends: Backends) -> Report:
 async def repair(backends: Backends, report: Report) -> Report:
     for collection, ids in report.orphan_vectors.items():
         await backends.vectors.delete(collection, ids)
-    for model in SEARCH_MODELS.values():
+    for model in backends.models:
         collection = backends.collection(model)
         for image_id in report.missing_vectors.get(collection, []):
             await _reembed(backends, image_id, collection, model.name, report)
@@ -65,11 +63,13 @@ async def repair(backends: Backends, report: Report) -> Report:
 async def _reembed(
     backends: Backends, image_id: str, collection: str, model_name: str, report: Report
 ) -> None:
-    model = SEARCH_MODELS[model_name]
+    model = backends.model(model_name)
     data = await backends.store.get(image_id, "original")
     record = json.loads(await backends.store.get(image_id, "record"))
     try:
-        image = await backends.run_cpu(prepare_image, data, IMAGE_SPECS, backends.settings.limits)
+        image = await backends.run_cpu(
+            prepare_image, data, [model.image_model], backends.settings.limits
+        )
     except PicSearchError:
         report.unreadable.append(image_id)
         return

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import NotFoundError, ValidationError
-from gateway.models.spec import SEARCH_MODELS
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
@@ -75,7 +74,7 @@ async def delete_many(
 
 
 def _collections(backends: Backends) -> list[str]:
-    return [backends.collection(model) for model in SEARCH_MODELS.values()]
+    return [backends.collection(model) for model in backends.models]
 
 
 def _checked_ids(ids: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ mean of 1 / its rank).
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,11 +22,10 @@ from PIL import Image, ImageEnhance, ImageOps
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings
 from gateway.errors import PicSearchError
-from gateway.models.spec import SEARCH_MODELS, TritonModelSpec
+from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image, to_rgb
 
 Embed = Callable[[TritonModelSpec, npt.NDArray[np.uint8]], Awaitable[npt.NDArray[np.float32]]]
-IMAGE_MODELS: tuple[TritonModelSpec, ...] = tuple(m.image_model for m in SEARCH_MODELS.values())
 RANDOM_WEIGHTS_NOTE = (
     "These models hold seeded random weights: the numbers only measure near-duplicate "
     "robustness (how stable an embedding stays under each edit), not semantic quality."
@@ -102,6 +102,8 @@ class Report:
     scores: dict[str, list[Score]]  # Triton model -> one score per transform
     weights: dict[str, str] = field(default_factory=dict)  # Triton model -> provenance
     skipped: list[str] = field(default_factory=list)  # originals that are not usable images
+    # Triton model -> images embedded per second in the evaluation's one big batch.
+    images_per_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def random_weights(self) -> bool:
@@ -118,6 +120,7 @@ class Report:
             "random_weights": self.random_weights,
             "note": self.note,
             "skipped": self.skipped,
+            "images_per_s": self.images_per_s,
             "scores": {m: [asdict(s) for s in scores] for m, scores in self.scores.items()},
         }
 
@@ -146,7 +149,7 @@ def rank_metrics(
 async def evaluate(
     originals: dict[str, bytes],
     embed: Embed,
-    specs: Sequence[TritonModelSpec] = IMAGE_MODELS,
+    specs: Sequence[TritonModelSpec],
     transforms: Sequence[Transform] = TRANSFORMS,
     limits: LimitSettings | None = None,
 ) -> Report:
@@ -178,8 +181,11 @@ async def evaluate(
 
     count = len(names)
     scores: dict[str, list[Score]] = {}
+    rates: dict[str, float] = {}
     for spec in specs:
+        started = time.perf_counter()
         vectors = await embed(spec, np.stack(inputs[spec.name]))
+        rates[spec.name] = len(vectors) / (time.perf_counter() - started)
         base = vectors[:count]
         scores[spec.name] = []
         for t, transform in enumerate(transforms):
@@ -188,19 +194,20 @@ async def evaluate(
             scores[spec.name].append(
                 Score(transform.name, transform.family, recall, mean_ap, count)
             )
-    return Report(images=count, scores=scores, skipped=skipped)
+    return Report(images=count, scores=scores, skipped=skipped, images_per_s=rates)
 
 
 async def evaluate_with_triton(
     originals: dict[str, bytes],
     triton: TritonSettings,
+    specs: Sequence[TritonModelSpec],
     transforms: Sequence[Transform] = TRANSFORMS,
 ) -> Report:
     """`evaluate` against the Triton at `triton.url`, recording each model's weights."""
     client = TritonClient(triton)
     try:
-        report = await evaluate(originals, client.embed, transforms=transforms)
-        report.weights = {spec.name: await client.provenance(spec) for spec in IMAGE_MODELS}
+        report = await evaluate(originals, client.embed, specs, transforms=transforms)
+        report.weights = {spec.name: await client.provenance(spec) for spec in specs}
         return report
     finally:
         await client.close()

@@ -8,7 +8,6 @@ from typing import Any
 
 from gateway.clients.base import Row
 from gateway.errors import ValidationError
-from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.records import FileInfo, file_infos
@@ -52,7 +51,8 @@ async def newest(
             raise ValidationError("cursor is not one this API returned", code="invalid_cursor")
         before = int(cursor)
     await backends.ensure_collections()
-    collection = backends.collection(SEARCH_MODELS[DEFAULT_SEARCH_MODEL])
+    # Every collection holds every image; the first enabled one serves the listing.
+    collection = backends.collection(backends.models[0])
     with stage("milvus"):
         rows = await backends.vectors.newest(collection, before, limit + 1)
     page, more = rows[:limit], len(rows) > limit

@@ -19,13 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError, ValidationError
-from gateway.models.spec import SEARCH_MODELS
 from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
 from gateway.services.backends import Backends
 
 Status = Literal["created", "duplicate", "rejected"]
-IMAGE_SPECS = [model.image_model for model in SEARCH_MODELS.values()]
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ async def _prepare(backends: Backends, upload: Upload) -> PreparedImage | PicSea
             f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
         )
     try:
-        return await backends.run_cpu(prepare_image, upload.data, IMAGE_SPECS, limits)
+        return await backends.run_cpu(prepare_image, upload.data, backends.image_specs(), limits)
     except PicSearchError as exc:
         if not exc.kind.is_client_error:
             raise
@@ -181,7 +179,7 @@ async def _write(
 ) -> set[str]:
     """Write every new image to the store and every collection; returns the created ids."""
     ids = list(accepted)
-    collections = {name: backends.collection(m) for name, m in SEARCH_MODELS.items()}
+    collections = {m.name: backends.collection(m) for m in backends.models}
     with stage("milvus"):
         found = await asyncio.gather(
             *(backends.vectors.existing_ids(c, ids) for c in collections.values())
@@ -224,17 +222,16 @@ async def _embed(
     backends: Backends, images: list[PreparedImage]
 ) -> dict[str, npt.NDArray[np.float32]]:
     """One Triton batch per model, the models in parallel."""
-    names = list(SEARCH_MODELS)
     outputs = await asyncio.gather(
         *(
             backends.triton.embed(
-                SEARCH_MODELS[name].image_model,
-                np.stack([image.inputs[SEARCH_MODELS[name].image_model.name] for image in images]),
+                model.image_model,
+                np.stack([image.inputs[model.image_model.name] for image in images]),
             )
-            for name in names
+            for model in backends.models
         )
     )
-    return dict(zip(names, outputs, strict=True))
+    return {model.name: out for model, out in zip(backends.models, outputs, strict=True)}
 
 
 async def _store(

@@ -14,7 +14,7 @@ import numpy as np
 
 from gateway.clients.milvus import physical_name
 from gateway.errors import PicSearchError
-from gateway.models.spec import SEARCH_MODELS, SearchModel
+from gateway.models.spec import SearchModel
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
 
@@ -24,7 +24,7 @@ BATCH = 16
 async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, int]:
     """Rebuild every collection whose fingerprint differs from the served model's."""
     counts: dict[str, int] = {}
-    for model in SEARCH_MODELS.values():
+    for model in backends.models:
         alias = backends.collection(model)
         fingerprint = await backends.fingerprint(model)
         current = await backends.vectors.target(alias)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -10,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.clients.base import Hit
-from gateway.errors import NotFoundError, TooLargeError, ValidationError
-from gateway.models.spec import DEFAULT_SEARCH_MODEL, SEARCH_MODELS, SearchModel
+from gateway.errors import NotFoundError, PicSearchError, TooLargeError, ValidationError
+from gateway.models.spec import SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
@@ -52,6 +53,8 @@ class SearchResult:
     took_ms: float
     cutoff: Cutoff = field(default_factory=lambda: Cutoff("none"))
     sort: Sort = "score"
+    # The model's weights are seeded random: only copies and near-copies are found.
+    random_weights: bool = False
 
 
 def check_sort(sort: str | None) -> Sort:
@@ -61,14 +64,6 @@ def check_sort(sort: str | None) -> Sort:
         return "date"
     raise ValidationError("sort must be `score` or `date`", code="invalid_sort")
 
-
-def search_model(name: str | None) -> SearchModel:
-    model = SEARCH_MODELS.get(name or DEFAULT_SEARCH_MODEL)
-    if model is None:
-        raise ValidationError(
-            f"unknown model {name!r}; choose one of {sorted(SEARCH_MODELS)}", code="unknown_model"
-        )
-    return model
 
 
 def check_top_k(backends: Backends, top_k: int | None) -> int:
@@ -95,6 +90,15 @@ def _check(options: SearchOptions) -> _Checked:
         check_sort(options.sort),
         check_cutoff(options.min_score, options.cutoff),
     )
+
+
+async def _chosen_model(backends: Backends, name: str | None) -> SearchModel:
+    """The model asked for, else the default, which depends on the weights Triton holds."""
+    if name is None and not backends.collections_ready:
+        # A dependency outage surfaces on the search itself, after the input is checked.
+        with contextlib.suppress(PicSearchError):
+            await backends.ensure_collections()
+    return backends.model(name)
 
 
 async def _search(
@@ -125,7 +129,9 @@ async def _search(
     files = await file_infos(backends, [h.id for h in hits])
     matches = [Match(h, files[h.id]) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
-    return SearchResult(model.name, matches, took_ms, cutoff, checked.sort)
+    return SearchResult(
+        model.name, matches, took_ms, cutoff, checked.sort, backends.random_weights(model)
+    )
 
 
 async def by_image(
@@ -136,7 +142,7 @@ async def by_image(
     options: SearchOptions,
 ) -> SearchResult:
     started = time.perf_counter()
-    model, k = search_model(model_name), check_top_k(backends, top_k)
+    model, k = await _chosen_model(backends, model_name), check_top_k(backends, top_k)
     limits = backends.settings.limits
     if len(data) > limits.max_upload_bytes:
         raise TooLargeError(
@@ -167,7 +173,7 @@ async def by_text(
             f"the query is {len(text)} characters; the limit is {limits.max_text_chars}",
             code="query_too_long",
         )
-    model, k = SEARCH_MODELS["clip"], check_top_k(backends, top_k)
+    model, k = backends.text_model(), check_top_k(backends, top_k)
     assert model.text_model is not None
     with stage("tokenize"):
         ids = backends.tokenizer.tokenize([text])
@@ -186,7 +192,7 @@ async def similar(
     """Search with an indexed image's stored vector ("click a result"); excludes itself."""
     started = time.perf_counter()
     check_id(image_id)
-    model, k = search_model(model_name), check_top_k(backends, top_k)
+    model, k = await _chosen_model(backends, model_name), check_top_k(backends, top_k)
     checked = _check(options or SearchOptions())
     await backends.ensure_collections()
     with stage("milvus"):

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from gateway.config import Settings
-from gateway.models.spec import SEARCH_MODELS, TRITON_MODELS
 from gateway.services.backends import Backends
 
 
@@ -18,7 +17,7 @@ def retry_after_s(settings: Settings) -> int:
 async def readiness(backends: Backends) -> dict[str, bool]:
     """Each dependency's state; the gateway is ready when all are."""
     triton, milvus, store = await asyncio.gather(
-        backends.triton.models_ready(list(TRITON_MODELS)),
+        backends.triton.models_ready([s for m in backends.models for s in m.triton_models]),
         backends.vectors.ping(),
         backends.store.ping(),
     )
@@ -36,7 +35,7 @@ async def readiness(backends: Backends) -> dict[str, bool]:
 async def stats(backends: Backends) -> dict[str, Any]:
     await backends.ensure_collections()
     collections = {}
-    for model in SEARCH_MODELS.values():
+    for model in backends.models:
         name = backends.collection(model)
         collections[name] = {
             "model": model.name,
@@ -44,11 +43,30 @@ async def stats(backends: Backends) -> dict[str, Any]:
             "fingerprint": backends.fingerprints.get(model.name),
         }
     models = {}
-    for spec in TRITON_MODELS:
-        models[spec.name] = {"weights": await backends.triton.provenance(spec)}
+    for model in backends.models:
+        for spec in model.triton_models:
+            models[spec.name] = {"weights": await backends.triton.provenance(spec)}
     return {
         "collections": collections,
         "models": models,
         "store": backends.settings.store.kind,
         "random_weights": any(m["weights"].startswith("random") for m in models.values()),
     }
+
+
+async def search_models(backends: Backends) -> list[dict[str, Any]]:
+    """The enabled models as the web page and clients choose among them (`/v1/models`)."""
+    await backends.ensure_collections()
+    default = backends.default_model().name
+    return [
+        {
+            "name": model.name,
+            "title": model.title,
+            "dimension": model.dim,
+            "text": model.text_model is not None,
+            "weights": backends.provenance.get(model.name, "unknown"),
+            "random_weights": backends.random_weights(model),
+            "default": model.name == default,
+        }
+        for model in backends.models
+    ]

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.models.spec import TRITON_MODELS
+from gateway.models.registry import REGISTRY, triton_models
 from gateway.serving.process import ServerProcess, venv_bin
 
 
@@ -54,9 +54,12 @@ def triton_process(
     repository: Path,
     workdir: Path,
     ports: TritonPorts,
+    served: list[str],
     config_name: str = "cpu",
     startup_timeout_s: float = 600.0,
 ) -> ServerProcess:
+    """Triton serving the Triton models `served` and no others (explicit model control:
+    a repository may hold more models than are enabled)."""
     root = pytriton_root()
     env = dict(os.environ)
     libs = root.parent / "nvidia_pytriton.libs"
@@ -76,25 +79,42 @@ def triton_process(
         "--allow-metrics=true",
         "--log-verbose=0",
         "--exit-on-error=true",
+        "--model-control-mode=explicit",
+        *(f"--load-model={name}" for name in served),
     ]
     return ServerProcess(
         "triton",
         argv,
         workdir / "triton.log",
-        ready=lambda: models_ready(ports.http),
+        ready=lambda: models_ready(ports.http, served),
         env=env,
         startup_timeout_s=startup_timeout_s,
     )
 
 
-def models_ready(http_port: int) -> bool:
-    """True when the server and every model of the spec are ready."""
+def built_models(repository: Path) -> list[str]:
+    """The registry models whose every Triton model has a config in `repository`."""
+    return [
+        model.name
+        for model in REGISTRY.values()
+        if all((repository / spec.name / "config.pbtxt").is_file() for spec in model.triton_models)
+    ]
+
+
+def served_models(repository: Path, enabled: list[str] | None = None) -> list[str]:
+    """The Triton models to load: those of the `enabled` registry models (default: every
+    registry model fully built in `repository`)."""
+    return [spec.name for spec in triton_models(enabled or built_models(repository))]
+
+
+def models_ready(http_port: int, served: list[str]) -> bool:
+    """True when the server and every model it should serve are ready."""
     base = f"http://127.0.0.1:{http_port}/v2"
     with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as response:
         if response.status != 200:
             return False
-    for spec in TRITON_MODELS:
-        with urllib.request.urlopen(f"{base}/models/{spec.name}/ready", timeout=2) as response:
+    for name in served:
+        with urllib.request.urlopen(f"{base}/models/{name}/ready", timeout=2) as response:
             if response.status != 200:
                 return False
     return True

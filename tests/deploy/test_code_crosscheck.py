@@ -57,8 +57,8 @@ def test_every_pic_search_variable_in_compose_is_a_real_setting(
         env = pic_search_env(service_env(service))
         for variable in env:
             setting_path(variable)
-        if env:
-            settings = settings_from(env)  # raises if a value does not parse
+        settings = settings_from(env)  # raises if a value does not parse
+        if "PIC_SEARCH_SERVER__PORT" in env:  # a server in a container listens on all
             assert settings.server.host == "0.0.0.0", name
     gateway_env = service_env(services["gateway"])
     assert gateway_env == pic_search_env(gateway_env)  # settings and nothing else

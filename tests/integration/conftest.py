@@ -16,11 +16,12 @@ from typing import Any, Literal
 import httpx
 import pytest
 
+from gateway.models.registry import DEFAULT_ENABLED
 from gateway.samples import sample_photos
 from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import ServerProcess, free_port
-from gateway.serving.triton import TritonPorts, triton_process
+from gateway.serving.triton import TritonPorts, served_models, triton_process
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -73,7 +74,9 @@ class RunningGateway:
 def triton(test_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTriton]:
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
     workdir = tmp_path_factory.mktemp("triton")
-    with triton_process(test_models, workdir, ports) as process:
+    # The default models; the rest of the zoo runs on its own Triton (test_model_zoo.py).
+    served = served_models(test_models, list(DEFAULT_ENABLED))
+    with triton_process(test_models, workdir, ports, served) as process:
         yield RunningTriton(process, ports)
 
 

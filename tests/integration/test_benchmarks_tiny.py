@@ -199,7 +199,11 @@ def test_quality_scores_every_model_and_says_the_weights_are_random(
     tiny_results: tuple[Path, float, str],
 ) -> None:
     results = _load(tiny_results[0], "quality")
-    assert set(results["scores"]) == {"vgg16", "clip_image"}
+    assert set(results["scores"]) == {"vgg16", "clip_image", "efficientnet_lite0"}
+    assert set(results["labeled"]) == set(results["scores"])
+    lite0 = results["per_model"]["efficientnet_lite0"]
+    assert lite0["dimension"] == 1280 and lite0["images_per_s"] > 0
+    assert 0 <= lite0["labeled_precision_at_5"] <= 1
     for scores in results["scores"].values():
         assert all(0 <= s["recall_at_1"] <= 1 and 0 < s["mean_ap"] <= 1 for s in scores)
     assert results["random_weights"] and "near-duplicate" in results["note"]

@@ -12,7 +12,7 @@ from PIL import Image, ImageCms, PngImagePlugin
 from tests.integration import images
 from tests.integration.conftest import RunningGateway
 
-MODELS = ("clip", "vgg16")
+MODELS = ("clip", "vgg16", "efficientnet_lite0")
 
 
 def _index(client: httpx.Client, photos: dict[str, bytes]) -> dict[str, str]:
@@ -41,6 +41,8 @@ def _search(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == model
+    # Only EfficientNet-Lite0's test weights are real (they ship in a pip package).
+    assert body["random_weights"] is (model != "efficientnet_lite0")
     results: list[dict[str, object]] = body["results"]
     return results
 
@@ -203,9 +205,33 @@ def test_stats_report_counts_and_weights_provenance(
     with gateway.client() as client:
         stats = client.get("/v1/stats").json()
     counts = {name: c["count"] for name, c in stats["collections"].items()}
-    assert counts == {"images_clip": len(indexed), "images_vgg16": len(indexed)}
-    assert {m["weights"] for m in stats["models"].values()} == {"random:seed=20241127"}
+    assert counts == {f"images_{m}": len(indexed) for m in MODELS}
+    weights = {name: m["weights"] for name, m in stats["models"].items()}
+    assert weights.pop("efficientnet_lite0").startswith("pretrained:efficientnet-lite0")
+    assert set(weights.values()) == {"random:seed=20241127"}
     assert stats["random_weights"] is True
+
+
+def test_models_lists_the_enabled_models_and_defaults_to_the_best_with_real_weights(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str]
+) -> None:
+    with gateway.client() as client:
+        models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+        assert list(models) == ["vgg16", "clip", "efficientnet_lite0"]
+        assert {n: m["dimension"] for n, m in models.items()} == {
+            "vgg16": 512, "clip": 512, "efficientnet_lite0": 1280,
+        }  # fmt: skip
+        assert [n for n, m in models.items() if m["default"]] == ["efficientnet_lite0"]
+        assert [n for n, m in models.items() if m["text"]] == ["clip"]
+        assert not models["efficientnet_lite0"]["random_weights"]
+        # A search that names no model uses the default; text search uses CLIP's text tower.
+        response = client.post(
+            "/v1/search/image", files={"file": ("q.jpg", photos["chelsea.jpg"], "image/jpeg")}
+        )
+        assert response.json()["model"] == "efficientnet_lite0"
+        assert response.json()["random_weights"] is False
+        text = client.get("/v1/search/text", params={"q": "a cat"}).json()
+        assert (text["model"], text["random_weights"]) == ("clip", True)
 
 
 def test_metrics_expose_per_stage_histograms(

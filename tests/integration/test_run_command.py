@@ -70,7 +70,8 @@ def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
     try:
         output = "".join(_wait_for_url(process))
         assert f"sample photos: {len(photos)} indexed" in output
-        assert "RANDOM WEIGHTS" in output
+        assert "RANDOM WEIGHTS in vgg16, clip" in output
+        assert "real pretrained weights: efficientnet_lite0" in output
         name, data = "chelsea.jpg", photos["chelsea.jpg"]
         found = httpx.post(
             f"{url}/v1/search/image", files={"file": (name, data, "image/jpeg")}, timeout=60

@@ -171,6 +171,22 @@ def test_the_page_shows_counts_weights_and_says_when_the_weights_are_random(
     expect(page.get_by_test_id("recent-item").first).to_be_visible()
 
 
+def test_the_model_buttons_come_from_the_api_and_the_banner_names_random_and_real_models(
+    page: Page, web_gateway: RunningGateway
+) -> None:
+    with web_gateway.client() as client:
+        models = client.get("/v1/models").json()["models"]
+    options = page.get_by_test_id("model-options").locator("input[name=model]")
+    expect(options).to_have_count(len(models))
+    for model in models:
+        radio = page.get_by_test_id(f"model-{model['name']}")
+        expect(radio).to_be_checked() if model["default"] else expect(radio).not_to_be_checked()
+    # The test models: only EfficientNet-Lite0 holds real weights, so it is the default.
+    expect(page.get_by_test_id("model-efficientnet_lite0")).to_be_checked()
+    expect(page.get_by_test_id("random-models")).to_have_text("VGG16, CLIP")
+    expect(page.get_by_test_id("real-models")).to_contain_text("EfficientNet-Lite0")
+
+
 def test_uploading_photos_through_the_page_reports_each_file_created_or_rejected(
     page: Page, tmp_path: Path, artifacts: Path
 ) -> None:

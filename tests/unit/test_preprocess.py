@@ -21,7 +21,7 @@ from gateway.errors import (
     TooLargeError,
     ValidationError,
 )
-from gateway.models.spec import CLIP_IMAGE, TRITON_MODELS, VGG16
+from gateway.models.registry import triton_model, triton_models
 from gateway.preprocess import (
     THUMBNAIL_SIZE,
     PreparedImage,
@@ -43,6 +43,8 @@ from tests.unit.images import (
     png16_rgb,
     red_corner,
 )
+
+VGG16, CLIP_IMAGE = triton_model("vgg16"), triton_model("clip_image")
 
 SPECS = (VGG16, CLIP_IMAGE)
 LIMITS = LimitSettings()
@@ -170,8 +172,9 @@ def test_every_allowed_format_decodes_to_the_same_picture(
 
 
 def test_text_models_in_the_spec_list_are_skipped() -> None:
-    prepared = prepare_image(encode(halves(RED, BLUE), "PNG"), TRITON_MODELS, LIMITS)
-    assert set(prepared.inputs) == {"vgg16", "clip_image"}
+    prepared = prepare_image(encode(halves(RED, BLUE), "PNG"), triton_models(), LIMITS)
+    assert set(prepared.inputs) == {s.name for s in triton_models() if s.is_image_model}
+    assert "clip_text" not in prepared.inputs
 
 
 def test_mpo_from_a_stereo_camera_gives_its_first_picture() -> None:

@@ -82,3 +82,17 @@ def test_the_gateway_command_reports_bad_settings_without_a_traceback() -> None:
     output = result.stdout + result.stderr
     assert "DEFAULT_TOP_K (500) must be between 1 and" in output
     assert "Traceback" not in output
+
+
+def test_enabled_models_are_a_comma_list_checked_against_the_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().models.enabled == ["vgg16", "clip", "efficientnet_lite0"]
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", " clip, efficientnet_lite0,clip ")
+    assert Settings().models.enabled == ["clip", "efficientnet_lite0"]
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", "clip,resnet5O")
+    with pytest.raises(ValueError, match="unknown models \\['resnet5O'\\]"):
+        Settings()
+    monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", " , ")
+    with pytest.raises(ValueError, match="at least one model"):
+        Settings()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
-from gateway.api.routes.links import image_body, ingest_response, search_body
+from gateway.api.routes.links import MODEL_HELP, image_body, ingest_response, search_body
 from gateway.api.schemas import (
     BulkDelete,
     BulkDeleteResponse,
@@ -160,7 +160,7 @@ async def get_thumbnail(backends: BackendsDep, image_id: str) -> Response:
 async def similar_images(
     backends: BackendsDep,
     image_id: str,
-    model: Annotated[str | None, Query(description="`clip` (default) or `vgg16`.")] = None,
+    model: Annotated[str | None, Query(description=MODEL_HELP)] = None,
     top_k: Annotated[int | None, Query()] = None,
     filter: Annotated[str | None, Query(description="JSON filter object.")] = None,
     sort: Annotated[str | None, Query(description="`score` (default) or `date`.")] = None,

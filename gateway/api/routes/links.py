@@ -8,12 +8,18 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from gateway.api.errors import HTTP_STATUS, error_body
+from gateway.models.registry import REGISTRY
 from gateway.services.backends import Backends
 from gateway.services.ingest import FileResult, IngestReport
 from gateway.services.records import FileInfo
 from gateway.services.search import Match, SearchResult
 
 _INGEST_STATUS = {"accepted": 201, "partial": 207}
+
+MODEL_HELP = (
+    f"An enabled model (registry: {', '.join(f'`{name}`' for name in REGISTRY)}; see "
+    "`GET /v1/models`); default: the best enabled one with real weights."
+)
 
 
 def image_links(backends: Backends, image_id: str) -> dict[str, str]:
@@ -49,6 +55,7 @@ def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
         "sort": result.sort,
         "cut": cutoff.cut,
         "cutoff": {"mode": cutoff.mode, "min_score": cutoff.min_score, "message": cutoff.message},
+        "random_weights": result.random_weights,
     }
 
 

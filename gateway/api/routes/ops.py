@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.deps import BackendsDep, Reader
 from gateway.api.routes.images import ERRORS
-from gateway.api.schemas import Readiness
+from gateway.api.schemas import ModelList, Readiness
 from gateway.services import status
 
 router = APIRouter(tags=["operations"])
@@ -39,6 +39,12 @@ async def readyz(backends: BackendsDep) -> JSONResponse:
 async def stats(backends: BackendsDep) -> dict[str, Any]:
     """Counts per collection, the models and which weights they hold."""
     return await status.stats(backends)
+
+
+@router.get("/v1/models", response_model=ModelList, responses=ERRORS, dependencies=[Reader])
+async def models(backends: BackendsDep) -> dict[str, Any]:
+    """The enabled models: the `model=` values, dimensions, weights, which is the default."""
+    return {"models": await status.search_models(backends)}
 
 
 @router.get("/metrics", response_class=Response)

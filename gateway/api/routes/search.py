@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from gateway.api.deps import BackendsDep, Reader
 from gateway.api.routes.images import ERRORS
-from gateway.api.routes.links import search_body
+from gateway.api.routes.links import MODEL_HELP, search_body
 from gateway.api.schemas import SearchResponse, TextQuery
 from gateway.services import search
 from gateway.services.filters import parse_json
@@ -26,7 +26,7 @@ async def search_by_image(
     backends: BackendsDep,
     file: Annotated[UploadFile, File(description="The query image.")],
     top_k: Annotated[int | None, Form()] = None,
-    model: Annotated[str | None, Form(description="`clip` (default) or `vgg16`.")] = None,
+    model: Annotated[str | None, Form(description=MODEL_HELP)] = None,
     filter: Annotated[str | None, Form(description=FILTER_HELP)] = None,
     sort: Annotated[str | None, Form(description=SORT_HELP)] = None,
     min_score: Annotated[float | None, Form(description=MIN_SCORE_HELP)] = None,

@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gateway.export import networks
+from gateway.export.builders import clip as networks
+from gateway.export.builders.vgg16 import build_vgg16
 from gateway.export.repository import load_signature
 from gateway.export.weights import DEFAULT_SEED, WeightsSource, WeightsUnavailableError
-from gateway.models.spec import CLIP_IMAGE, CLIP_TEXT, VGG16
+from gateway.models.registry import triton_model
+
+VGG16, CLIP_IMAGE, CLIP_TEXT = (triton_model(n) for n in ("vgg16", "clip_image", "clip_text"))
 
 
 def test_vgg16_has_the_classic_block_shapes_and_parameter_counts() -> None:
-    model = networks.build_vgg16(WeightsSource("random")).keras_model
+    model = build_vgg16(WeightsSource("random")).keras_model
     pools = [model.get_layer(f"block{i}_pool").output.shape for i in range(1, 6)]
     assert [tuple(s[1:]) for s in pools] == [
         (112, 112, 64), (56, 56, 128), (28, 28, 256), (14, 14, 512), (7, 7, 512),
@@ -27,7 +30,7 @@ def test_vgg16_has_the_classic_block_shapes_and_parameter_counts() -> None:
 
 
 def test_vgg16_layer_names_equal_keras_applications_so_official_weights_load() -> None:
-    ours = networks.build_vgg16(WeightsSource("random")).keras_model
+    ours = build_vgg16(WeightsSource("random")).keras_model
     reference = keras.applications.VGG16(
         weights=None, include_top=False, pooling="max", input_shape=(224, 224, 3)
     )
@@ -40,7 +43,7 @@ def test_vgg16_layer_names_equal_keras_applications_so_official_weights_load() -
 
 def test_vgg16_graph_applies_keras_caffe_preprocessing(test_models: Path) -> None:
     images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    reference_net = networks.build_vgg16(WeightsSource("random", seed=DEFAULT_SEED)).keras_model
+    reference_net = build_vgg16(WeightsSource("random", seed=DEFAULT_SEED)).keras_model
     x = keras.applications.vgg16.preprocess_input(images.astype("float32"))
     expected = tf.math.l2_normalize(reference_net(x), axis=-1).numpy()
     got = load_signature(test_models, VGG16)(images=tf.constant(images))["embeddings"].numpy()
@@ -48,10 +51,10 @@ def test_vgg16_graph_applies_keras_caffe_preprocessing(test_models: Path) -> Non
 
 
 def test_vgg16_weights_load_from_a_local_file(tmp_path: Path) -> None:
-    donor = networks.build_vgg16(WeightsSource("random", seed=7)).keras_model
+    donor = build_vgg16(WeightsSource("random", seed=7)).keras_model
     path = tmp_path / "vgg16.weights.h5"
     donor.save_weights(path)
-    loaded = networks.build_vgg16(WeightsSource.parse(str(path)))
+    loaded = build_vgg16(WeightsSource.parse(str(path)))
     images = np.full((1, 224, 224, 3), 128, np.uint8)
     np.testing.assert_allclose(
         loaded.keras_model(images.astype("float32")), donor(images.astype("float32")), atol=1e-6
@@ -67,8 +70,8 @@ def test_pretrained_vgg16_weights_that_cannot_be_fetched_fail_with_a_clear_messa
 
     monkeypatch.setattr(vgg16, "WEIGHTS_PATH_NO_TOP", "http://127.0.0.1:9/vgg16_notop.h5")
     monkeypatch.setenv("KERAS_HOME", "/nonexistent-keras-home")
-    with pytest.raises(WeightsUnavailableError, match="--vgg16-weights"):
-        networks.build_vgg16(WeightsSource("pretrained"))
+    with pytest.raises(WeightsUnavailableError, match="--weights vgg16=PATH"):
+        build_vgg16(WeightsSource("pretrained"))
 
 
 # OpenAI's published CLIP preprocessing (openai/CLIP clip.py, `_transform`), written out here

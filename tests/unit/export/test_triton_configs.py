@@ -10,7 +10,10 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from gateway.export import triton_config
 from gateway.export.repository import savedmodel_path
-from gateway.models.spec import TRITON_MODELS, TritonModelSpec
+from gateway.models.registry import triton_models
+from gateway.models.spec import TritonModelSpec
+
+TRITON_MODELS = triton_models()
 
 _TRITON_TO_TF = {mc.TYPE_UINT8: tf.uint8, mc.TYPE_INT32: tf.int32, mc.TYPE_FP32: tf.float32}
 CASES = [(spec, variant) for spec in TRITON_MODELS for variant in triton_config.VARIANT_PATHS]
@@ -51,7 +54,9 @@ def test_every_config_matches_the_savedmodel_signature(
         assert [None, *tensor.dims] == outputs[tensor.name].shape.as_list()
     assert config.max_batch_size == spec.batching.max_batch_size > 0
     assert config.dynamic_batching.max_queue_delay_microseconds > 0
-    assert config.parameters[triton_config.PROVENANCE_PARAMETER].string_value.startswith("random:")
+    provenance = config.parameters[triton_config.PROVENANCE_PARAMETER].string_value
+    # The test build's weights: seeded random, but EfficientNet-Lite0's packaged real ones.
+    assert provenance.startswith("pretrained:" if spec.name == "efficientnet_lite0" else "random:")
     assert len(config.model_warmup) == 1
 
 

@@ -136,6 +136,8 @@ class FakeMilvus:
 
 
 def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:
+    # Two models, CLIP first: the order ingest writes their collections in.
+    settings = settings or Settings.model_validate({"models": {"enabled": ["clip", "vgg16"]}})
     return Backends.create(
-        settings or Settings(), FakeTriton(), FakeMilvus(), LocalImageStore(tmp_path / "store")
+        settings, FakeTriton(), FakeMilvus(), LocalImageStore(tmp_path / "store")
     )

@@ -1,0 +1,1 @@
+"""One builder module per registry entry (`SearchModel.builder` names it)."""
