@@ -65,7 +65,6 @@ def check_sort(sort: str | None) -> Sort:
     raise ValidationError("sort must be `score` or `date`", code="invalid_sort")
 
 
-
 def check_top_k(backends: Backends, top_k: int | None) -> int:
     limits = backends.settings.limits
     value = limits.default_top_k if top_k is None else top_k

@@ -19,7 +19,7 @@ from gateway.clients.milvus import VectorIndex
 from gateway.clients.triton import TritonClient
 from gateway.config import MilvusSettings, ServerSettings, Settings, StackSettings, TritonSettings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
-from gateway.models.spec import CLIP_IMAGE
+from gateway.models.registry import CLIP
 from gateway.serving.process import free_port
 
 
@@ -29,7 +29,7 @@ def test_triton_timeout_bounds_a_call_to_an_unreachable_triton(timeout_s: float)
         client = TritonClient(TritonSettings(url=f"127.0.0.1:{free_port()}", timeout_s=timeout_s))
         started = time.monotonic()
         with pytest.raises(TritonUnavailableError):
-            await client.embed(CLIP_IMAGE, np.zeros((1, 224, 224, 3), np.uint8))
+            await client.embed(CLIP.image_model, np.zeros((1, 224, 224, 3), np.uint8))
         await client.close()
         return time.monotonic() - started
 
