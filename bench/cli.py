@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "grpc_vs_http": ("bench.grpc_vs_http", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
+    "cutoff": ("bench.cutoff", "triton"),
     "vector_search": ("bench.vector_search", "milvus"),
     "delete": ("bench.delete", "gateway"),
     "locust": ("bench.load", "gateway"),

@@ -22,6 +22,7 @@ ORDER = (
     "vector_search_1m",
     "preprocess",
     "quality",
+    "cutoff",
     "delete",
     "locust",
     "soak",
@@ -29,6 +30,7 @@ ORDER = (
 MEASURES = {
     "batching": "clip_image throughput and latency, dynamic batching on vs off",
     "quality": "copy detection (crops, scales, JPEG, flips, brightness, rotations)",
+    "cutoff": "cutoff=auto per model: precision and recall of what it keeps (top 10)",
     "delete": "bulk delete by filter, and single deletes",
     "locust": "mixed load: image and text search, thumbnails, ingest",
     "grpc_vs_http": "gRPC vs HTTP: search p50 at 1 and 8 clients, ingest images/s",

@@ -31,6 +31,7 @@ BENCHMARKS = (
     "grpc_vs_http",
     "batching",
     "quality",
+    "cutoff",
     "vector_search",
     "delete",
     "locust",
@@ -207,6 +208,21 @@ def test_quality_scores_every_model_and_says_the_weights_are_random(
     for scores in results["scores"].values():
         assert all(0 <= s["recall_at_1"] <= 1 and 0 < s["mean_ap"] <= 1 for s in scores)
     assert results["random_weights"] and "near-duplicate" in results["note"]
+
+
+def test_cutoff_chooses_a_rule_only_for_real_weights_and_reports_what_it_keeps(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "cutoff")
+    models = results["models"]
+    assert set(models) == {"vgg16", "clip", "efficientnet_lite0"}
+    for name, m in models.items():
+        assert m["random_weights"] == (name != "efficientnet_lite0"), name
+        assert (m["threshold"] is None) == m["random_weights"]
+        assert 0 <= m["held_out"]["precision"] <= 1 and 0 <= m["held_out"]["recall"] <= 1
+    lite0 = models["efficientnet_lite0"]
+    [rule] = _targets(tiny_results[0], "cutoff")
+    assert rule["met"] == (lite0["held_out"]["precision"] > lite0["no_cutoff"]["precision"])
 
 
 def test_delete_empties_both_collections_and_the_store_of_what_it_deleted(

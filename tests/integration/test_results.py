@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.services.cutoff import rules as cutoff_rules
 from tests.integration.conftest import (
     RunningGateway,
     RunningMilvus,
@@ -256,6 +257,45 @@ def test_auto_cutoff_on_random_weights_says_no_meaningful_cutoff_exists(
     assert auto["cut"] == 0 and auto["cutoff"]["min_score"] is None
     assert "no meaningful cutoff" in auto["cutoff"]["message"]
     assert "random" in auto["cutoff"]["message"]
+
+
+def test_auto_cutoff_on_real_weights_applies_the_rule_chosen_on_the_labeled_set(
+    gateway: RunningGateway, indexed: dict[str, dict[str, Any]]
+) -> None:
+    """EfficientNet-Lite0 holds its real ImageNet weights in the test models too, so the rule
+    `python -m bench --only cutoff` chose for those weights applies."""
+    [(fingerprint, rule)] = [
+        (f, r) for f, r in cutoff_rules().items() if f.startswith("efficientnet_lite0@")
+    ]
+    query = _bytes("a.jpg")
+
+    def search(**form: str) -> dict[str, Any]:
+        with gateway.client() as client:
+            response = client.post(
+                "/v1/search/image",
+                files={"file": ("q.jpg", query, "image/jpeg")},
+                data={"model": "efficientnet_lite0", "top_k": "100",
+                      "filter": json.dumps({"suite": SUITE}), **form},
+            )  # fmt: skip
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    full, auto = search(), search(cutoff="auto")
+    assert not auto["random_weights"] and len(full["results"]) == len(SIZES)
+    assert auto["cutoff"] == {"mode": "auto", "min_score": rule["min_score"], "message": None}
+    kept = [h["id"] for h in full["results"] if h["score"] >= rule["min_score"]]
+    assert [h["id"] for h in auto["results"]] == kept
+    assert kept[0] == indexed["a.jpg"]["id"]  # the copy of the query passes any sane cutoff
+    assert auto["cut"] == len(full["results"]) - len(kept)
+    assert fingerprint.endswith(gateway_weights(gateway, "efficientnet_lite0"))
+
+
+def gateway_weights(gateway: RunningGateway, model: str) -> str:
+    with gateway.client() as client:
+        models = client.get("/v1/models").json()["models"]
+    weights: str = next(m["weights"] for m in models if m["name"] == model)
+    return weights
 
 
 def test_similar_takes_the_same_filter_sort_and_cutoff(

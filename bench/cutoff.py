@@ -1,0 +1,169 @@
+"""Choosing `cutoff=auto`: a score threshold per model, on a labeled set of real photos.
+
+Every image of the labeled set (`gateway.labeled_set`: tiles of real photographs, and LFW
+faces and non-faces) queries all the others; a result is relevant when it shares the query's
+class. For each model the threshold that maximises F1 over the top 10 results is chosen on
+half of the queries (even positions) and its precision and recall are reported on the other
+half, beside the no-cutoff baseline: precision = relevant results kept / results kept,
+recall = relevant results kept / relevant results in the top 10. Weights that are random
+get no rule (their scores carry no meaning); a full run writes the rules of the others to
+`gateway/models/cutoffs.json`, keyed by fingerprint (Triton model @ weights provenance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.common import ROOT, Context, figure, target, write_result
+from gateway.clients.triton import TritonClient
+from gateway.config import LimitSettings, TritonSettings, get_settings
+from gateway.labeled_set import labeled_images
+from gateway.models.registry import search_models
+from gateway.models.spec import SearchModel
+from gateway.preprocess import prepare_image
+
+TOP_K = 10
+RULES = ROOT / "gateway" / "models" / "cutoffs.json"
+GRID = np.round(np.arange(-1.0, 1.0001, 0.0025), 4)
+
+
+@dataclass(frozen=True)
+class Quality:
+    precision: float
+    recall: float
+    kept: float  # mean results kept per query
+
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+
+async def _embed_all(url: str, images: list[bytes]) -> dict[SearchModel, Any]:
+    """Every enabled model's vectors of the images, and its weights provenance."""
+    triton = TritonClient(TritonSettings(url=url, timeout_s=600))
+    try:
+        return {
+            model: await _embed(model, images, triton)
+            for model in search_models(get_settings().models.enabled)
+        }
+    finally:
+        await triton.close()
+
+
+async def _embed(model: SearchModel, images: list[bytes], triton: TritonClient) -> Any:
+    limits = LimitSettings()
+    spec = model.image_model
+    rows = []
+    for start in range(0, len(images), 16):
+        batch = np.stack([
+            prepare_image(data, [spec], limits).inputs[spec.name]
+            for data in images[start : start + 16]
+        ])  # fmt: skip
+        rows.append(await triton.embed(spec, batch))
+    return np.concatenate(rows), await triton.provenance(spec)
+
+
+def _top_k(vectors: npt.NDArray[np.float32], labels: list[str]) -> tuple[Any, Any]:
+    """Per query: the top-k scores (itself left out) and whether each is relevant."""
+    scores = vectors @ vectors.T
+    np.fill_diagonal(scores, -np.inf)
+    order = np.argsort(-scores, axis=1)[:, :TOP_K]
+    top = np.take_along_axis(scores, order, axis=1)
+    classes = np.asarray(labels)
+    relevant = classes[order] == classes[:, None]
+    return top, relevant
+
+
+def _quality(top: Any, relevant: Any, threshold: float) -> Quality:
+    kept = top >= threshold
+    kept_n = kept.sum()
+    precision = float((kept & relevant).sum() / kept_n) if kept_n else 1.0
+    recall = float((kept & relevant).sum() / max(relevant.sum(), 1))
+    return Quality(precision, recall, float(kept.sum(axis=1).mean()))
+
+
+def _choose(top: Any, relevant: Any) -> tuple[float, Quality, Quality, Quality]:
+    """The best-F1 threshold on even queries; its quality and the baseline on odd ones."""
+    fit, held = slice(0, None, 2), slice(1, None, 2)
+    best = max(GRID, key=lambda t: _quality(top[fit], relevant[fit], float(t)).f1)
+    return (
+        float(best),
+        _quality(top[fit], relevant[fit], float(best)),
+        _quality(top[held], relevant[held], float(best)),
+        _quality(top[held], relevant[held], -1.0),
+    )
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    classes = labeled_images(per_class=3 if ctx.tiny else None)
+    labels = [label for label, images in classes.items() for _ in images]
+    images = [data for group in classes.values() for data in group.values()]
+    ctx.log(f"cutoff: {len(images)} labeled photos in {len(classes)} classes")
+    embedded = asyncio.run(_embed_all(ctx.stack.triton_grpc, images))
+    per_model: dict[str, Any] = {}
+    rules: dict[str, Any] = {}
+    for model, (vectors, provenance) in embedded.items():
+        top, relevant = _top_k(vectors, labels)
+        threshold, fit, held, baseline = _choose(top, relevant)
+        random = provenance.startswith("random")
+        fingerprint = f"{model.image_model.name}@{provenance}"
+        per_model[model.name] = {
+            "fingerprint": fingerprint,
+            "random_weights": random,
+            "threshold": None if random else threshold,
+            "best_threshold_found": threshold,
+            "chosen_on": {"precision": fit.precision, "recall": fit.recall},
+            "held_out": {"precision": held.precision, "recall": held.recall,
+                         "kept_per_query": held.kept},
+            "no_cutoff": {"precision": baseline.precision, "recall": baseline.recall},
+            "note": "random weights: no meaningful cutoff exists" if random else "",
+        }  # fmt: skip
+        if not random:
+            rules[fingerprint] = {
+                "min_score": threshold,
+                "precision": held.precision,
+                "recall": held.recall,
+                "no_cutoff_precision": baseline.precision,
+            }
+    if not ctx.tiny and rules:
+        body = json.loads(RULES.read_text())
+        body["rules"] = rules
+        RULES.write_text(json.dumps(body, indent=2) + "\n")
+    results = {"images": len(images), "classes": len(classes), "top_k": TOP_K,
+               "models": per_model}  # fmt: skip
+    real = {n: m for n, m in per_model.items() if not m["random_weights"]}
+    targets = [_target(name, m) for name, m in real.items()]
+    fig, axes = figure(cols=1)
+    ax = axes[0][0]
+    names = list(per_model)
+    xs = np.arange(len(names))
+    ax.bar(xs - 0.2, [per_model[n]["held_out"]["precision"] for n in names], 0.4, label="precision")
+    ax.bar(xs + 0.2, [per_model[n]["held_out"]["recall"] for n in names], 0.4, label="recall")
+    ax.plot(xs, [per_model[n]["no_cutoff"]["precision"] for n in names], "k_", ms=30,
+            label="precision, no cutoff")  # fmt: skip
+    ax.set_xticks(xs, [n + (" (random)" if per_model[n]["random_weights"] else "") for n in names])
+    ax.set(ylim=(0, 1.05), title=f"cutoff=auto on {len(images)} labeled photos (top {TOP_K})")
+    ax.legend(fontsize=7)
+    write_result(ctx, "cutoff", results, targets, fig)
+    return results
+
+
+def _target(name: str, m: dict[str, Any]) -> dict[str, Any]:
+    held, base = m["held_out"], m["no_cutoff"]
+    return target(
+        f"{name} cutoff precision",
+        "above the no-cutoff precision",
+        held["precision"],
+        held["precision"] > base["precision"],
+        limit="the labeled set's classes are tiles of one photograph and LFW faces vs "
+        "non-faces: where the model's scores do not separate them, no threshold helps",
+        display=f"P {held['precision']:.2f} R {held['recall']:.2f} at {m['threshold']:.3f} "
+        f"(no cutoff: P {base['precision']:.2f})",
+    )
