@@ -114,6 +114,8 @@ NOT_EXPRESSIBLE = {
     "filter raw expression string": "filter is a typed map",
     "text body not json": "messages are typed",
     "wrong method": "gRPC has no HTTP methods",
+    "multipart without a boundary": "gRPC has no multipart body: each image is its own message",
+    "garbled multipart": "gRPC has no multipart body: protobuf framing is the transport's",
 }
 
 
