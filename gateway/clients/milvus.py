@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pymilvus import DataType, MilvusClient
@@ -42,6 +43,10 @@ def _is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, ParamError | PicSearchError)
 
 
+# Enough for every call a frozen server can hold while its deadlines pass (they return 503).
+MILVUS_THREADS = 32
+
+
 class VectorIndex:
     """The gateway's view of Milvus: typed, async, and with outages as 503 errors."""
 
@@ -49,6 +54,9 @@ class VectorIndex:
         self.settings = settings
         self._client: MilvusClient | None = None
         self._connecting = threading.Lock()
+        # Milvus calls block in threads of their own: a frozen server keeps each one until it
+        # answers, and in the loop's default pool they would starve the image store's I/O.
+        self._pool = ThreadPoolExecutor(MILVUS_THREADS, thread_name_prefix="milvus")
         # "Session": this gateway reads its own writes at once, without waiting for Milvus'
         # next time tick as "Strong" does (about 200 ms per search, measured by bench/).
         self._read_level = settings.read_consistency
@@ -100,9 +108,7 @@ class VectorIndex:
     async def _run(self, work: Callable[[MilvusClient], T]) -> T:
         async def attempt() -> T:
             # pymilvus has no deadline on most calls: a frozen server would block forever.
-            return await asyncio.wait_for(
-                asyncio.to_thread(self._call, work), self.settings.timeout_s
-            )
+            return await asyncio.wait_for(self._in_thread(work), self.settings.timeout_s)
 
         try:
             return await with_retries(attempt, _is_transient, self.settings.timeout_s)
@@ -118,13 +124,15 @@ class VectorIndex:
     async def close(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            await asyncio.to_thread(client.close)
+            await asyncio.get_running_loop().run_in_executor(self._pool, client.close)
+
+    async def _in_thread(self, work: Callable[[MilvusClient], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._call, work)
 
     async def ping(self) -> bool:
         try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._call, lambda c: c.list_collections()), timeout=3.0
-            )
+            await asyncio.wait_for(self._in_thread(lambda c: c.list_collections()), timeout=3.0)
             return True
         except Exception:
             return False
