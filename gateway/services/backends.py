@@ -19,6 +19,7 @@ from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, TritonModelSpec
 from gateway.services.leftovers import Leftovers
+from gateway.services.single_flight import SingleFlight
 from gateway.store.base import ImageStore
 
 P = ParamSpec("P")
@@ -41,6 +42,8 @@ class Backends:
     # Search model name -> the weights provenance of its image model.
     provenance: dict[str, str] = field(default_factory=dict)
     collections_ready: bool = False
+    # Image ids being ingested by this gateway: one ingest per id at a time.
+    ingests: SingleFlight = field(default_factory=SingleFlight)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod

@@ -180,42 +180,73 @@ async def _write(
     """Write every new image to the store and every collection; returns the created ids."""
     ids = list(accepted)
     collections = {m.name: backends.collection(m) for m in backends.models}
-    with stage("milvus"):
-        found = await asyncio.gather(
-            *(backends.vectors.existing_ids(c, ids) for c in collections.values())
-        )
-    present = dict(zip(collections, found, strict=True))
-    with stage("store"):
-        stored = {i for i in ids if await backends.store.exists(i, "original")}
-    complete = set.intersection(*present.values()) & stored
-    todo = [i for i in ids if i not in complete]
-    if not todo:
-        return set()
+    # Held to the end: a concurrent upload of the same bytes waits, then finds them here.
+    async with backends.ingests.hold(ids):
+        present, stored = await _already_there(backends, ids, collections)
+        complete = set.intersection(*present.values()) & stored
+        todo = [i for i in ids if i not in complete]
+        if not todo:
+            return set()
 
-    with stage("triton"):
-        vectors = await _embed(backends, [accepted[i][2] for i in todo])
-    now_us = time.time_ns() // 1000
-    try:
-        with stage("store"):
-            for offset, image_id in enumerate(todo):
-                _, upload, image = accepted[image_id]
-                await _store(backends, image_id, upload, image, metadata, now_us + offset)
-        with stage("milvus"):
-            for name, collection in collections.items():
-                rows = [
-                    {
-                        "id": image_id,
-                        "embedding": vectors[name][row].tolist(),
-                        "created_at": now_us + row,
-                        "metadata": metadata,
-                    }
-                    for row, image_id in enumerate(todo)
-                ]
-                await backends.vectors.upsert(collection, rows)
-    except BaseException:
-        await asyncio.shield(_undo(backends, todo, present, stored, collections))
-        raise
+        with stage("triton"):
+            vectors = await _embed(backends, [accepted[i][2] for i in todo])
+        now_us = time.time_ns() // 1000
+        try:
+            with stage("store"):
+                await asyncio.gather(
+                    *(
+                        _store(backends, image_id, *accepted[image_id][1:], metadata, now_us + n)
+                        for n, image_id in enumerate(todo)
+                    )
+                )
+            with stage("milvus"):
+                await asyncio.gather(
+                    *(
+                        backends.vectors.upsert(
+                            collection, _rows(todo, vectors[name], metadata, now_us)
+                        )
+                        for name, collection in collections.items()
+                    )
+                )
+        except BaseException:
+            await asyncio.shield(_undo(backends, todo, present, stored, collections))
+            raise
     return set(todo)
+
+
+async def _already_there(
+    backends: Backends, ids: list[str], collections: dict[str, str]
+) -> tuple[dict[str, set[str]], set[str]]:
+    """Which ids are stored, and which of those each collection holds.
+
+    The store answers first: ingest stores an image before it writes any vector, so an id
+    the store lacks is not complete anywhere, and a new image (the common case) costs no
+    Milvus read. Only stored ids are looked up in Milvus, with a Strong read (it waits for
+    Milvus' next time tick, up to 200 ms, but it counts every replica's writes)."""
+    with stage("store"):
+        found = await asyncio.gather(*(backends.store.exists(i, "original") for i in ids))
+    stored = {image_id for image_id, there in zip(ids, found, strict=True) if there}
+    if not stored:
+        return {name: set() for name in collections}, stored
+    with stage("milvus"):
+        held = await asyncio.gather(
+            *(backends.vectors.existing_ids(c, sorted(stored)) for c in collections.values())
+        )
+    return dict(zip(collections, held, strict=True)), stored
+
+
+def _rows(
+    ids: list[str], vectors: npt.NDArray[np.float32], metadata: dict[str, Any], now_us: int
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": image_id,
+            "embedding": vectors[row].tolist(),
+            "created_at": now_us + row,
+            "metadata": metadata,
+        }
+        for row, image_id in enumerate(ids)
+    ]
 
 
 async def _embed(
@@ -253,9 +284,12 @@ async def _store(
         "created_at": created_at,
         "metadata": metadata,
     }
+    await asyncio.gather(
+        backends.store.put(image_id, "thumbnail", image.thumbnail_jpeg),
+        backends.store.put(image_id, "record", json.dumps(record).encode()),
+    )
+    # The original last: "the original is stored" then means the whole image is.
     await backends.store.put(image_id, "original", upload.data)
-    await backends.store.put(image_id, "thumbnail", image.thumbnail_jpeg)
-    await backends.store.put(image_id, "record", json.dumps(record).encode())
 
 
 async def _undo(

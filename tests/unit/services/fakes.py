@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +25,15 @@ class FakeTriton:
 
     def __init__(self) -> None:
         self.down = False
+        self.delay_s = 0.0  # how long an inference takes: lets concurrent requests overlap
+        self.fail_next = 0  # how many of the next embed calls fail as an outage
 
     async def embed(
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.float32]:
-        if self.down:
+        await asyncio.sleep(self.delay_s)
+        if self.down or self.fail_next > 0:
+            self.fail_next -= 1
             raise TritonUnavailableError("Triton is down (fake)")
         rows = []
         for row in batch:
@@ -58,6 +63,7 @@ class FakeMilvus:
         self.fail_upserts_into: set[str] = set()
         self.fail_deletes_from: set[str] = set()
         self.matching: dict[str, list[str]] = {}  # filter expression -> ids it matches
+        self.existence_reads = 0  # existing_ids calls: the "already there" reads
 
     def _collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.rows.setdefault(name, {})
@@ -98,6 +104,7 @@ class FakeMilvus:
     async def existing_ids(
         self, collection: str, ids: Sequence[str], strong: bool = True
     ) -> set[str]:
+        self.existence_reads += 1
         return set(ids) & set(self._collection(collection))
 
     async def get(
