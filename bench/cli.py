@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "preprocess": ("bench.preprocess", "none"),
     "ingest": ("bench.ingest", "gateway"),
     "search_latency": ("bench.search_latency", "gateway"),
+    "throughput": ("bench.throughput", "gateway"),
     "grpc_vs_http": ("bench.grpc_vs_http", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),

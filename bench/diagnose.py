@@ -11,6 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from gateway.serving.process import venv_bin
 
 PY_SPY_RATE = 50
@@ -154,3 +156,47 @@ def _frame(frame: str) -> str:
     path, _, line = where.rpartition(":")
     short = "/".join(Path(path).parts[-2:]) if path else where
     return f"{name} ({short}:{line})" if line else name
+
+
+def _role(proc: psutil.Process, gateway_pid: int | None) -> str | None:
+    """Which server a process belongs to: the gateway (and its children), Triton (server and
+    Python-backend stubs), or Milvus."""
+    try:
+        if gateway_pid is not None and (
+            proc.pid == gateway_pid or gateway_pid in {p.pid for p in proc.parents()}
+        ):
+            return "gateway"
+        line = " ".join(proc.cmdline()).lower()
+    except psutil.Error:
+        return None
+    if "tritonserver" in line or "triton_python_backend_stub" in line:
+        return "triton"
+    if "milvus" in line:
+        return "milvus"
+    return None
+
+
+def cpu_by_role(gateway_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of each server's processes (see `_role`) and of this benchmark."""
+    out = {"gateway": 0.0, "triton": 0.0, "milvus": 0.0}
+    for proc in psutil.process_iter():
+        role = _role(proc, gateway_pid)
+        if role is None:
+            continue
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        out[role] += times.user + times.system
+    me = psutil.Process().cpu_times()
+    out["benchmark_clients"] = me.user + me.system
+    return out
+
+
+def cores_used(
+    before: dict[str, float], after: dict[str, float], wall_s: float
+) -> dict[str, float]:
+    """Mean cores each role kept busy between two `cpu_by_role` snapshots, and their sum."""
+    cores = {role: (after[role] - before.get(role, 0.0)) / wall_s for role in after}
+    cores["all"] = sum(cores.values())
+    return cores

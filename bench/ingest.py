@@ -204,7 +204,7 @@ def _triton_direct(ctx: Context, batches: list[dict[str, np.ndarray]]) -> dict[s
     }
 
 
-def _index_command(ctx: Context, folder: Any, journal: Any) -> list[str]:
+def index_command(ctx: Context, folder: Any, journal: Any) -> list[str]:
     """`pic-search index FOLDER` against the stack's gateway, as a user would run it."""
     return [
         str(venv_bin() / "pic-search"),
@@ -222,7 +222,7 @@ def _through_gateway(ctx: Context, folder: Any, count: int) -> dict[str, Any]:
     before = {m: diagnose.triton_stats(ctx.stack.triton_http, m) for m in specs}
     stages_before = diagnose.gateway_stages(ctx.stack.gateway_url)
     journal = ctx.workdir / f"ingest-journal-{time.monotonic_ns()}.jsonl"
-    argv = [*_index_command(ctx, folder, journal), "--batch-size", str(BATCH)]
+    argv = [*index_command(ctx, folder, journal), "--batch-size", str(BATCH)]
     argv += ["--workers", str(WORKERS)]
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
@@ -261,7 +261,7 @@ def _evidence(ctx: Context, count: int) -> dict[str, Any]:
     seconds = 3 if ctx.tiny else 15
     raw = ctx.workdir / "ingest-gateway.pyspy.txt"
     spy = diagnose.py_spy_start(ctx.stack.gateway_pid, raw, seconds)
-    argv = _index_command(ctx, folder, ctx.workdir / "profile-journal.jsonl")
+    argv = index_command(ctx, folder, ctx.workdir / "profile-journal.jsonl")
     subprocess.run(argv, capture_output=True, timeout=3600)
     if spy is not None:
         spy.wait(timeout=seconds + 60)

@@ -16,6 +16,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = (
     "ingest",
     "search_latency",
+    "throughput",
     "grpc_vs_http",
     "batching",
     "vector_search",

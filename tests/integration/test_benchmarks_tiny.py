@@ -28,6 +28,7 @@ BENCHMARKS = (
     "preprocess",
     "ingest",
     "search_latency",
+    "throughput",
     "grpc_vs_http",
     "batching",
     "quality",
@@ -126,6 +127,35 @@ def test_ingest_compares_the_gateway_with_the_models_in_process(
     [ratio] = _targets(tiny_results[0], "ingest")
     assert ratio["target"] == ">= 0.9" and ratio["value"] == results["ratio"]
     assert ratio["met"] == (results["ratio"] >= 0.9)
+
+
+def test_throughput_compares_one_image_requests_with_triton_alone(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    out = tiny_results[0]
+    results = _load(out, "throughput")
+    for kind in ("ingest_one_image_per_request", "image_search"):
+        assert set(results[kind]) == {"1", "8"}, kind
+        for cell in results[kind].values():
+            gateway, direct = cell["gateway"], cell["direct"]
+            assert gateway["per_s"] > 0 and direct["per_s"] > 0
+            assert cell["ratio"] == pytest.approx(gateway["per_s"] / direct["per_s"], rel=1e-3)
+            assert gateway["errors"] == direct["errors"] == 0
+            # The evidence the README's "what limits it" is made of.
+            assert gateway["cores_used"]["triton"] > 0 and gateway["cores_used"]["gateway"] > 0
+            assert {"decode_ms", "triton_ms"} <= set(gateway["gateway_stage_ms"])
+    # Every one-image upload reached every enabled image model.
+    ingest8 = results["ingest_one_image_per_request"]["8"]["gateway"]["triton"]
+    assert {m: t["images_or_texts"] for m, t in ingest8.items()} == dict.fromkeys(ingest8, 8)
+    bulk = results["bulk_cli"]
+    assert bulk["ratio"] == pytest.approx(bulk["gateway"]["per_s"] / bulk["direct"]["per_s"])
+    by_name = {t["name"]: t for t in _body(out, "throughput")["targets"]}
+    eight = by_name["ingest, 8 clients x 1 image: gateway / Triton alone"]
+    assert eight["met"] == (eight["value"] >= 0.9)
+    assert by_name["ingest, 32 clients x 1 image: gateway / Triton alone"]["met"] is None
+    one = by_name["image search, 1 client: what the gateway adds at p50"]
+    assert one["value"] == results["image_search"]["1"]["added_p50_ms"]
+    assert one["met"] == (one["value"] <= 10) and (one["met"] or one["limit"])
 
 
 def test_search_latency_has_percentiles_for_both_paths_at_every_level(

@@ -1,0 +1,408 @@
+"""Many concurrent one-image requests, the way the web page, apps and services call.
+
+Ingest and image search go through the gateway at 1, 8 and 32 clients. Beside each, the same
+clients send the same work straight to Triton (and, for search, Milvus), in the same run.
+The bulk CLI is measured beside Triton alone too. Each cell runs its two paths in alternating
+halves, so drift from other load hits both. It records per-stage gateway time, Triton's
+batching, and the cores each server kept busy.
+
+"Directly" means a client that decodes and resizes its image itself (the gateway's
+`prepare_image`, in a pool the gateway's size) and then calls every enabled image model at
+once, as ingest does; for search, one model and a Milvus search with the gateway's
+parameters. The gateway's extra work (HTTP, store writes, upserts) is what must not slow it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+from pymilvus import MilvusClient
+from tritonclient.grpc import InferInput
+from tritonclient.grpc import aio as grpc_aio
+
+from bench import diagnose
+from bench.common import Context, LoadResult, closed_loop, figure, percentiles, target, write_result
+from bench.ingest import index_command
+from bench.photos import distinct_photos, write_folder
+from gateway.config import Settings
+from gateway.models.registry import search_models
+from gateway.models.spec import SearchModel, TritonModelSpec
+from gateway.preprocess import PreparedImage, prepare_image
+
+RATIO_TARGET = 0.90
+ADDED_P50_BUDGET_MS = 10.0
+TOP_K = 10
+BULK_BATCH, BULK_WORKERS = 16, 2  # the CLI's defaults
+Call = Callable[[int], Awaitable[float | None]]
+DIRECT_MEANS = (
+    "a client that decodes and resizes its image itself (prepare_image, in a pool the "
+    "gateway's size), then calls every enabled image model at once (ingest) or one model "
+    "and a Milvus search with the gateway's parameters (search)"
+)
+
+
+class Direct:
+    """The gateway's inference work without the gateway: same libraries, same parameters."""
+
+    def __init__(self, ctx: Context, settings: Settings) -> None:
+        self.triton = grpc_aio.InferenceServerClient(url=ctx.stack.triton_grpc)
+        self.milvus = MilvusClient(uri=ctx.stack.milvus_uri)
+        self.settings = settings
+        self.cpu = ThreadPoolExecutor(settings.preprocess_pool_size())
+        self.io = ThreadPoolExecutor(32)
+        self.models = search_models(settings.models.enabled)
+
+    async def close(self) -> None:
+        await self.triton.close()
+        self.milvus.close()
+        self.cpu.shutdown()
+        self.io.shutdown()
+
+    async def prepare(self, photos: list[bytes], specs: list[TritonModelSpec]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        limits = self.settings.limits
+        return await asyncio.gather(
+            *(loop.run_in_executor(self.cpu, prepare_image, d, specs, limits) for d in photos)
+        )
+
+    async def embed(self, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
+        tensor = InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
+        tensor.set_data_from_numpy(np.ascontiguousarray(batch))
+        result = await self.triton.infer(spec.name, [tensor], client_timeout=600)
+        return np.asarray(result.as_numpy(spec.output.name))
+
+    async def ingest(self, photos: list[bytes]) -> None:
+        """Decode, then every enabled image model at once on the whole batch."""
+        specs = [m.image_model for m in self.models]
+        prepared: list[PreparedImage] = await self.prepare(photos, specs)
+        await asyncio.gather(
+            *(self.embed(s, np.stack([p.inputs[s.name] for p in prepared])) for s in specs)
+        )
+
+    async def search(self, data: bytes, model: SearchModel, collection: str) -> None:
+        (prepared,) = await self.prepare([data], [model.image_model])
+        vector = await self.embed(model.image_model, prepared.inputs[model.image_model.name][None])
+        params = {"metric_type": "IP", "params": {"ef": max(self.settings.milvus.search_ef, TOP_K)}}
+        await asyncio.get_running_loop().run_in_executor(
+            self.io,
+            lambda: self.milvus.search(
+                collection,
+                data=[vector[0].tolist()],
+                anns_field="embedding",
+                limit=TOP_K,
+                search_params=params,
+                output_fields=["metadata", "created_at"],
+                consistency_level=self.settings.milvus.read_consistency,
+            ),
+        )
+
+
+class Probe:
+    """What happened between two moments: Triton's batching, gateway stages, cores used."""
+
+    def __init__(self, ctx: Context, models: list[str]) -> None:
+        self.ctx, self.models = ctx, models
+
+    def snapshot(self) -> dict[str, Any]:
+        stack = self.ctx.stack
+        return {
+            "at": time.perf_counter(),
+            "triton": {m: diagnose.triton_stats(stack.triton_http, m) for m in self.models},
+            "stages": diagnose.gateway_stages(stack.gateway_url),
+            "cpu": diagnose.cpu_by_role(stack.gateway_pid),
+        }
+
+    def delta(self, before: dict[str, Any], per: int) -> dict[str, Any]:
+        after = self.snapshot()
+        wall_s = after["at"] - before["at"]
+        return {
+            "cores_used": diagnose.cores_used(before["cpu"], after["cpu"], wall_s),
+            "triton": {
+                m: diagnose.triton_delta(before["triton"][m], after["triton"][m])
+                for m in self.models
+            },
+            "gateway_stage_ms": diagnose.stage_delta(before["stages"], after["stages"], per),
+        }
+
+
+async def _paired(
+    probe: Probe, direct: Call, gateway: Call, concurrency: int, requests: int
+) -> dict[str, Any]:
+    """direct, gateway, gateway, direct: each path's two halves merged."""
+    half = max(requests // 2, 1)
+    runs: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+    evidence: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+    for name, call, offset in (
+        ("direct", direct, 0),
+        ("gateway", gateway, 0),
+        ("gateway", gateway, half),
+        ("direct", direct, half),
+    ):
+        before = probe.snapshot()
+        result = await closed_loop(_shifted(call, offset), concurrency, half)
+        if result.errors:
+            raise RuntimeError(f"{result.errors} {name} requests failed at {concurrency} clients")
+        runs[name].append(result)
+        evidence[name].append(probe.delta(before, half))
+    out: dict[str, Any] = {"clients": concurrency}
+    for name, results in runs.items():
+        wall = sum(r.wall_s for r in results)
+        latencies = [s for r in results for s in r.latencies_s]
+        out[name] = {
+            "per_s": len(latencies) / wall,
+            **percentiles(latencies),
+            "errors": sum(r.errors for r in results),
+            # The second half of each path (its probe saw a warm path).
+            **evidence[name][-1],
+        }
+    out["ratio"] = out["gateway"]["per_s"] / out["direct"]["per_s"]
+    out["added_p50_ms"] = out["gateway"]["p50_ms"] - out["direct"]["p50_ms"]
+    return out
+
+
+def _shifted(call: Call, offset: int) -> Call:
+    """`call` numbered from `offset`: the second half of a path sends other photos."""
+
+    async def shifted(i: int) -> float | None:
+        return await call(i + offset)
+
+    return shifted
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    return asyncio.run(_run(ctx))
+
+
+async def _run(ctx: Context) -> dict[str, Any]:
+    settings = Settings()
+    # Tiny (CI) runs 8 clients with a request each per half: seconds, but every code path.
+    levels = (1, 8) if ctx.tiny else (1, 8, 32)
+    per_level = (lambda c: 2 * c) if ctx.tiny else (lambda c: {1: 16, 8: 64}.get(c, 4 * c))
+    models = search_models(settings.models.enabled)
+    probe = Probe(ctx, [m.image_model.name for m in models])
+    direct = Direct(ctx, settings)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    http = httpx.AsyncClient(base_url=ctx.stack.gateway_url, timeout=600, limits=limits)
+    ingest: dict[str, Any] = {}
+    search: dict[str, Any] = {}
+    try:
+        # Warm both paths: first batch shapes in Triton, the gateway's collections.
+        warm = distinct_photos(4, seed=f"throughput-warm-{ctx.run_id}")
+        await direct.ingest(warm)
+        await _upload(http, warm[0], "warm.jpg")
+        for c in levels:
+            n = per_level(c)
+            ctx.log(f"throughput: ingest, {c} clients, {n} one-image requests per path")
+            fresh = distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}")
+            same = distinct_photos(n, seed=f"throughput-direct-{ctx.run_id}-{c}")
+
+            async def direct_ingest(i: int, same: list[bytes] = same) -> None:
+                await direct.ingest([same[i % len(same)]])
+
+            async def gateway_ingest(i: int, fresh: list[bytes] = fresh) -> None:
+                await _upload(http, fresh[i], f"t{i}.jpg")
+
+            ingest[str(c)] = await _paired(probe, direct_ingest, gateway_ingest, c, n)
+
+        default, collection = await _default_model(http, models)
+        queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
+        for c in levels:
+            n = 2 * c if ctx.tiny else {1: 40, 8: 160}.get(c, 8 * c)
+            ctx.log(f"throughput: image search ({default.name}), {c} clients, {n} per path")
+
+            async def direct_search(i: int) -> None:
+                await direct.search(queries[i % len(queries)], default, collection)
+
+            async def gateway_search(i: int) -> None:
+                files = {"file": ("q.jpg", queries[i % len(queries)], "image/jpeg")}
+                response = await http.post(
+                    "/v1/search/image", files=files, data={"top_k": str(TOP_K)}
+                )
+                response.raise_for_status()
+
+            search[str(c)] = await _paired(probe, direct_search, gateway_search, c, n)
+            search[str(c)]["model"] = default.name
+
+        bulk = await _bulk(ctx, direct, probe, 8 if ctx.tiny else 96)
+    finally:
+        await http.aclose()
+        await direct.close()
+    results = {
+        "direct_means": DIRECT_MEANS,
+        "ingest_one_image_per_request": ingest,
+        "image_search": search,
+        "bulk_cli": bulk,
+        "headline": _headline(ingest, search, bulk),
+    }
+    write_result(ctx, "throughput", results, _targets(ingest, search, bulk), _plot(ingest, search))
+    return results
+
+
+async def _upload(http: httpx.AsyncClient, data: bytes, name: str) -> None:
+    response = await http.post("/v1/images", files=[("files", (name, data, "image/jpeg"))])
+    response.raise_for_status()
+    status = response.json()["results"][0]["status"]
+    if status != "created":  # every benchmark image is new: anything else is a broken run
+        raise RuntimeError(f"ingest of a new image said {status!r}")
+
+
+async def _default_model(
+    http: httpx.AsyncClient, models: list[SearchModel]
+) -> tuple[SearchModel, str]:
+    """The model image search uses when none is named, and its collection's name."""
+    listed = (await http.get("/v1/models")).raise_for_status().json()["models"]
+    name = next(m["name"] for m in listed if m["default"])
+    stats = (await http.get("/v1/stats")).raise_for_status().json()["collections"]
+    collection = next(c for c, facts in stats.items() if facts["model"] == name)
+    return next(m for m in models if m.name == name), collection
+
+
+async def _bulk(ctx: Context, direct: Direct, probe: Probe, count: int) -> dict[str, Any]:
+    """`pic-search index` (batches of 16, 2 workers) beside Triton fed the same way."""
+    photos = distinct_photos(2 * count, seed=f"throughput-bulk-{ctx.run_id}")
+    folder = ctx.workdir / "throughput-bulk"
+    write_folder(folder, photos[:count])
+    ctx.log(f"throughput: bulk, {count} images: Triton alone, then `pic-search index`")
+    batches = [photos[count + i : count + i + BULK_BATCH] for i in range(0, count, BULK_BATCH)]
+    queue = iter(batches)
+
+    async def worker() -> None:
+        for batch in queue:
+            await direct.ingest(batch)
+
+    before = probe.snapshot()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(BULK_WORKERS)))
+    direct_s = time.perf_counter() - started
+    direct_evidence = probe.delta(before, count)
+
+    journal = ctx.workdir / "throughput-journal.jsonl"
+    argv = [*index_command(ctx, folder, journal), "--batch-size", str(BULK_BATCH)]
+    argv += ["--workers", str(BULK_WORKERS)]
+    before = probe.snapshot()
+    started = time.perf_counter()
+    done = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=3600
+    )
+    gateway_s = time.perf_counter() - started
+    if done.returncode != 0 or f"indexed {count}," not in done.stdout:
+        raise RuntimeError(f"pic-search index failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    return {
+        "images": count,
+        "direct": {"per_s": count / direct_s, **direct_evidence},
+        "gateway": {"per_s": count / gateway_s, **probe.delta(before, count)},
+        "ratio": direct_s / gateway_s,
+    }
+
+
+def _targets(
+    ingest: dict[str, Any], search: dict[str, Any], bulk: dict[str, Any]
+) -> list[dict[str, Any]]:
+    out = []
+    for c in ("8", "32"):
+        cell = ingest.get(c)
+        value = cell["ratio"] if cell else None
+        out.append(
+            target(
+                f"ingest, {c} clients x 1 image: gateway / Triton alone",
+                f">= {RATIO_TARGET}",
+                value,
+                None if value is None else value >= RATIO_TARGET,
+                _limit(cell) if cell else "",
+                _show(cell, "images/s") if cell else "not run at this scale (tiny)",
+            )
+        )
+    cell = search.get("8")
+    out.append(
+        target(
+            "image search, 8 clients: gateway / Triton + Milvus alone",
+            f">= {RATIO_TARGET}",
+            cell["ratio"] if cell else None,
+            None if cell is None else cell["ratio"] >= RATIO_TARGET,
+            _limit(cell) if cell else "",
+            _show(cell, "searches/s") if cell else "not run at this scale (tiny)",
+        )
+    )
+    one = search["1"]
+    out.append(
+        target(
+            "image search, 1 client: what the gateway adds at p50",
+            f"<= {ADDED_P50_BUDGET_MS:.0f} ms",
+            one["added_p50_ms"],
+            one["added_p50_ms"] <= ADDED_P50_BUDGET_MS,
+            _limit(one),
+            f"{one['added_p50_ms']:+.1f} ms ({one['gateway']['p50_ms']:.1f} vs "
+            f"{one['direct']['p50_ms']:.1f} ms)",
+        )
+    )
+    out.append(
+        target(
+            "bulk CLI (16 per request, 2 workers): gateway / Triton alone",
+            "indicator",
+            bulk["ratio"],
+            None,
+            "",
+            f"{bulk['ratio']:.2f} ({bulk['gateway']['per_s']:.1f} vs "
+            f"{bulk['direct']['per_s']:.1f} images/s)",
+        )
+    )
+    return out
+
+
+def _show(cell: dict[str, Any], unit: str) -> str:
+    return (
+        f"{cell['ratio']:.2f} ({cell['gateway']['per_s']:.1f} vs "
+        f"{cell['direct']['per_s']:.1f} {unit}; cores {cell['gateway']['cores_used']['all']:.2f}"
+        f" vs {cell['direct']['cores_used']['all']:.2f})"
+    )
+
+
+def _limit(cell: dict[str, Any]) -> str:
+    """Where the gateway path's time went, from its own evidence."""
+    gateway = cell["gateway"]
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in sorted(gateway["gateway_stage_ms"].items()))
+    cores = gateway["cores_used"]
+    batches = ", ".join(
+        f"{m} {t.get('mean_batch_size', 0):.1f}" for m, t in gateway["triton"].items() if t
+    )
+    return (
+        f"gateway stages (ms per request): {stages}; cores busy: triton "
+        f"{cores['triton']:.2f}, gateway {cores['gateway']:.2f}, milvus {cores['milvus']:.2f}, "
+        f"clients {cores['benchmark_clients']:.2f}; Triton mean batch: {batches}"
+    )
+
+
+def _headline(ingest: dict[str, Any], search: dict[str, Any], bulk: dict[str, Any]) -> str:
+    parts = [f"ingest c={c}: {cell['ratio']:.2f}" for c, cell in ingest.items()]
+    parts += [f"search c={c}: {cell['ratio']:.2f}" for c, cell in search.items()]
+    parts.append(f"bulk: {bulk['ratio']:.2f}")
+    median = statistics.median(cell["ratio"] for cell in ingest.values())
+    return f"gateway / direct throughput: {', '.join(parts)} (ingest median {median:.2f})"
+
+
+def _plot(ingest: dict[str, Any], search: dict[str, Any]) -> Any:
+    fig, axes = figure(2, 1, width=9)
+    for ax, (title, cells, unit) in zip(
+        axes[0],
+        (("ingest, 1 image per request", ingest, "images/s"), ("image search", search, "/s")),
+        strict=True,
+    ):
+        levels = list(cells)
+        x = np.arange(len(levels))
+        ax.bar(x - 0.2, [cells[c]["direct"]["per_s"] for c in levels], 0.4, label="direct")
+        ax.bar(x + 0.2, [cells[c]["gateway"]["per_s"] for c in levels], 0.4, label="gateway")
+        for i, c in enumerate(levels):
+            ax.annotate(f"{cells[c]['ratio']:.2f}", (x[i] + 0.2, cells[c]["gateway"]["per_s"]))
+        ax.set_xticks(x, [f"{c} clients" for c in levels])
+        ax.set_ylabel(unit)
+        ax.set_title(f"{title} (ratio: gateway / direct)")
+        ax.legend()
+    return fig
