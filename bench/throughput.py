@@ -185,7 +185,6 @@ async def _run(ctx: Context) -> dict[str, Any]:
     settings = Settings()
     # Tiny (CI) runs 8 clients with a request each per half: seconds, but every code path.
     levels = (1, 8) if ctx.tiny else (1, 8, 32)
-    per_level = (lambda c: 2 * c) if ctx.tiny else (lambda c: {1: 16, 8: 64}.get(c, 4 * c))
     models = search_models(settings.models.enabled)
     probe = Probe(ctx, [m.image_model.name for m in models])
     direct = Direct(ctx, settings)
@@ -199,7 +198,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
         await direct.ingest(warm)
         await _upload(http, warm[0], "warm.jpg")
         for c in levels:
-            n = per_level(c)
+            n = 2 * c if ctx.tiny else {1: 16, 8: 64}.get(c, 4 * c)
             ctx.log(f"throughput: ingest, {c} clients, {n} one-image requests per path")
             fresh = distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}")
             same = distinct_photos(n, seed=f"throughput-direct-{ctx.run_id}-{c}")
