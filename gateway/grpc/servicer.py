@@ -123,6 +123,11 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
         async with self._call("Stats", context) as call:
             return convert.stats_response(await call.bounded(status.stats(self.backends)))
 
+    async def ListModels(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("ListModels", context) as call:
+            models = await call.bounded(status.search_models(self.backends))
+            return pb.ListModelsResponse(models=[pb.SearchModel(**m) for m in models])
+
     async def IndexImages(
         self, requests: AsyncIterator[Any], context: aio.ServicerContext
     ) -> AsyncIterator[Any]:

@@ -74,6 +74,8 @@ def test_fifty_streamed_images_are_counted_and_indexing_again_is_duplicate(
         assert [(r.status, r.id) for r in again] == [("duplicate", indexed[0])]
     with keyed.client() as http:
         assert http.get("/v1/stats").json() == client_stats(keyed)
+        with PicSearchClient(keyed.grpc_target, api_key=KEY) as client:
+            assert client.models() == http.get("/v1/models").json()["models"]
 
 
 def client_stats(gateway: RunningGateway) -> dict:  # type: ignore[type-arg]

@@ -16,6 +16,7 @@ from PIL import Image
 from gateway.config import Settings
 from gateway.grpc.client import GrpcApiError, ImageToIndex, PicSearchClient
 from gateway.grpc.server import GrpcServer
+from gateway.models.registry import search_models
 from gateway.services.backends import Backends
 from gateway.serving.process import free_port
 from tests.unit.images import encode
@@ -86,6 +87,18 @@ def test_index_then_search_get_list_and_delete(served: Served) -> None:
             grpc.StatusCode.NOT_FOUND,
             "image_not_found",
         )
+
+
+def test_list_models_names_each_enabled_model_and_the_default(served: Served) -> None:
+    with served.client() as client:
+        models = client.models()
+    enabled = search_models(served.backends.settings.models.enabled)
+    assert [(m["name"], m["dimension"], m["text"]) for m in models] == [
+        (m.name, m.dim, m.text_model is not None) for m in enabled
+    ]
+    assert {(m["weights"], m["random_weights"]) for m in models} == {("random:seed=0", True)}
+    best = max(enabled, key=lambda m: m.quality_rank).name  # all random: the best of them
+    assert [m["name"] for m in models if m["default"]] == [best]
 
 
 @pytest.mark.parametrize(
