@@ -66,11 +66,17 @@ class Direct:
         self.cpu.shutdown()
         self.io.shutdown()
 
-    async def prepare(self, photos: list[bytes], specs: list[TritonModelSpec]) -> list[Any]:
+    async def prepare(
+        self, photos: list[bytes], specs: list[TritonModelSpec], thumbnail: bool
+    ) -> list[Any]:
+        """As the gateway prepares uploads (with a thumbnail) or queries (without)."""
         loop = asyncio.get_running_loop()
         limits = self.settings.limits
         return await asyncio.gather(
-            *(loop.run_in_executor(self.cpu, prepare_image, d, specs, limits) for d in photos)
+            *(
+                loop.run_in_executor(self.cpu, prepare_image, d, specs, limits, thumbnail)
+                for d in photos
+            )
         )
 
     async def embed(self, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
@@ -82,13 +88,13 @@ class Direct:
     async def ingest(self, photos: list[bytes]) -> None:
         """Decode, then every enabled image model at once on the whole batch."""
         specs = [m.image_model for m in self.models]
-        prepared: list[PreparedImage] = await self.prepare(photos, specs)
+        prepared: list[PreparedImage] = await self.prepare(photos, specs, thumbnail=True)
         await asyncio.gather(
             *(self.embed(s, np.stack([p.inputs[s.name] for p in prepared])) for s in specs)
         )
 
     async def search(self, data: bytes, model: SearchModel, collection: str) -> None:
-        (prepared,) = await self.prepare([data], [model.image_model])
+        (prepared,) = await self.prepare([data], [model.image_model], thumbnail=False)
         vector = await self.embed(model.image_model, prepared.inputs[model.image_model.name][None])
         params = {"metric_type": "IP", "params": {"ef": max(self.settings.milvus.search_ef, TOP_K)}}
         await asyncio.get_running_loop().run_in_executor(

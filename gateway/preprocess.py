@@ -80,16 +80,21 @@ class PreparedImage:
     """Everything ingest and search need from one upload."""
 
     inputs: dict[str, npt.NDArray[np.uint8]]  # Triton model name -> [224, 224, 3] RGB
-    thumbnail_jpeg: bytes  # longest side <= THUMBNAIL_SIZE, no EXIF, ICC or comments
+    # Longest side <= THUMBNAIL_SIZE, no EXIF, ICC or comments; None when not asked for.
+    thumbnail_jpeg: bytes | None
     width: int  # as displayed, after EXIF orientation
     height: int
     format: str  # Pillow's name: "JPEG", "PNG", "WEBP", "HEIF", "AVIF", "MPO", ...
 
 
 def prepare_image(
-    data: bytes, specs: Sequence[TritonModelSpec], limits: LimitSettings
+    data: bytes,
+    specs: Sequence[TritonModelSpec],
+    limits: LimitSettings,
+    thumbnail: bool = True,
 ) -> PreparedImage:
-    """Validates and decodes `data` once, then builds every image model's input.
+    """Validates and decodes `data` once, then builds every image model's input, and the
+    thumbnail when `thumbnail` (ingest stores it; a search query has no use for it).
 
     Specs without image preprocessing (text models) are skipped. Raises a `PicSearchError`
     subclass with a specific `code` for anything that is not a usable image.
@@ -107,6 +112,8 @@ def prepare_image(
     box: Box = (0.0, 0.0, float(stored_size[0]), float(stored_size[1]))
     try:
         if image_format in _DRAFTABLE:
+            # The thumbnail's scale even without one: a query then gets exactly the inputs
+            # its file got when indexed, so searching with an indexed file finds it at 1.0.
             box = _draft(img, need_short, max(need_short, THUMBNAIL_SIZE)) or box
         img.load()
         rgb = to_rgb(img)
@@ -128,8 +135,8 @@ def prepare_image(
             width, height = height, width
 
     inputs = {name: model_input(rgb, p, box) for name, p in preprocesses.items()}
-    thumbnail = _thumbnail_jpeg(rgb, box, (width, height))
-    return PreparedImage(inputs, thumbnail, width, height, image_format)
+    small = _thumbnail_jpeg(rgb, box, (width, height)) if thumbnail else None
+    return PreparedImage(inputs, small, width, height, image_format)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

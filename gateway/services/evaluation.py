@@ -175,7 +175,8 @@ async def evaluate(
             inputs[spec.name].append(prepared.inputs[spec.name])
     for transform in transforms:
         for _, rgb in pictures:
-            copy = prepare_image(transformed_copy(rgb, transform), specs, limits)
+            # A copy is a query: prepared as search prepares it (no thumbnail to make).
+            copy = prepare_image(transformed_copy(rgb, transform), specs, limits, thumbnail=False)
             for spec in specs:
                 inputs[spec.name].append(copy.inputs[spec.name])
 

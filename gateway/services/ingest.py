@@ -284,6 +284,8 @@ async def _store(
         "created_at": created_at,
         "metadata": metadata,
     }
+    if image.thumbnail_jpeg is None:  # `_prepare` always asks for it
+        raise PicSearchError("ingest prepared an image without its thumbnail")
     await asyncio.gather(
         backends.store.put(image_id, "thumbnail", image.thumbnail_jpeg),
         backends.store.put(image_id, "record", json.dumps(record).encode()),

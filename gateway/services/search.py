@@ -150,7 +150,7 @@ async def by_image(
     checked = _check(options)
     with stage("decode"):
         image = await backends.run_cpu(
-            prepare_image, data, [model.image_model], backends.settings.limits
+            prepare_image, data, [model.image_model], backends.settings.limits, thumbnail=False
         )
     with stage("triton"):
         vectors = await backends.triton.embed(

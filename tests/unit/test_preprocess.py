@@ -63,8 +63,13 @@ def prepare(data: bytes, limits: LimitSettings = LIMITS) -> PreparedImage:
     return prepare_image(data, SPECS, limits)
 
 
+def thumb(prepared: PreparedImage) -> bytes:
+    assert prepared.thumbnail_jpeg is not None
+    return prepared.thumbnail_jpeg
+
+
 def thumbnail_pixels(prepared: PreparedImage) -> Array:
-    return np.asarray(Image.open(io.BytesIO(prepared.thumbnail_jpeg)).convert("RGB"))
+    return np.asarray(Image.open(io.BytesIO(thumb(prepared))).convert("RGB"))
 
 
 def pixel(arr: Array, x: float, y: float) -> Array:
@@ -365,7 +370,7 @@ def test_every_exif_orientation_is_applied(orientation: int) -> None:
     prepared = prepare(data)
     swapped = orientation >= 5
     assert (prepared.width, prepared.height) == ((48, 64) if swapped else (64, 48))
-    thumbnail = Image.open(io.BytesIO(prepared.thumbnail_jpeg))
+    thumbnail = Image.open(io.BytesIO(thumb(prepared)))
     assert thumbnail.size == (prepared.width, prepared.height)
     assert_red_corner_at(prepared, RED_CORNER_SHOWN_AT[orientation])
 
@@ -485,10 +490,22 @@ def test_draft_picks_the_smallest_scale_that_never_upscales(
     assert min(decoded) >= 224
     assert max(decoded) >= THUMBNAIL_SIZE
     scale = size[0] // decoded[0]
-    assert Image.open(io.BytesIO(prepared.thumbnail_jpeg)).size == thumbnail
+    assert Image.open(io.BytesIO(thumb(prepared))).size == thumbnail
     if scale < 8:  # the next scale down would have been too small for something
         half = (-(-size[0] // (2 * scale)), -(-size[1] // (2 * scale)))
         assert min(half) < 224 or max(half) < THUMBNAIL_SIZE
+
+
+@pytest.mark.parametrize("size", [(1800, 1800), (4000, 3000), (600, 400)])
+def test_a_query_skips_the_thumbnail_and_gets_the_inputs_its_file_got_when_indexed(
+    size: tuple[int, int],
+) -> None:
+    data = encode(astronaut(size), "JPEG", quality=90)
+    query = prepare_image(data, SPECS, LIMITS, thumbnail=False)
+    indexed = prepare(data)
+    assert query.thumbnail_jpeg is None and indexed.thumbnail_jpeg
+    for name, pixels in indexed.inputs.items():
+        np.testing.assert_array_equal(query.inputs[name], pixels, err_msg=name)
 
 
 # --- the thumbnail ---------------------------------------------------------------------------
@@ -508,7 +525,7 @@ def test_thumbnail_is_a_small_jpeg_without_metadata() -> None:
         xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>",
     )
     assert {0xE1, 0xE2, 0xFE} <= set(jpeg_markers(data))
-    thumbnail = prepare(data).thumbnail_jpeg
+    thumbnail = thumb(prepare(data))
     assert not {0xE1, 0xE2, 0xED, 0xFE} & set(jpeg_markers(thumbnail))
     img = Image.open(io.BytesIO(thumbnail))
     assert img.format == "JPEG"
@@ -519,7 +536,7 @@ def test_thumbnail_is_a_small_jpeg_without_metadata() -> None:
 
 def test_small_pictures_are_not_upscaled_for_the_thumbnail() -> None:
     prepared = prepare(encode(halves(RED, BLUE, (100, 40)), "PNG"))
-    assert Image.open(io.BytesIO(prepared.thumbnail_jpeg)).size == (100, 40)
+    assert Image.open(io.BytesIO(thumb(prepared))).size == (100, 40)
 
 
 # --- validation --------------------------------------------------------------------------------
