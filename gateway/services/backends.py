@@ -19,6 +19,7 @@ from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, TritonModelSpec
 from gateway.services.leftovers import Leftovers
+from gateway.services.record_cache import RecordCache
 from gateway.services.single_flight import SingleFlight
 from gateway.store.base import ImageStore
 
@@ -44,6 +45,8 @@ class Backends:
     collections_ready: bool = False
     # Image ids being ingested by this gateway: one ingest per id at a time.
     ingests: SingleFlight = field(default_factory=SingleFlight)
+    # Image records that search results and listings read, by id.
+    records: RecordCache = field(default_factory=RecordCache)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod

@@ -56,6 +56,6 @@ async def newest(
     with stage("milvus"):
         rows = await backends.vectors.newest(collection, before, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    files = await file_infos(backends, [r.id for r in page])
+    files = await file_infos(backends, [(r.id, r.created_at) for r in page])
     items = [Listed(r, files[r.id]) for r in page]
     return items, (str(page[-1].created_at) if more and page else None)

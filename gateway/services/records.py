@@ -39,17 +39,21 @@ class FileInfo:
         return {name: getattr(self, name) for name in FIELDS}
 
 
-async def _one(backends: Backends, image_id: str) -> FileInfo:
+async def _one(backends: Backends, image_id: str, created_at: int) -> FileInfo:
+    cached = backends.records.get(image_id, created_at)
+    if cached is not None:
+        return FileInfo.from_record(cached)
     with contextlib.suppress(NotFoundError, ValueError, TypeError):
         data = await backends.store.get(image_id, "record")
         record = json.loads(data)
         if isinstance(record, dict):
+            backends.records.put(image_id, record)
             return FileInfo.from_record(record)
     return FileInfo()
 
 
-async def file_infos(backends: Backends, ids: list[str]) -> dict[str, FileInfo]:
-    """The stored facts of each image, read concurrently."""
+async def file_infos(backends: Backends, rows: list[tuple[str, int]]) -> dict[str, FileInfo]:
+    """The stored facts of each (id, created_at), from memory or read concurrently."""
     with stage("store"):
-        infos = await asyncio.gather(*(_one(backends, image_id) for image_id in ids))
-    return dict(zip(ids, infos, strict=True))
+        infos = await asyncio.gather(*(_one(backends, i, created) for i, created in rows))
+    return {image_id: info for (image_id, _), info in zip(rows, infos, strict=True)}

@@ -125,7 +125,7 @@ async def _search(
         hits = kept
     if checked.sort == "date":  # newest first, among the results that passed
         hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
-    files = await file_infos(backends, [h.id for h in hits])
+    files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id]) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
     return SearchResult(

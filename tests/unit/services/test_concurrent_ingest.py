@@ -72,8 +72,10 @@ def test_when_the_first_upload_fails_a_waiting_one_creates_the_image(backends: B
     asyncio.run(at_once(backends, jpeg(1)))  # collections learnt; the next embed calls fail
     triton.fail_next = 2  # the first upload's two models
     reports = asyncio.run(at_once(backends, jpeg(9), jpeg(9)))
-    assert isinstance(reports[0], TritonUnavailableError)
-    assert statuses(reports)[1:] == ["created"]
+    # Whichever got the image's lock first failed (and undid its writes); the other waited,
+    # found nothing, and created it.
+    assert sorted(statuses(reports)) == ["created", "error"]
+    assert any(isinstance(r, TritonUnavailableError) for r in reports)
 
 
 def test_a_new_image_costs_no_milvus_read_and_a_stored_one_is_checked(backends: Backends) -> None:
