@@ -210,7 +210,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
         await _upload(http, warm[0], "warm.jpg")
         for c in levels:
             # Each half at least four rounds of every client: ramp-up and drain stay small.
-            n = 2 * c if ctx.tiny else {1: 16}.get(c, 8 * c)
+            n = 2 * c if ctx.tiny else {1: 16, 8: 128}.get(c, 8 * c)
             ctx.log(f"throughput: ingest, {c} clients, {n} one-image requests per path")
             fresh = distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}")
             same = distinct_photos(n, seed=f"throughput-direct-{ctx.run_id}-{c}")
@@ -243,7 +243,8 @@ async def _run(ctx: Context) -> dict[str, Any]:
             search[str(c)] = await _paired(probe, direct_search, gateway_search, c, n)
             search[str(c)]["model"] = default.name
 
-        bulk = await _bulk(ctx, direct, probe, 8 if ctx.tiny else 96)
+        # Enough images that the CLI's own start-up (a few seconds) is a small share.
+        bulk = await _bulk(ctx, direct, probe, 8 if ctx.tiny else 192)
     finally:
         await http.close()
         await direct.close()
