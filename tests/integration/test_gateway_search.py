@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
+from tests.imaging import distinct_jpegs
 from tests.integration import images
 from tests.integration.conftest import RunningGateway
+from tests.integration.support import collection_counts
 
 MODELS = ("clip", "vgg16", "efficientnet_lite0")
 
@@ -99,6 +102,34 @@ def test_a_reupload_is_a_duplicate_and_the_count_does_not_change(
             "filename": name, "status": "duplicate", "id": indexed[name],
         }  # fmt: skip
         assert client.get("/v1/stats").json()["collections"] == before
+
+
+def test_eight_concurrent_uploads_of_one_new_image_create_it_exactly_once(
+    gateway: RunningGateway,
+) -> None:
+    [data] = distinct_jpegs(Image.new("RGB", (320, 240), (90, 160, 40)), 1, seed=808)
+    with gateway.client() as client:
+        before = collection_counts(client)
+
+    async def upload_all() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+
+            async def one(i: int) -> dict[str, Any]:
+                files = [("files", (f"same-{i}.jpg", data, "image/jpeg"))]
+                response = await http.post("/v1/images", files=files, timeout=120)
+                assert response.status_code == 201, response.text
+                result: dict[str, Any] = response.json()["results"][0]
+                return result
+
+            return await asyncio.gather(*(one(i) for i in range(8)))
+
+    results = asyncio.run(upload_all())
+    assert sorted(r["status"] for r in results) == ["created"] + ["duplicate"] * 7
+    assert len({r["id"] for r in results}) == 1
+    with gateway.client() as client:
+        after = collection_counts(client)
+        assert after == {name: count + 1 for name, count in before.items()}
+        client.delete(f"/v1/images/{results[0]['id']}").raise_for_status()
 
 
 def test_delete_makes_an_image_unfindable_and_its_content_404(
