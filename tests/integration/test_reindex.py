@@ -6,17 +6,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
+import numpy as np
 import pytest
 from pymilvus import MilvusClient
 
 from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
-from gateway.serving.process import venv_bin
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import free_port
 from tests.integration import images
-from tests.integration.conftest import GatewayFactory, RunningMilvus, RunningTriton
+from tests.integration.conftest import (
+    GatewayFactory,
+    RunningMilvus,
+    RunningTriton,
+    isolated_gateway,
+)
+from tests.integration.support import pic_search
+
+ALIAS = "rx_clip"
+FIELDS = ["id", "embedding", "created_at", "metadata"]
 
 
 def _point_alias_at_other_weights(uri: str, alias: str) -> str:
@@ -30,20 +44,104 @@ def _point_alias_at_other_weights(uri: str, alias: str) -> str:
     return asyncio.run(run())
 
 
+def _rows(client: MilvusClient, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = client.query(
+        collection, filter=f"id in {ids!r}".replace("'", '"'), output_fields=FIELDS,
+        consistency_level="Strong",
+    )  # fmt: skip
+    return {row["id"]: row for row in rows}
+
+
+def _replace_with_other_weights(uri: str, rows: dict[str, dict[str, Any]]) -> str:
+    """What a weights change leaves: the alias on a collection of other vectors for the same
+    images (here random unit vectors), and the collection of the served weights gone, so
+    only a real re-embed can bring those vectors back."""
+
+    async def run() -> str:
+        index = VectorIndex(MilvusSettings(uri=uri))
+        original = await index.target(ALIAS)
+        assert original is not None
+        other = await index.create_physical(ALIAS, "clip_image@pretrained:someone-else", 512)
+        rng = np.random.default_rng(7)
+        fake = []
+        for row in rows.values():
+            vector = rng.standard_normal(512)
+            fake.append({**row, "embedding": (vector / np.linalg.norm(vector)).tolist()})
+        await index.upsert(other, fake)
+        await index.switch_alias(ALIAS, other)
+        await index.drop(original)
+        await index.close()
+        return other
+
+    return asyncio.run(run())
+
+
+class AliasWatcher(threading.Thread):
+    """Reads the images through the alias until stopped, as the gateway does (its Milvus
+    client, with its retries): which vectors each read saw."""
+
+    def __init__(self, uri: str, ids: list[str], known: dict[str, dict[str, np.ndarray]]) -> None:
+        super().__init__(daemon=True)
+        self.uri, self.ids, self.known = uri, ids, known
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    async def _read(self, index: VectorIndex) -> dict[str, dict[str, Any]]:
+        rows = [await index.get(ALIAS, i, with_vector=True) for i in self.ids]
+        return {row["id"]: row for row in rows if row is not None}
+
+    def _which(self, rows: dict[str, dict[str, Any]]) -> str:
+        if set(rows) != set(self.ids):
+            return f"only {len(rows)} rows"
+        for name, vectors in self.known.items():
+            if all(np.allclose(rows[i]["embedding"], vectors[i], atol=1e-4) for i in self.ids):
+                return name
+        return "mixed"
+
+    def run(self) -> None:
+        asyncio.run(self._watch())
+
+    async def _watch(self) -> None:
+        index = VectorIndex(MilvusSettings(uri=self.uri, read_consistency="Strong"))
+        while not self.stop.is_set():
+            try:
+                snapshot = self._which(await self._read(index))
+            except Exception as exc:  # recorded: an assertion here would only end the thread
+                self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            else:
+                if not self.seen or self.seen[-1] != snapshot:
+                    self.seen.append(snapshot)
+            await asyncio.sleep(0.05)
+        await index.close()
+
+
 def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
     gateway_factory: GatewayFactory, triton: RunningTriton, milvus: RunningMilvus, tmp_path: Path
 ) -> None:
     env = {"PIC_SEARCH_STORE__PATH": str(tmp_path / "store")}
     files = [images.save(images.photo(n), "JPEG") for n in ("coffee", "moon", "page")]
+    ids = [hashlib.sha256(d).hexdigest() for d in files]
     with gateway_factory("rx", env) as gateway, gateway.client() as client:
         batch = [("files", (f"{i}.jpg", d)) for i, d in enumerate(files)]
-        assert client.post("/v1/images", files=batch).status_code == 201
+        created = client.post("/v1/images", files=batch, data={"metadata": '{"album": "rx"}'})
+        assert created.status_code == 201
+    milvus_client = MilvusClient(uri=milvus.uri)
+    built = _rows(milvus_client, ALIAS, ids)
+    assert set(built) == set(ids)
 
-    other = _point_alias_at_other_weights(milvus.uri, "rx_clip")
+    other = _replace_with_other_weights(milvus.uri, built)
+    other_rows = _rows(milvus_client, ALIAS, ids)
     # The gateway exits at startup, saying what to do, instead of mixing vectors.
     with pytest.raises(RuntimeError, match="pic-search reindex"), gateway_factory("rx", env):
         pass
 
+    known = {
+        "other weights": {i: np.array(r["embedding"]) for i, r in other_rows.items()},
+        "rebuilt": {i: np.array(r["embedding"]) for i, r in built.items()},
+    }
+    watcher = AliasWatcher(milvus.uri, ids, known)
+    watcher.start()
     cli_env = {
         **os.environ,
         **env,
@@ -51,18 +149,62 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
         "PIC_SEARCH_MILVUS__URI": milvus.uri,
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "rx_",
     }
-    result = subprocess.run(
-        [str(venv_bin() / "pic-search"), "reindex"],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        result = pic_search("reindex", env=cli_env)
+    finally:
+        watcher.stop.set()
+        watcher.join(timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "rx_clip: now" in result.stdout and "(3 images)" in result.stdout
+    assert f"{ALIAS}: now" in result.stdout and "(3 images)" in result.stdout
     assert "rx_vgg16: already built" in result.stdout
-    assert other not in MilvusClient(uri=milvus.uri).list_collections()
+    assert other not in milvus_client.list_collections()
+
+    # Reads through the alias never failed and never saw a mix: the other weights' vectors
+    # until the alias moved, then the re-embedded ones.
+    assert watcher.errors == []
+    assert watcher.seen[0] == "other weights" and watcher.seen[-1] == "rebuilt", watcher.seen
+    assert set(watcher.seen) == {"other weights", "rebuilt"}, watcher.seen
+    rebuilt = _rows(milvus_client, ALIAS, ids)
+    for image_id in ids:
+        assert np.allclose(rebuilt[image_id]["embedding"], built[image_id]["embedding"], atol=1e-4)
+        assert rebuilt[image_id]["created_at"] == built[image_id]["created_at"]
+        assert rebuilt[image_id]["metadata"] == built[image_id]["metadata"] == {"album": "rx"}
 
     with gateway_factory("rx", env) as gateway, gateway.client() as client:
         found = client.post("/v1/search/text", json={"q": "coffee", "top_k": 10}).json()["results"]
-        assert {r["id"] for r in found} == {hashlib.sha256(d).hexdigest() for d in files}
+        assert {r["id"] for r in found} == set(ids)
+
+
+def test_a_gateway_that_started_without_milvus_reports_a_model_mismatch_on_first_use(
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+) -> None:
+    # Its own Milvus (Lite's server), not yet running when the gateway starts: the gateway
+    # starts unready, and meets the other weights' collection only on first use.
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    env = {"PIC_SEARCH_MILVUS__URI": uri, "PIC_SEARCH_MILVUS__TIMEOUT_S": "2"}
+    gateway = isolated_gateway("mm", triton, milvus, tmp_path_factory, env)
+    gateway.process.start()  # not waiting for readiness: it has no Milvus yet
+    try:
+        with gateway.client() as client:
+            deadline = time.monotonic() + 120
+            while not _answers(client) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            with milvus_process("lite", tmp_path / "milvus", port):
+                _point_alias_at_other_weights(uri, "mm_clip")
+                refused = client.get("/v1/search/text", params={"q": "coffee"})
+    finally:
+        gateway.process.stop()
+    assert refused.status_code == 500, refused.text
+    assert refused.json()["error"]["code"] == "model_mismatch"
+    assert "pic-search reindex" in refused.json()["error"]["message"]
+
+
+def _answers(client: httpx.Client) -> bool:
+    try:
+        return client.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
