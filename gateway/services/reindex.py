@@ -7,6 +7,7 @@ until the new one is complete, so there are never mixed vectors and no downtime.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -32,12 +33,21 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, i
             log(f"{alias}: already built with {fingerprint}")
             continue
         log(f"{alias}: re-embedding stored images with {fingerprint}")
+        # Not the alias' target, so whatever holds this name is left by an interrupted run.
+        await backends.vectors.drop(physical_name(alias, fingerprint))
         target = await backends.vectors.create_physical(alias, fingerprint, model.dim)
         counts[alias] = await _fill(backends, model, target, log)
+        # Readers through the alias must never meet a partial collection.
+        await backends.vectors.seal(target, counts[alias])
         await backends.vectors.switch_alias(alias, target)
-        if current is not None and current != target:
-            await backends.vectors.drop(current)
         log(f"{alias}: now {target} ({counts[alias]} images)")
+        if current is not None:
+            # A read that resolved the alias before it moved still runs on the old
+            # collection; dropped under it, Milvus answers it with nothing (seen on 2.3.5).
+            # Every read ends within one Milvus deadline, retries included.
+            await asyncio.sleep(backends.settings.milvus.timeout_s)
+            await backends.vectors.drop(current)
+            log(f"{alias}: dropped {current}")
     backends.collections_ready = False
     return counts
 

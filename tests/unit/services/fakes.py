@@ -80,6 +80,9 @@ class FakeMilvus:
     async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
         return alias
 
+    async def seal(self, collection: str, rows: int) -> None:
+        assert len(self._collection(collection)) == rows
+
     async def switch_alias(self, alias: str, target: str) -> str | None:
         return None
 
