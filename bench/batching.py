@@ -4,8 +4,6 @@ same model with batching off: a one-model repository copy whose config lacks the
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from tritonclient.grpc import aio as grpc_aio
 from bench import diagnose
 from bench.common import Context, closed_loop, figure, write_result
 from bench.photos import rgb_samples
-from gateway.export import triton_config
+from gateway.export.derived import derived_repository
 from gateway.models.registry import triton_model
 from gateway.preprocess import model_input
 from gateway.serving.process import ServerProcess, free_port
@@ -26,22 +24,11 @@ SPEC = triton_model("clip_image")
 
 
 def unbatched_repository(source: Path, dest: Path) -> Path:
-    """`dest/clip_image/` serving the same SavedModel (linked, not copied) with the cpu
-    config minus `dynamic_batching`: Triton then runs every request on its own."""
-    model = dest / SPEC.name
-    shutil.rmtree(dest, ignore_errors=True)
-    (model / "1").mkdir(parents=True)
-    (model / "configs").mkdir()
-    original = source / SPEC.name / "1"
-    (model / "1" / "model.savedmodel").symlink_to((original / "model.savedmodel").resolve())
-    shutil.copyfile(original / "model.py", model / "1" / "model.py")
-    provenance = json.loads((original / "provenance.json").read_text())["weights"]
-    config = triton_config.build_config(SPEC, "cpu", provenance)
-    config.ClearField("dynamic_batching")
-    text = triton_config.render(config)
-    (model / "configs" / "cpu.pbtxt").write_text(text)
-    (model / "config.pbtxt").write_text(text)
-    return dest
+    """`dest/clip_image/` serving the same model files with the cpu config minus
+    `dynamic_batching`: Triton then runs every request on its own."""
+    return derived_repository(
+        source, dest, [SPEC.name], lambda _, config: config.ClearField("dynamic_batching")
+    )
 
 
 def _one_model_ready(http_port: int) -> bool:

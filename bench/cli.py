@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
     "cutoff": ("bench.cutoff", "triton"),
+    # Starts Tritons and gateways of its own (before/after), on the run's Milvus.
+    "precision": ("bench.precision", "milvus"),
     "vector_search": ("bench.vector_search", "milvus"),
     "delete": ("bench.delete", "gateway"),
     "locust": ("bench.load", "gateway"),

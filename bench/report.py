@@ -15,6 +15,7 @@ from bench.common import ROOT
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = (
     "ingest",
+    "precision",
     "search_latency",
     "throughput",
     "grpc_vs_http",
@@ -34,6 +35,7 @@ MEASURES = {
     "cutoff": "cutoff=auto per model: precision and recall of what it keeps (top 10)",
     "delete": "bulk delete by filter, and single deletes",
     "locust": "mixed load: image and text search, thumbnails, ingest",
+    "precision": "CPU runtimes x precisions",
     "grpc_vs_http": "gRPC vs HTTP: search p50 at 1 and 8 clients, ingest images/s",
 }
 NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged

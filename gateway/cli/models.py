@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from gateway.export.weights import WeightsSource
-from gateway.models.registry import REGISTRY
+from gateway.models.registry import REGISTRY, triton_models
+from gateway.models.spec import CpuRunner
 
 app = typer.Typer(help="Build and inspect the Triton model repository.", no_args_is_help=True)
 
@@ -34,6 +35,35 @@ def parse_weights(values: list[str], seed: int) -> tuple[dict[str, WeightsSource
     return per_model, default
 
 
+CPU_RUNNER_HELP = (
+    "NAME=RUNTIME:PRECISION for a Triton model's CPU runner instead of the registry's "
+    "(repeatable), e.g. clip_image=openvino:bf16. RUNTIME: openvino, onnxruntime, tensorflow; "
+    "PRECISION: fp32, bf16 (OpenVINO on a CPU with AVX512_BF16 or AMX; else fp32 runs)."
+)
+
+
+def parse_cpu_runners(values: list[str]) -> tuple[tuple[str, CpuRunner], ...]:
+    """`["clip_image=openvino:bf16"]` -> (("clip_image", CpuRunner("openvino", "bf16")),)."""
+    from gateway.export import cpu_runtimes
+
+    names = [spec.name for spec in triton_models()]
+    runners = []
+    for value in values:
+        name, _, choice = value.partition("=")
+        runtime, _, precision = choice.partition(":")
+        if name not in names:
+            raise typer.BadParameter(f"unknown Triton model {name!r}; known: {names}")
+        try:
+            runner = CpuRunner(
+                cpu_runtimes.parse_runtime(runtime),
+                cpu_runtimes.parse_precision(precision or "fp32"),
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        runners.append((name, runner))
+    return tuple(runners)
+
+
 @app.command()
 def build(
     output: Annotated[Path, typer.Option(help="Model repository to write.")] = Path(
@@ -51,10 +81,16 @@ def build(
     missing_only: Annotated[
         bool, typer.Option(help="Skip models the repository already holds.")
     ] = False,
+    cpu_runner: Annotated[list[str] | None, typer.Option(help=CPU_RUNNER_HELP)] = None,
+    tensorrt_fp16: Annotated[
+        bool,
+        typer.Option(help="TensorRT at fp16 in configs/onnx.pbtxt (GPU); check rankings first."),
+    ] = False,
 ) -> None:
-    """Export the enabled models as SavedModels with their generated Triton configs."""
+    """Export the enabled models as SavedModels and ONNX files with their Triton configs."""
     from gateway.config import get_settings
     from gateway.export.repository import build_repository
+    from gateway.export.triton_config import ServingOptions
     from gateway.export.weights import WeightsUnavailableError
     from gateway.serving.triton import built_models
 
@@ -67,9 +103,10 @@ def build(
         if not names:
             typer.echo(f"{output} already holds every model asked for")
             return
+    options = ServingOptions(tensorrt_fp16, parse_cpu_runners(cpu_runner or []))
     try:
         per_model, default = parse_weights(weights or ["pretrained"], seed)
-        build_repository(output, per_model, default, names, log=typer.echo)
+        build_repository(output, per_model, default, names, log=typer.echo, options=options)
     except WeightsUnavailableError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -17,6 +17,15 @@ from gateway.models.spec import TritonModelSpec
 
 
 @dataclass(frozen=True)
+class ModelServing:
+    """What a served model's config records: its weights, runtime and precision."""
+
+    weights: str
+    runtime: str
+    precision: str
+
+
+@dataclass(frozen=True)
 class Hit:
     id: str
     score: float
@@ -44,6 +53,10 @@ class Embedder(Protocol):
 
     async def provenance(self, spec: TritonModelSpec) -> str:
         """The weights provenance the model's config records."""
+        ...
+
+    async def serving(self, spec: TritonModelSpec) -> ModelServing:
+        """Weights, runtime and precision, as the model's config records them."""
         ...
 
     async def close(self) -> None: ...

@@ -8,10 +8,16 @@ from tritonclient.grpc import InferInput
 from tritonclient.grpc import aio as grpc_aio
 from tritonclient.utils import InferenceServerException
 
+from gateway.clients.base import ModelServing
 from gateway.clients.retry import with_retries
 from gateway.config import TritonSettings
 from gateway.errors import PicSearchError, TritonUnavailableError
-from gateway.models.spec import PROVENANCE_PARAMETER, TritonModelSpec
+from gateway.models.spec import (
+    PRECISION_PARAMETER,
+    PROVENANCE_PARAMETER,
+    RUNTIME_PARAMETER,
+    TritonModelSpec,
+)
 
 _CHANNEL_ARGS = [
     ("grpc.max_send_message_length", 2**31 - 1),
@@ -82,11 +88,26 @@ class TritonClient:
 
     async def provenance(self, spec: TritonModelSpec) -> str:
         """The weights provenance recorded by the exporter in the model's config."""
+        return (await self.serving(spec)).weights
+
+    async def serving(self, spec: TritonModelSpec) -> ModelServing:
+        """Weights, runtime and precision, as the exporter recorded them in the config."""
         try:
             response = await self._client.get_model_config(spec.name, client_timeout=5.0)
         except InferenceServerException as exc:
             raise self._unavailable(spec.name, exc) from exc
-        return str(response.config.parameters[PROVENANCE_PARAMETER].string_value or "unknown")
+        parameters = response.config.parameters
+
+        def value(key: str) -> str:
+            return (
+                str(parameters[key].string_value or "unknown") if key in parameters else "unknown"
+            )
+
+        return ModelServing(
+            weights=value(PROVENANCE_PARAMETER),
+            runtime=value(RUNTIME_PARAMETER),
+            precision=value(PRECISION_PARAMETER),
+        )
 
     def _unavailable(self, model: str, exc: InferenceServerException) -> PicSearchError:
         if _is_transient(exc):

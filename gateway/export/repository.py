@@ -1,8 +1,9 @@
 """Writes a Triton model repository for the registry models asked for.
 
-Layout per model: `<name>/config.pbtxt`, `<name>/configs/{cpu,gpu}.pbtxt`,
-`<name>/1/model.savedmodel/`, `<name>/1/model.py` (Python backend), `<name>/1/provenance.json`,
-and for `clip_text` the tokenizer files under `<name>/tokenizer/`.
+Layout per model: `<name>/configs/{onnx,cpu}.pbtxt`, `<name>/1/model.savedmodel/` (the
+source of truth), `<name>/1/model.onnx` (converted from it), `<name>/1/model.py` with
+`cpu_runtimes.py` (the Python-backend CPU runner), `<name>/1/provenance.json`, and for
+`clip_text` the tokenizer files under `<name>/tokenizer/`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from gateway.export import triton_config
+from gateway.export import cpu_runtimes, triton_config
 from gateway.export.networks import BuiltNetwork
+from gateway.export.onnx_export import export_onnx
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
 from gateway.models.registry import CLIP, search_models
@@ -26,6 +28,8 @@ from gateway.models.spec import SearchModel, TritonModelSpec
 
 _TF_DTYPES = {"UINT8": tf.uint8, "INT32": tf.int32, "FP32": tf.float32}
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
+# What earlier builds wrote for the TensorFlow backend and TensorFlow-in-Python on GPU.
+_RETIRED_CONFIGS = ("config.pbtxt", "configs/gpu.pbtxt")
 
 
 def savedmodel_path(repository: Path, spec: TritonModelSpec) -> Path:
@@ -50,16 +54,19 @@ def save_savedmodel(net: BuiltNetwork, spec: TritonModelSpec, path: Path) -> Non
     staging.rename(path)
 
 
-def write_model(repository: Path, spec: TritonModelSpec, net: BuiltNetwork) -> None:
-    save_savedmodel(net, spec, savedmodel_path(repository, spec))
+def write_model(
+    repository: Path,
+    spec: TritonModelSpec,
+    net: BuiltNetwork,
+    options: triton_config.ServingOptions = triton_config.ServingOptions(),
+) -> None:
+    savedmodel = savedmodel_path(repository, spec)
+    save_savedmodel(net, spec, savedmodel)
+    export_onnx(savedmodel, spec)
     model_dir = repository / spec.name
-    for variant, relative in triton_config.VARIANT_PATHS.items():
-        target = model_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            triton_config.render(triton_config.build_config(spec, variant, net.provenance))
-        )
+    write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
+    shutil.copyfile(cpu_runtimes.__file__, model_dir / "1" / "cpu_runtimes.py")
     (model_dir / "1" / "provenance.json").write_text(
         json.dumps({"model": spec.name, "weights": net.provenance}, indent=2) + "\n"
     )
@@ -68,12 +75,28 @@ def write_model(repository: Path, spec: TritonModelSpec, net: BuiltNetwork) -> N
         clip_tokenizer.write_assets(model_dir / "tokenizer")
 
 
+def write_configs(
+    model_dir: Path,
+    spec: TritonModelSpec,
+    provenance: str,
+    options: triton_config.ServingOptions = triton_config.ServingOptions(),
+) -> None:
+    for variant, relative in triton_config.VARIANT_PATHS.items():
+        target = model_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        config = triton_config.build_config(spec, variant, provenance, options)
+        target.write_text(triton_config.render(config))
+    for retired in _RETIRED_CONFIGS:
+        (model_dir / retired).unlink(missing_ok=True)
+
+
 def build_repository(
     repository: Path,
     weights: Mapping[str, WeightsSource],
     default: WeightsSource,
     models: Iterable[str],
     log: Callable[[str], None] = print,
+    options: triton_config.ServingOptions = triton_config.ServingOptions(),
 ) -> dict[str, str]:
     """Export the registry models `models`, each with `weights[name]` (else `default`).
 
@@ -87,7 +110,7 @@ def build_repository(
         networks = _build(model, source, log)
         for spec in model.triton_models:
             log(f"writing {spec.name} ({networks[spec.name].provenance})")
-            write_model(repository, spec, networks[spec.name])
+            write_model(repository, spec, networks[spec.name], options)
             written[spec.name] = networks[spec.name].provenance
     log(f"model repository ready at {repository}")
     return written

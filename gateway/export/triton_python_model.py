@@ -1,19 +1,26 @@
-"""Triton Python-backend model: serves a model's SavedModel on CPU (or GPU).
+"""Triton Python-backend model: the CPU runner of every model of the repository.
 
-The exporter copies this file to `<model>/1/model.py`. Triton's dynamic batcher hands
-`execute` the queued requests without stacking them, so we concatenate their inputs, run
-the SavedModel once, and split the rows back in order.
+The exporter copies this file to `<model>/1/model.py` and `cpu_runtimes.py` beside it. The
+config's parameters choose the runtime (OpenVINO or ONNX Runtime on `model.onnx`, or
+TensorFlow on `model.savedmodel`) and the precision; a precision this CPU does not offer
+falls back to fp32, said in the log. Triton's dynamic batcher hands `execute` the queued
+requests without stacking them, so we concatenate their inputs, run once, and split the
+rows back in order.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 import triton_python_backend_utils as pb_utils  # provided by Triton's Python backend
+
+# The helper sits beside this file in the model repository (Triton has no `gateway` package).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_runtimes
 
 
 class TritonPythonModel:
@@ -21,15 +28,30 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         self.input_name = config["input"][0]["name"]
         self.output_name = config["output"][0]["name"]
-        path = os.path.join(args["model_repository"], args["model_version"], "model.savedmodel")
-        self.signature = tf.saved_model.load(path).signatures["serving_default"]
+        parameters = config.get("parameters", {})
+
+        def parameter(key: str, default: str) -> str:
+            return str(parameters.get(key, {}).get("string_value", default))
+
+        runtime = cpu_runtimes.parse_runtime(
+            parameter(cpu_runtimes.RUNTIME_PARAMETER, "tensorflow")
+        )
+        asked = cpu_runtimes.parse_precision(parameter(cpu_runtimes.PRECISION_PARAMETER, "fp32"))
+        precision, fallback = cpu_runtimes.resolve_precision(
+            runtime, asked, cpu_runtimes.cpu_flags()
+        )
+        if fallback:
+            pb_utils.Logger.log_warn(f"{config['name']}: {fallback}")
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        self.run = cpu_runtimes.load_runner(
+            runtime, precision, version_dir, self.input_name, self.output_name
+        )
 
     def execute(self, requests: list[Any]) -> list[Any]:
         arrays = [
             pb_utils.get_input_tensor_by_name(r, self.input_name).as_numpy() for r in requests
         ]
-        batch = np.concatenate(arrays, axis=0)
-        outputs = self.signature(**{self.input_name: tf.constant(batch)})[self.output_name].numpy()
+        outputs = self.run(np.concatenate(arrays, axis=0))
         responses = []
         start = 0
         for array in arrays:

@@ -220,7 +220,14 @@ class PicSearchClient:
                 c.name: {"model": c.model, "count": c.count, "fingerprint": c.fingerprint or None}
                 for c in r.collections
             },
-            "models": {name: {"weights": w} for name, w in r.model_weights.items()},
+            "models": {
+                name: {
+                    "weights": w,
+                    "runtime": r.model_serving[name].runtime,
+                    "precision": r.model_serving[name].precision,
+                }
+                for name, w in r.model_weights.items()
+            },
             "store": r.store,
             "random_weights": r.random_weights,
         }

@@ -141,4 +141,6 @@ def stats_response(stats: dict[str, Any]) -> Any:
         )
     for model, info in stats["models"].items():
         response.model_weights[model] = info["weights"]
+        response.model_serving[model].runtime = info["runtime"]
+        response.model_serving[model].precision = info["precision"]
     return response

@@ -12,10 +12,17 @@ from typing import Literal
 CLIP_CONTEXT_LENGTH = 77
 # The Triton config parameter where the exporter records which weights a model holds.
 PROVENANCE_PARAMETER = "weights_provenance"
+# Every config's parameters naming what runs the model and at which precision (the CPU
+# runner reads them; its own copy of the names is in gateway/export/cpu_runtimes.py, a test
+# ties them), reported by `/v1/stats`.
+RUNTIME_PARAMETER = "runtime"
+PRECISION_PARAMETER = "precision"
 
 TritonDType = Literal["UINT8", "INT32", "FP32"]
 ResizePolicy = Literal["direct", "shortest_side_center_crop"]
 Interpolation = Literal["bilinear", "bicubic"]
+CpuRuntime = Literal["tensorflow", "onnxruntime", "openvino"]
+CpuPrecision = Literal["fp32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,22 @@ class Batching:
 
 
 @dataclass(frozen=True)
+class CpuRunner:
+    """How the CPU runner (`configs/cpu.pbtxt`) executes a model.
+
+    Measured per model by `python -m bench --only precision`. The default, OpenVINO on the
+    ONNX file at fp32, equals the SavedModel within 1e-4 and needs no TensorFlow in the
+    serving image. A reduced precision becomes a default only where real weights show it
+    keeps the rankings (P@5 and copy R@1 within 0.01 of fp32, cosine >= 0.999); none does
+    yet: EfficientNet-Lite0 at bf16 keeps P@5 and R@1 but its cosine drops to 0.990 on some
+    photos, and seeded random weights cannot be judged. A CPU without bf16 runs fp32.
+    """
+
+    runtime: CpuRuntime = "openvino"
+    precision: CpuPrecision = "fp32"
+
+
+@dataclass(frozen=True)
 class TritonModelSpec:
     """A model as Triton serves it."""
 
@@ -54,6 +77,7 @@ class TritonModelSpec:
     output: Tensor
     batching: Batching
     preprocess: ImagePreprocess | None  # None for text models
+    cpu: CpuRunner = CpuRunner()
 
     @property
     def is_image_model(self) -> bool:

@@ -45,7 +45,12 @@ async def stats(backends: Backends) -> dict[str, Any]:
     models = {}
     for model in backends.models:
         for spec in model.triton_models:
-            models[spec.name] = {"weights": await backends.triton.provenance(spec)}
+            serving = await backends.triton.serving(spec)
+            models[spec.name] = {
+                "weights": serving.weights,
+                "runtime": serving.runtime,
+                "precision": serving.precision,
+            }
     return {
         "collections": collections,
         "models": models,

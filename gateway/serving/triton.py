@@ -17,6 +17,8 @@ from pathlib import Path
 from gateway.models.registry import REGISTRY, triton_models
 from gateway.serving.process import ServerProcess, venv_bin
 
+CPU_CONFIG = "configs/cpu.pbtxt"  # what the local stack and the tests serve
+
 
 @dataclass(frozen=True)
 class TritonPorts:
@@ -97,7 +99,7 @@ def built_models(repository: Path) -> list[str]:
     return [
         model.name
         for model in REGISTRY.values()
-        if all((repository / spec.name / "config.pbtxt").is_file() for spec in model.triton_models)
+        if all((repository / spec.name / CPU_CONFIG).is_file() for spec in model.triton_models)
     ]
 
 

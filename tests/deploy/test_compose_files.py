@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway.export.triton_config import VARIANT_PATHS
 from tests.deploy.support import (
     COMPOSE_ENV_EXAMPLE,
     COMPOSE_FILE,
@@ -121,7 +122,7 @@ def test_triton_reserves_a_gpu_gets_shared_memory_and_is_healthy_only_when_ready
     assert triton["shm_size"]
     assert "http://127.0.0.1:8000/v2/health/ready" in triton["healthcheck"]["test"]
     assert "--model-repository=/models" in triton["command"]
-    assert not any(arg.startswith("--model-config-name") for arg in triton["command"])
+    assert "--model-config-name=onnx" in triton["command"]
     assert triton["build"]["dockerfile"] == "triton.Dockerfile"
     assert "model-repository:/models:ro" in volume_specs(triton)
     builder = services(compose_example())["model-builder"]
@@ -131,7 +132,9 @@ def test_triton_reserves_a_gpu_gets_shared_memory_and_is_healthy_only_when_ready
 def test_the_cpu_override_drops_the_gpu_and_selects_the_cpu_configs() -> None:
     triton = services(compose_cpu_example())["triton"]
     assert "deploy" not in triton
-    assert "--model-config-name=cpu" in triton["command"]
+    assert [a for a in triton["command"] if a.startswith("--model-config-name")] == [
+        "--model-config-name=cpu"
+    ]
     assert triton["build"]["dockerfile"] == "triton-python.Dockerfile"
     # Everything else about Triton is the base file's.
     base = services(compose_example())["triton"]
@@ -246,3 +249,19 @@ def test_every_named_volume_and_network_is_declared() -> None:
                 assert volume["source"] in doc["volumes"], (name, volume)
         for network in service.get("networks", []):
             assert network in doc["networks"], (name, network)
+
+
+def test_every_config_name_compose_and_kubernetes_select_is_one_the_exporter_writes() -> None:
+    texts = [
+        (ROOT / name).read_text()
+        for name in (
+            "docker-compose.yml",
+            "docker-compose.cpu.yml",
+            "deploy/base/triton-deployment.yaml",
+            "deploy/overlays/dev/triton-cpu.yaml",
+            "deploy/docker/triton.Dockerfile",
+            "deploy/docker/triton-python.Dockerfile",
+        )
+    ]
+    chosen = {m for text in texts for m in re.findall(r"--model-config-name=(\w+)", text)}
+    assert chosen == {"onnx", "cpu"} == set(VARIANT_PATHS)

@@ -132,19 +132,25 @@ def _triton_checks(path: Any, release: str) -> list[str]:
     return command
 
 
-def test_the_triton_image_is_the_last_release_with_the_tensorflow_backend() -> None:
-    command = _triton_checks(TRITON, "25.02")
-    assert not any(arg.startswith("--model-config-name") for arg in command)
+# The stock current release: its ONNX Runtime backend serves configs/onnx.pbtxt unchanged.
+CURRENT_TRITON = "26.07"
 
 
-def test_the_python_backend_triton_image_installs_tensorflow_with_numpy_1() -> None:
-    command = _triton_checks(TRITON_PYTHON, "25.10")
-    assert "--model-config-name=gpu" in command
+def test_the_gpu_triton_image_is_the_stock_current_release_serving_the_onnx_configs() -> None:
+    command = _triton_checks(TRITON, CURRENT_TRITON)
+    assert "--model-config-name=onnx" in command
+    (stage,) = stages(dockerfile(TRITON))
+    assert not [i for i in stage if i.keyword in ("RUN", "COPY", "ADD")], "no custom build"
+
+
+def test_the_cpu_triton_image_installs_the_cpu_runtimes_with_numpy_1_and_no_tensorflow() -> None:
+    command = _triton_checks(TRITON_PYTHON, CURRENT_TRITON)
+    assert "--model-config-name=cpu" in command
     (stage,) = stages(dockerfile(TRITON_PYTHON))
     runs = " ".join(i.args for i in stage if i.keyword == "RUN")
-    args = " ".join(i.args for i in stage if i.keyword == "ARG")
-    assert "tensorflow" in args and "${TENSORFLOW}" in runs
     assert '"numpy>=1.26,<2"' in runs
+    assert "onnxruntime" in runs and "openvino" in runs
+    assert "tensorflow" not in runs
 
 
 def test_the_model_builder_exports_pretrained_weights_with_the_serving_extra() -> None:

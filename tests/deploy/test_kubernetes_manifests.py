@@ -112,9 +112,13 @@ def test_only_the_prod_triton_gets_a_gpu_and_the_dev_one_runs_the_cpu_configs() 
     dev = container(named(render("overlays/dev"), "Deployment", "triton"), "triton")
     assert prod["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert "nvidia.com/gpu" not in dev["resources"]["limits"]
-    assert "--model-config-name=cpu" in dev["args"]
-    assert not any(arg.startswith("--model-config-name") for arg in prod["args"])
-    # prod serves config.pbtxt (TensorFlow backend): the 25.02 image; dev the Python backend.
+    # prod serves configs/onnx.pbtxt (ONNX Runtime + TensorRT), dev the CPU runner: one each.
+    assert [a for a in dev["args"] if a.startswith("--model-config-name")] == [
+        "--model-config-name=cpu"
+    ]
+    assert [a for a in prod["args"] if a.startswith("--model-config-name")] == [
+        "--model-config-name=onnx"
+    ]
     assert "/triton-python:" in dev["image"]
     assert "/triton:" in prod["image"]
     prod_pod = pod_spec(named(render("overlays/prod"), "Deployment", "triton"))

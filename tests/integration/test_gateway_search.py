@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import astuple
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
+from gateway.export.triton_config import resolved_cpu_runner
+from gateway.models.registry import triton_models
 from tests.imaging import distinct_jpegs
 from tests.integration import images
 from tests.integration.conftest import RunningGateway
@@ -241,6 +244,11 @@ def test_stats_report_counts_and_weights_provenance(
     assert weights.pop("efficientnet_lite0").startswith("pretrained:efficientnet-lite0")
     assert set(weights.values()) == {"random:seed=20241127"}
     assert stats["random_weights"] is True
+    # What runs each model, from its config: the registry's CPU runner on this CPU.
+    serving = {name: (m["runtime"], m["precision"]) for name, m in stats["models"].items()}
+    assert serving == {
+        spec.name: astuple(resolved_cpu_runner(spec)) for spec in triton_models(MODELS)
+    }
 
 
 def test_models_lists_the_enabled_models_and_defaults_to_the_best_with_real_weights(

@@ -1,21 +1,30 @@
-"""Every generated Triton config parses with Triton's protobuf and matches its SavedModel."""
+"""Every generated Triton config parses with Triton's protobuf and matches its SavedModel
+and its ONNX file (inputs, outputs, dtypes, shapes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import pytest
 import tensorflow as tf
 from tritonclient.grpc import model_config_pb2 as mc
 
-from gateway.export import triton_config
+from gateway.export import cpu_runtimes, triton_config
+from gateway.export.onnx_export import onnx_path
 from gateway.export.repository import savedmodel_path
+from gateway.models import spec as model_spec
 from gateway.models.registry import triton_models
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import CpuRunner, TritonModelSpec
 
 TRITON_MODELS = triton_models()
 
 _TRITON_TO_TF = {mc.TYPE_UINT8: tf.uint8, mc.TYPE_INT32: tf.int32, mc.TYPE_FP32: tf.float32}
+_TRITON_TO_ONNX = {
+    mc.TYPE_UINT8: onnx.TensorProto.UINT8,
+    mc.TYPE_INT32: onnx.TensorProto.INT32,
+    mc.TYPE_FP32: onnx.TensorProto.FLOAT,
+}
 CASES = [(spec, variant) for spec in TRITON_MODELS for variant in triton_config.VARIANT_PATHS]
 
 
@@ -60,21 +69,81 @@ def test_every_config_matches_the_savedmodel_signature(
     assert len(config.model_warmup) == 1
 
 
-def test_the_production_config_targets_the_native_tensorflow_backend_on_gpu(
+@pytest.mark.parametrize("spec", TRITON_MODELS, ids=lambda s: s.name)
+def test_the_onnx_config_matches_the_onnx_file_tensor_for_tensor(
+    spec: TritonModelSpec, test_models: Path
+) -> None:
+    config = triton_config.parse((test_models / spec.name / "configs/onnx.pbtxt").read_text())
+    model = onnx.load(onnx_path(savedmodel_path(test_models, spec)), load_external_data=False)
+    for configured, declared in (
+        (config.input, model.graph.input),
+        (config.output, model.graph.output),
+    ):
+        assert [t.name for t in configured] == [t.name for t in declared]
+        for tensor, value in zip(configured, declared, strict=True):
+            shape = value.type.tensor_type.shape.dim
+            assert value.type.tensor_type.elem_type == _TRITON_TO_ONNX[tensor.data_type]
+            # Batch first and open (a named dimension), then exactly the config's dims.
+            assert shape[0].dim_value == 0
+            assert [d.dim_value for d in shape[1:]] == list(tensor.dims)
+
+
+def test_the_onnx_config_serves_the_onnx_file_on_gpu_with_tensorrt_at_fp32(
     test_models: Path,
 ) -> None:
     for spec in TRITON_MODELS:
-        config = triton_config.parse((test_models / spec.name / "config.pbtxt").read_text())
-        assert config.platform == "tensorflow_savedmodel"
+        config = triton_config.parse((test_models / spec.name / "configs/onnx.pbtxt").read_text())
+        # The stock image's ONNX Runtime backend; model.onnx is its default file name.
+        assert config.platform == "onnxruntime_onnx" and not config.backend
         assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_GPU
+        (tensorrt,) = config.optimization.execution_accelerators.gpu_execution_accelerator
+        assert tensorrt.name == "tensorrt"
+        assert tensorrt.parameters["precision_mode"] == "FP32"
+        assert not (test_models / spec.name / "config.pbtxt").exists()
 
 
-def test_the_cpu_config_runs_the_python_backend_on_cpu(test_models: Path) -> None:
+def test_tensorrt_runs_fp16_only_when_the_build_asks_for_it() -> None:
+    spec = TRITON_MODELS[0]
+    options = triton_config.ServingOptions(tensorrt_fp16=True)
+    config = triton_config.build_config(spec, "onnx", "random:seed=1", options)
+    accelerator = config.optimization.execution_accelerators.gpu_execution_accelerator[0]
+    assert accelerator.parameters["precision_mode"] == "FP16"
+    assert triton_config.parse(triton_config.render(config)) == config
+
+
+def test_the_cpu_config_runs_the_python_backend_on_cpu_with_its_runner(test_models: Path) -> None:
     for spec in TRITON_MODELS:
         config = triton_config.parse((test_models / spec.name / "configs/cpu.pbtxt").read_text())
         assert config.backend == "python"
         assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
-        assert (test_models / spec.name / "1" / "model.py").exists()
+        for copied in ("model.py", "cpu_runtimes.py", "model.onnx"):
+            assert (test_models / spec.name / "1" / copied).exists()
+        runtime = config.parameters[model_spec.RUNTIME_PARAMETER].string_value
+        assert runtime == spec.cpu.runtime
+        assert config.parameters[model_spec.PRECISION_PARAMETER].string_value in {
+            "fp32",
+            spec.cpu.precision,
+        }
+
+
+def test_a_cpu_without_bf16_gets_an_fp32_config_for_a_bf16_model() -> None:
+    spec = TRITON_MODELS[0]
+    asked = (spec.name, CpuRunner("openvino", "bf16"))
+    precisions = {}
+    for name, flags in (
+        ("avx2 only", frozenset({"avx2", "fma"})),
+        ("amx", frozenset({"amx_bf16"})),
+    ):
+        options = triton_config.ServingOptions(cpu_runners=(asked,), cpu_flags=flags)
+        config = triton_config.build_config(spec, "cpu", "random:seed=1", options)
+        precisions[name] = config.parameters[model_spec.PRECISION_PARAMETER].string_value
+    assert precisions == {"avx2 only": "fp32", "amx": "bf16"}
+
+
+def test_the_runner_reads_the_parameter_names_the_gateway_reads() -> None:
+    assert cpu_runtimes.RUNTIME_PARAMETER == model_spec.RUNTIME_PARAMETER
+    assert cpu_runtimes.PRECISION_PARAMETER == model_spec.PRECISION_PARAMETER
+    assert cpu_runtimes.RUNTIMES == ("tensorflow", "onnxruntime", "openvino")
 
 
 def test_all_configs_of_a_model_share_one_dynamic_batching_block(test_models: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.clients.base import Hit, Row
+from gateway.clients.base import Hit, ModelServing, Row
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.spec import TritonModelSpec
@@ -49,6 +49,9 @@ class FakeTriton:
         if self.down:
             raise TritonUnavailableError("Triton is down (fake)")
         return "random:seed=0"
+
+    async def serving(self, spec: TritonModelSpec) -> ModelServing:
+        return ModelServing(await self.provenance(spec), "openvino", "fp32")
 
     async def close(self) -> None:
         pass

@@ -1,0 +1,314 @@
+"""CPU runtimes x precisions, per model: images/s, cosine to the TensorFlow fp32 SavedModel
+on real photos, and, where the weights are real (EfficientNet-Lite0), the change in labeled
+P@5 and copy-detection R@1; then bulk ingest through the local stack with the TensorFlow
+fp32 SavedModels (the path before ONNX) and with the registry's defaults, in one run."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import Context, figure, target, write_result
+from bench.photos import distinct_photos, write_folder
+from gateway.config import LimitSettings, get_settings
+from gateway.export import cpu_runtimes
+from gateway.export.derived import derived_repository, set_cpu_runner
+from gateway.export.triton_config import resolved_cpu_runner
+from gateway.labeled_set import labeled_images
+from gateway.models.registry import triton_models
+from gateway.models.spec import CpuRunner, TritonModelSpec
+from gateway.samples import sample_photos
+from gateway.services.evaluation import TRANSFORMS, evaluate
+from gateway.services.labeled_eval import prepared_inputs, retrieval_metrics
+from gateway.serving.gateway import gateway_process
+from gateway.serving.process import free_port, venv_bin
+from gateway.serving.triton import TritonPorts, triton_process
+
+BATCH = 32  # the issue's measurements and the specs' largest preferred batch
+SPEEDUP_TARGET = 1.8
+# A reduced precision is a default only if it keeps retrieval as fp32 has it.
+MAX_METRIC_CHANGE = 0.01
+MIN_COSINE = 0.999
+REFERENCE = CpuRunner("tensorflow", "fp32")
+
+
+def variants(flags: frozenset[str]) -> list[CpuRunner]:
+    """The reference first, then every runtime at every precision this CPU offers."""
+    out = [REFERENCE]
+    for runtime in ("onnxruntime", "openvino"):
+        out += [CpuRunner(runtime, p) for p in cpu_runtimes.offered_precisions(runtime, flags)]
+    return out
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    flags = cpu_runtimes.cpu_flags()
+    enabled = ["efficientnet_lite0"] if ctx.tiny else get_settings().models.enabled
+    specs = triton_models(enabled)
+    labeled = labeled_images(per_class=2 if ctx.tiny else None)
+    inputs, labels, _ = prepared_inputs(labeled, [s for s in specs if s.is_image_model], LIMITS)
+    speed_rows = BATCH * (1 if ctx.tiny else 2)
+    table: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        batch = inputs[spec.name][:speed_rows] if spec.is_image_model else _token_ids(speed_rows)
+        real = ctx.weights.get(spec.name, "random").startswith("pretrained")
+        table[spec.name] = _model_rows(ctx, spec, batch, flags, real, inputs, labels)
+    choices = {name: _choice(rows) for name, rows in table.items()}
+    defaults = {s.name: resolved_cpu_runner(s) for s in specs}
+
+    ingest = _ingest_before_after(ctx, enabled, flags)
+    speedup = ingest["after"]["images_per_s"] / ingest["before"]["images_per_s"]
+    reduced = {n: r for n, r in defaults.items() if r.precision != "fp32"}
+    kept = all(table[n][_key(r)].get("keeps_rankings") is True for n, r in reduced.items())
+    fp32_only = sorted(n for n, r in defaults.items() if r.precision == "fp32")
+    results = {
+        "cpu_flags_deciding": sorted(flags & cpu_runtimes.BF16_FLAGS),
+        "batch": BATCH,
+        "rows_timed": speed_rows,
+        "models": table,
+        "measured_choice": {n: _key(c) for n, c in choices.items()},
+        "registry_default": {n: _key(r) for n, r in defaults.items()},
+        "stay_fp32": fp32_only,
+        "ingest": ingest,
+        "speedup": speedup,
+        "headline": _headline(table, defaults),
+    }
+    limit = ""
+    if speedup < SPEEDUP_TARGET:
+        limit = (
+            f"only models with real weights may run a reduced precision; {', '.join(fp32_only)} "
+            "stay fp32 (seeded random weights cannot show that rankings survive)"
+        )
+        if "all_bf16" in ingest:
+            opt_in = ingest["all_bf16"]["images_per_s"] / ingest["before"]["images_per_s"]
+            limit += f"; with every model at bf16 (opt-in) bulk ingest is x{opt_in:.2f}"
+    targets = [
+        target(
+            "bulk ingest images/s, registry defaults vs TensorFlow fp32 SavedModels",
+            f">= {SPEEDUP_TARGET}x",
+            speedup,
+            speedup >= SPEEDUP_TARGET,
+            limit,
+            f"x{speedup:.2f} ({ingest['after']['images_per_s']:.2f} vs "
+            f"{ingest['before']['images_per_s']:.2f} images/s, models {', '.join(enabled)})",
+        ),
+        target(
+            "reduced-precision defaults keep labeled P@5 and copy R@1 (real weights)",
+            f"within {MAX_METRIC_CHANGE}, cosine >= {MIN_COSINE}",
+            float(kept),
+            kept,
+            "" if kept else "a reduced-precision default changes the rankings",
+            ", ".join(f"{n} {_key(r)}" for n, r in reduced.items()) or "none reduced",
+        ),
+    ]
+    write_result(ctx, "precision", results, targets, _plot(table, ingest))
+    return results
+
+
+LIMITS = LimitSettings()
+
+
+def _key(runner: CpuRunner) -> str:
+    return f"{runner.runtime}:{runner.precision}"
+
+
+def _token_ids(rows: int) -> np.ndarray:
+    """CLIP-like token rows: start token, a few ids, end token, zero padding."""
+    rng = np.random.default_rng(0)
+    ids = np.zeros((rows, 77), np.int32)
+    for row in range(rows):
+        length = int(rng.integers(3, 20))
+        ids[row, 0], ids[row, length + 1] = 49406, 49407
+        ids[row, 1 : length + 1] = rng.integers(1, 49000, length)
+    return ids
+
+
+def _model_rows(
+    ctx: Context,
+    spec: TritonModelSpec,
+    batch: np.ndarray,
+    flags: frozenset[str],
+    real_weights: bool,
+    inputs: dict[str, np.ndarray],
+    labels: list[str],
+) -> dict[str, dict[str, Any]]:
+    version_dir = ctx.stack.repository / spec.name / "1"
+    rows: dict[str, dict[str, Any]] = {}
+    reference: np.ndarray | None = None
+    fp32_quality: dict[str, float] = {}
+    for runner in variants(flags):
+        ctx.log(f"precision: {spec.name} with {_key(runner)}")
+        run = cpu_runtimes.load_runner(
+            runner.runtime, runner.precision, version_dir, spec.input.name, spec.output.name
+        )
+        run(batch[:BATCH])  # warm: graph tracing, kernel choice
+        started = time.perf_counter()
+        out = np.concatenate([run(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)])
+        row: dict[str, Any] = {"images_per_s": len(batch) / (time.perf_counter() - started)}
+        reference = out if reference is None else reference
+        cosines = np.sum(_unit(out) * _unit(reference), axis=1)
+        row |= {"min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean())}
+        if real_weights and spec.is_image_model:
+            quality = _quality(spec, run, inputs[spec.name], labels, ctx.tiny)
+            fp32_quality = fp32_quality or quality
+            row |= quality
+            row["keeps_rankings"] = bool(
+                abs(quality["labeled_p5"] - fp32_quality["labeled_p5"]) <= MAX_METRIC_CHANGE
+                and abs(quality["copy_r1"] - fp32_quality["copy_r1"]) <= MAX_METRIC_CHANGE
+                and row["min_cosine"] >= MIN_COSINE
+            )
+        rows[_key(runner)] = row
+    return rows
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _quality(
+    spec: TritonModelSpec,
+    run: cpu_runtimes.Runner,
+    labeled_inputs: np.ndarray,
+    labels: list[str],
+    tiny: bool,
+) -> dict[str, float]:
+    def embed_all(batch: np.ndarray) -> np.ndarray:
+        return np.concatenate([run(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)])
+
+    async def embed(_: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
+        return embed_all(batch)
+
+    p5, _ = retrieval_metrics(embed_all(labeled_inputs), labels, 5)
+    photos = sample_photos()
+    transforms = TRANSFORMS
+    if tiny:
+        photos = dict(list(photos.items())[:4])
+        transforms = tuple(t for t in TRANSFORMS if t.name in ("crop_70", "jpeg_q20", "hflip"))
+    report = asyncio.run(evaluate(photos, embed, [spec], transforms))
+    r1 = float(np.mean([s.recall_at_1 for s in report.scores[spec.name]]))
+    return {"labeled_p5": p5, "copy_r1": r1}
+
+
+def _choice(rows: dict[str, dict[str, Any]]) -> CpuRunner:
+    """The fastest variant that keeps the rankings; fp32 only where that cannot be judged."""
+    judged = any("keeps_rankings" in row for row in rows.values())
+    allowed = {
+        key: row
+        for key, row in rows.items()
+        if (row.get("keeps_rankings") if judged else key.endswith(":fp32"))
+    }
+    best = max(allowed, key=lambda key: allowed[key]["images_per_s"])
+    runtime, precision = best.split(":")
+    return CpuRunner(cpu_runtimes.parse_runtime(runtime), cpu_runtimes.parse_precision(precision))
+
+
+def _ingest_before_after(
+    ctx: Context, enabled: list[str], flags: frozenset[str]
+) -> dict[str, dict[str, Any]]:
+    count = 8 if ctx.tiny else 64
+    served = [spec.name for spec in triton_models(enabled)]
+    photos = distinct_photos(3 * count + 2, seed=f"precision-{ctx.run_id}")
+    setups = {
+        "before": derived_repository(
+            ctx.stack.repository,
+            ctx.workdir / "precision-before",
+            served,
+            lambda _, config: set_cpu_runner(config, REFERENCE),
+        ),
+        "after": ctx.stack.repository,
+    }
+    if not ctx.tiny and "bf16" in cpu_runtimes.offered_precisions("openvino", flags):
+        setups["all_bf16"] = derived_repository(
+            ctx.stack.repository,
+            ctx.workdir / "precision-all-bf16",
+            served,
+            lambda _, config: set_cpu_runner(config, CpuRunner("openvino", "bf16")),
+        )
+    out = {}
+    for i, (label, repository) in enumerate(setups.items()):
+        folder = ctx.workdir / f"precision-{label}"
+        write_folder(folder, photos[i * count : (i + 1) * count])
+        ctx.log(f"precision: bulk ingest of {count} images, {label}")
+        with _stack(ctx, label, repository, served, enabled) as gateway_url:
+            _index(gateway_url, [photos[-1]], ctx.workdir / f"precision-warm-{label}")
+            started = time.perf_counter()
+            _index(gateway_url, folder, ctx.workdir / f"journal-{label}")
+            wall_s = time.perf_counter() - started
+        out[label] = {"images": count, "wall_s": wall_s, "images_per_s": count / wall_s}
+    return out
+
+
+@contextmanager
+def _stack(
+    ctx: Context, label: str, repository: Path, served: list[str], enabled: list[str]
+) -> Iterator[str]:
+    """Triton on `repository` and a gateway of its own (own collections), on the run's Milvus."""
+    workdir = ctx.workdir / f"precision-stack-{label}"
+    ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    port = free_port()
+    env = {
+        "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
+        "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
+        "PIC_SEARCH_TRITON__URL": f"127.0.0.1:{ports.grpc}",
+        "PIC_SEARCH_MILVUS__URI": ctx.stack.milvus_uri,
+        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": f"precision_{label}_{ctx.run_id}_",
+        "PIC_SEARCH_GRPC__PORT": str(free_port()),
+        "PIC_SEARCH_MODELS__ENABLED": ",".join(enabled),
+    }
+    with ExitStack() as servers:
+        servers.enter_context(triton_process(repository, workdir / "triton", ports, served))
+        servers.enter_context(gateway_process(port, env, workdir / "gateway.log"))
+        yield f"http://127.0.0.1:{port}"
+
+
+def _index(gateway_url: str, what: Path | list[bytes], journal: Path) -> None:
+    """`pic-search index` as a user runs it (the CLI's default batch size and workers)."""
+    if isinstance(what, list):
+        write_folder(journal.with_suffix(".photos"), what)
+        what = journal.with_suffix(".photos")
+    argv = [str(venv_bin() / "pic-search"), "index", str(what), "--url", gateway_url]
+    done = subprocess.run(
+        [*argv, "--journal", str(journal.with_suffix(".jsonl"))],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pic-search index failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+
+
+def _headline(table: dict[str, dict[str, Any]], defaults: dict[str, CpuRunner]) -> str:
+    parts = []
+    for name, rows in table.items():
+        reference = rows[_key(REFERENCE)]["images_per_s"]
+        chosen = rows[_key(defaults[name])]
+        parts.append(
+            f"{name} {_key(defaults[name])} x{chosen['images_per_s'] / reference:.2f} "
+            f"(cosine >= {chosen['min_cosine']:.4f})"
+        )
+    return "; ".join(parts)
+
+
+def _plot(table: dict[str, dict[str, Any]], ingest: dict[str, dict[str, Any]]) -> Any:
+    fig, axes = figure(2, 1, width=10)
+    ax = axes[0][0]
+    keys = list(next(iter(table.values())))
+    width = 0.8 / len(keys)
+    for i, key in enumerate(keys):
+        xs = np.arange(len(table)) + i * width
+        rates = [rows.get(key, {}).get("images_per_s", 0) for rows in table.values()]
+        ax.bar(xs, rates, width, label=key)
+    ax.set_xticks(np.arange(len(table)) + width * (len(keys) - 1) / 2, list(table), fontsize=7)
+    ax.set_ylabel(f"images/s (batch {BATCH}, in-process)")
+    ax.legend(fontsize=7)
+    ax = axes[0][1]
+    ax.bar(list(ingest), [v["images_per_s"] for v in ingest.values()], color="#3a7")
+    ax.set_ylabel("bulk ingest images/s (CLI + gateway + Triton)")
+    ax.set_title("before (TensorFlow fp32) and after")
+    return fig
