@@ -211,7 +211,7 @@ def _choice(rows: dict[str, dict[str, Any]]) -> CpuRunner:
 def _ingest_before_after(
     ctx: Context, enabled: list[str], flags: frozenset[str]
 ) -> dict[str, dict[str, Any]]:
-    count = 8 if ctx.tiny else 64
+    count = 8 if ctx.tiny else 48
     served = [spec.name for spec in triton_models(enabled)]
     photos = distinct_photos(3 * count + 2, seed=f"precision-{ctx.run_id}")
     setups = {

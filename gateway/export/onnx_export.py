@@ -54,6 +54,7 @@ def export_onnx(savedmodel: Path, spec: TritonModelSpec) -> Path:
         str(savedmodel),
         None,
         None,
+        tag="serve",
         signatures=["serving_default"],
         return_initialized_tables=True,
         return_tensors_to_rename=True,

@@ -33,6 +33,7 @@ BENCHMARKS = (
     "batching",
     "quality",
     "cutoff",
+    "precision",
     "vector_search",
     "delete",
     "locust",
@@ -238,6 +239,29 @@ def test_quality_scores_every_model_and_says_the_weights_are_random(
     for scores in results["scores"].values():
         assert all(0 <= s["recall_at_1"] <= 1 and 0 < s["mean_ap"] <= 1 for s in scores)
     assert results["random_weights"] and "near-duplicate" in results["note"]
+
+
+def test_precision_times_every_runtime_and_compares_ingest_before_and_after(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    results = _load(tiny_results[0], "precision")
+    rows = results["models"]["efficientnet_lite0"]  # tiny: the model with real weights
+    assert {"tensorflow:fp32", "onnxruntime:fp32", "openvino:fp32"} <= set(rows)
+    assert ("openvino:bf16" in rows) == bool(results["cpu_flags_deciding"])
+    for key, row in rows.items():
+        assert row["images_per_s"] > 0
+        assert 0 <= row["labeled_p5"] <= 1 and 0 <= row["copy_r1"] <= 1
+        if key.endswith(":fp32"):  # the same model in another runtime
+            assert row["min_cosine"] >= 0.9999 and row["keeps_rankings"], key
+    assert results["registry_default"]["efficientnet_lite0"] == "openvino:fp32"
+    ingest = results["ingest"]
+    assert ingest["before"]["images_per_s"] > 0 and ingest["after"]["images_per_s"] > 0
+    speedup, kept = _targets(tiny_results[0], "precision")
+    assert speedup["value"] == results["speedup"]
+    ratio = ingest["after"]["images_per_s"] / ingest["before"]["images_per_s"]
+    assert results["speedup"] == pytest.approx(ratio, rel=1e-3)
+    assert speedup["met"] == (results["speedup"] >= 1.8)
+    assert kept["met"] is True  # no default runs a reduced precision that changes rankings
 
 
 def test_cutoff_chooses_a_rule_only_for_real_weights_and_reports_what_it_keeps(
