@@ -109,6 +109,9 @@ def render(results: dict[str, dict[str, Any]]) -> str:
     per_model = results.get("quality", {}).get("results", {}).get("per_model")
     if per_model:
         lines += ["", *model_table(per_model)]
+    precision = results.get("precision", {}).get("results", {})
+    if precision.get("models"):
+        lines += ["", *precision_table(precision)]
     if noisy:
         lines += [
             "",
@@ -138,6 +141,30 @@ def model_table(per_model: dict[str, dict[str, Any]]) -> list[str]:
             f"{m['copy_detection_recall_at_1']:.2f} | {m['labeled_precision_at_5']:.3f} | "
             f"{m['labeled_map']:.3f} | {m['weights']} |"
         )
+    return rows
+
+
+def precision_table(precision: dict[str, Any]) -> list[str]:
+    """One row per model x CPU runtime x precision, against the TensorFlow fp32 SavedModel."""
+    rows = [
+        f"CPU runtimes and precisions (`precision`: in-process, batch {precision['batch']}, "
+        "real photos; cosine to TensorFlow fp32; P@5 and copy R@1 where the weights are real; "
+        "**bold** is the registry's default):",
+        "",
+        "| model | runtime:precision | images/s | vs TensorFlow fp32 | min cosine | labeled P@5 "
+        "| copy R@1 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, variants in precision["models"].items():
+        reference = variants["tensorflow:fp32"]["images_per_s"]
+        for key, row in variants.items():
+            shown = f"**{key}**" if precision["registry_default"].get(name) == key else key
+            p5 = f"{row['labeled_p5']:.3f}" if "labeled_p5" in row else "—"
+            r1 = f"{row['copy_r1']:.2f}" if "copy_r1" in row else "—"
+            rows.append(
+                f"| `{name}` | {shown} | {row['images_per_s']:.1f} | "
+                f"x{row['images_per_s'] / reference:.2f} | {row['min_cosine']:.4f} | {p5} | {r1} |"
+            )
     return rows
 
 
