@@ -84,7 +84,10 @@ def serve(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where Milvus, images and logs live.")
     ] = None,
-    samples: Annotated[bool, typer.Option(help="Index the bundled sample photos.")] = True,
+    samples: Annotated[
+        bool | None,
+        typer.Option(help="Index the bundled sample photos (default: the INDEX_SAMPLES setting)."),
+    ] = None,
 ) -> None:
     """Start Milvus, Triton and the gateway locally, index the samples; Ctrl-C stops all."""
     from gateway.cli.serve import run_stack
@@ -92,7 +95,8 @@ def serve(
     settings = _settings()
     if data_dir is not None:
         settings.stack.data_dir = data_dir
-    settings.stack.index_samples = samples
+    if samples is not None:  # the flag wins over the setting, which is read otherwise
+        settings.stack.index_samples = samples
     run_stack(settings, console)
 
 
