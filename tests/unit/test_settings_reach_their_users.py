@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -81,7 +81,7 @@ def test_the_s3_region_signs_every_request(monkeypatch: pytest.MonkeyPatch) -> N
 
     def answer(request: Any, **_: Any) -> AWSResponse:  # the wire, not a server
         sent.append(request.headers["Authorization"].decode())
-        return AWSResponse(request.url, 404, {}, NoBody())
+        return AWSResponse(request.url, 404, HTTPHeaders(), NoBody())
 
     store._s3.meta.events.register("before-send.s3", answer)
     with pytest.raises(NotFoundError):
