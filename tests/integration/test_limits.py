@@ -15,7 +15,7 @@ from tests.integration.conftest import (
     gateway_fixture,
 )
 
-MAX_PIXELS = 250_000
+MAX_PIXELS = 249_999  # 501 x 499: exactly the limit; 500 x 500 is one pixel more
 MAX_SIDE = 600
 MAX_ASPECT = 5
 MIN_SIDE = 20
@@ -71,7 +71,7 @@ def _ingest(client: httpx.Client, *files: bytes, **form: str) -> tuple[int, str]
 @pytest.mark.parametrize(
     ("name", "under", "over", "code"),
     [
-        ("pixels", (500, 500), (501, 500), "too_many_pixels"),
+        ("pixels", (501, 499), (500, 500), "too_many_pixels"),
         ("longest side", (MAX_SIDE, 150), (MAX_SIDE + 1, 150), "image_too_large"),
         ("aspect ratio", (500, 100), (501, 100), "bad_aspect_ratio"),
         ("shortest side", (60, MIN_SIDE), (60, MIN_SIDE - 1), "image_too_small"),
@@ -144,7 +144,10 @@ def test_text_top_k_list_and_json_size_limits(limited: RunningGateway) -> None:
         assert text(q="é" * (MAX_TEXT + 1)).json()["error"]["code"] == "query_too_long"
         assert len(text(q="a cat").json()["results"]) == DEFAULT_TOP_K
         assert len(text(q="a cat", top_k=MAX_TOP_K).json()["results"]) == MAX_TOP_K
-        assert text(q="a cat", top_k=MAX_TOP_K + 1).json()["error"]["code"] == "invalid_top_k"
+        over_k = text(q="a cat", top_k=MAX_TOP_K + 1)
+        assert over_k.status_code == 422 and over_k.json()["error"]["code"] == "invalid_top_k", (
+            over_k.text
+        )
         listed = client.get("/v1/images", params={"limit": MAX_TOP_K}).json()["items"]
         assert len(listed) == MAX_TOP_K
         over = client.get("/v1/images", params={"limit": MAX_TOP_K + 1})
