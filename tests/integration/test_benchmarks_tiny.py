@@ -149,7 +149,10 @@ def test_throughput_compares_one_image_requests_with_triton_alone(
     ingest8 = results["ingest_one_image_per_request"]["8"]["gateway"]["triton"]
     assert {m: t["images_or_texts"] for m, t in ingest8.items()} == dict.fromkeys(ingest8, 8)
     bulk = results["bulk_cli"]
-    assert bulk["ratio"] == pytest.approx(bulk["gateway"]["per_s"] / bulk["direct"]["per_s"])
+    # The JSON keeps four decimals.
+    assert bulk["ratio"] == pytest.approx(
+        bulk["gateway"]["per_s"] / bulk["direct"]["per_s"], rel=1e-3
+    )
     by_name = {t["name"]: t for t in _body(out, "throughput")["targets"]}
     eight = by_name["ingest, 8 clients x 1 image: gateway / Triton alone"]
     assert eight["met"] == (eight["value"] >= 0.9)
@@ -324,10 +327,11 @@ def test_the_readme_table_renders_every_target_from_the_results(
     for name in BENCHMARKS:
         body = json.loads((out / f"{name}.json").read_text())
         for t in body["targets"]:
-            status = "met" if t["met"] else "**not met**"
+            # None: an indicator, or a target not measured at this (tiny) scale.
+            status = {True: "met", False: "**not met**", None: "indicator"}[t["met"]]
             row = f"| {name} | {t['name']} | {t['target']} | {t['display']} | {status} |"
             assert row in table, row
-            if not t["met"]:
+            if t["met"] is False:
                 assert f"- **{name}**: {t['limit']}" in table
         if not body["targets"]:
             assert f"| {name} | " in table and "| report only |" in table, name
