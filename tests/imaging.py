@@ -48,6 +48,9 @@ def distinct_jpegs(base: Image.Image, count: int, seed: int) -> list[bytes]:
         # An 8x8 patch, one whole JPEG block: a single pixel can vanish in compression,
         # and then two "distinct" images share an id.
         variant.paste((seed % 256, (i * 7) % 256, (i // 37) % 256), (0, 0, 8, 8))
+        # The seed again, in a block of its own with far-apart values: seeds 1 and 2 alone
+        # (red 1 vs 2) gave byte-identical JPEGs, so two tests shared an image.
+        variant.paste(((seed * 53) % 256, (seed * 101) % 256, (seed * 29) % 256), (8, 0, 16, 8))
         out.append(encode(variant, "JPEG", quality=95))
     assert len({hashlib.sha256(d).digest() for d in out}) == count
     return out

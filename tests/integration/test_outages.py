@@ -168,7 +168,12 @@ def _outage_during_bulk_ingest(
     """Bulk ingest; `cause` an outage after 5 uploads, `end` it once 2 have failed with the
     outage's code and Retry-After; then every 201 is found in every collection, no 503 left
     a trace, and new uploads succeed without a restart."""
-    ingester = Ingester(gateway, _distinct_jpegs(40, seed=seed), outage)
+    files = _distinct_jpegs(40, seed=seed)
+    with gateway.client() as client:  # "no 503 left a trace" below needs them all new
+        for data in files:
+            image_id = hashlib.sha256(data).hexdigest()
+            assert client.get(f"/v1/images/{image_id}").status_code == 404, image_id
+    ingester = Ingester(gateway, files, outage)
     ingester.start()
     _wait(lambda: len(ingester.acknowledged) >= 5, 120)
     cause()
