@@ -46,7 +46,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 # Enough for every call a frozen server can hold while its deadlines pass (they return 503).
-MILVUS_THREADS = 64
+MILVUS_THREADS = 32
 
 
 class VectorIndex:
@@ -59,9 +59,6 @@ class VectorIndex:
         # Milvus calls block in threads of their own: a frozen server keeps each one until it
         # answers, and in the loop's default pool they would starve the image store's I/O.
         self._pool = ThreadPoolExecutor(MILVUS_THREADS, thread_name_prefix="milvus")
-        # Readiness has a thread of its own: while calls stuck on a frozen server hold the
-        # pool, the gateway must still see the moment Milvus answers again.
-        self._ping_pool = ThreadPoolExecutor(1, thread_name_prefix="milvus-ping")
         # "Session": this gateway reads its own writes at once, without waiting for Milvus'
         # next time tick as "Strong" does (about 200 ms per search, measured by bench/).
         self._read_level = settings.read_consistency
@@ -136,10 +133,8 @@ class VectorIndex:
         return await loop.run_in_executor(self._pool, self._call, work)
 
     async def ping(self) -> bool:
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._ping_pool, self._call, lambda c: c.list_collections())
         try:
-            await asyncio.wait_for(call, timeout=3.0)
+            await asyncio.wait_for(self._in_thread(lambda c: c.list_collections()), timeout=3.0)
             return True
         except Exception:
             return False
