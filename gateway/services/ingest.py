@@ -200,14 +200,11 @@ async def _write(
                     )
                 )
             with stage("milvus"):
-                await asyncio.gather(
-                    *(
-                        backends.vectors.upsert(
-                            collection, _rows(todo, vectors[name], metadata, now_us)
-                        )
-                        for name, collection in collections.items()
-                    )
-                )
+                # One collection after the other: when Milvus is down the first failure
+                # ends the write, instead of leaving the other upserts retrying against it.
+                for name, collection in collections.items():
+                    rows = _rows(todo, vectors[name], metadata, now_us)
+                    await backends.vectors.upsert(collection, rows)
         except BaseException:
             await asyncio.shield(_undo(backends, todo, present, stored, collections))
             raise
