@@ -18,6 +18,11 @@ RED: Colour = (220, 20, 30)
 BLUE: Colour = (20, 40, 200)
 
 
+def shade_jpeg(shade: int) -> bytes:
+    """A small solid JPEG whose bytes (so id) differ with `shade`."""
+    return encode(Image.new("RGB", (64, 48), (shade, 255 - shade, 90)), "JPEG")
+
+
 def halves(left: Colour, right: Colour, size: tuple[int, int] = (96, 64)) -> Image.Image:
     """Left half one colour, right half another: checks colours and that nothing is mirrored."""
     width, height = size

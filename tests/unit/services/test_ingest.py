@@ -7,17 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from gateway.errors import ErrorKind, MilvusUnavailableError, TritonUnavailableError
 from gateway.services import ingest
 from gateway.services.backends import Backends
-from tests.unit.images import encode
+from tests.unit.images import shade_jpeg as jpeg
 from tests.unit.services.fakes import FakeMilvus, FakeTriton, fake_backends
-
-
-def jpeg(shade: int) -> bytes:
-    return encode(Image.new("RGB", (64, 48), (shade, 255 - shade, 90)), "JPEG")
 
 
 @pytest.fixture
