@@ -19,7 +19,10 @@ def milvus_process(
     data_dir: Path,
     port: int,
     startup_timeout_s: float = 180.0,
+    session_ttl_s: int | None = None,
 ) -> ServerProcess:
+    """`session_ttl_s` replaces the standalone server's etcd session lease (30 s): a server
+    paused for longer than its lease finds the lease gone when it resumes, and exits."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if kind == "server":
@@ -32,6 +35,8 @@ def milvus_process(
                 # Milvus 2.6's segment size (2.3 used 512 MB): fewer, larger segments make
                 # each search walk fewer HNSW graphs, and local numbers carry over.
                 "--extra-config", "dataCoord.segment.maxSize=1024"]  # fmt: skip
+        if session_ttl_s is not None:
+            argv += ["--extra-config", f"common.session.ttl={session_ttl_s}"]
     else:
         argv = [str(venv_bin() / "milvus-lite"), "server", "--data-dir", str(data_dir.resolve()),
                 "--port", str(port)]  # fmt: skip

@@ -83,7 +83,10 @@ def triton(test_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="session")
 def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMilvus]:
     port = free_port()
-    with milvus_process("server", tmp_path_factory.mktemp("milvus"), port) as process:
+    # test_outages freezes this server (SIGSTOP) for up to a minute; with the default
+    # 30 s session lease Milvus would exit on resuming, and every later test with it.
+    data = tmp_path_factory.mktemp("milvus")
+    with milvus_process("server", data, port, session_ttl_s=600) as process:
         yield RunningMilvus(process, port)
 
 
