@@ -86,6 +86,10 @@ def build(
         bool,
         typer.Option(help="TensorRT at fp16 in configs/onnx.pbtxt (GPU); check rankings first."),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(min=1, help="Models built at once, a process each (each uses ~one core)."),
+    ] = 2,
 ) -> None:
     """Export the enabled models as SavedModels and ONNX files with their Triton configs."""
     from gateway.config import get_settings
@@ -106,7 +110,9 @@ def build(
     options = ServingOptions(tensorrt_fp16, parse_cpu_runners(cpu_runner or []))
     try:
         per_model, default = parse_weights(weights or ["pretrained"], seed)
-        build_repository(output, per_model, default, names, log=typer.echo, options=options)
+        build_repository(
+            output, per_model, default, names, log=typer.echo, options=options, jobs=jobs
+        )
     except WeightsUnavailableError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
