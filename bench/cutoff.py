@@ -26,7 +26,7 @@ from gateway.config import LimitSettings, TritonSettings, get_settings
 from gateway.labeled_set import labeled_images
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel
-from gateway.preprocess import prepare_image
+from gateway.services.labeled_eval import prepared_inputs
 
 TOP_K = 10
 RULES = ROOT / "gateway" / "models" / "cutoffs.json"
@@ -45,29 +45,26 @@ class Quality:
         return 2 * self.precision * self.recall / total if total else 0.0
 
 
-async def _embed_all(url: str, images: list[bytes]) -> dict[SearchModel, Any]:
-    """Every enabled model's vectors of the images, and its weights provenance."""
+async def _embed_all(
+    url: str, classes: dict[str, dict[str, bytes]]
+) -> tuple[dict[SearchModel, Any], list[str]]:
+    """Every enabled model's vectors of the labeled photos with its weights provenance, and
+    the photos' labels; prepared as `pic-search eval --labeled` prepares them."""
+    models = search_models(get_settings().models.enabled)
+    specs = [model.image_model for model in models]
+    inputs, labels, _ = prepared_inputs(classes, specs, LimitSettings())
     triton = TritonClient(TritonSettings(url=url, timeout_s=600))
     try:
-        return {
-            model: await _embed(model, images, triton)
-            for model in search_models(get_settings().models.enabled)
+        embedded = {
+            model: (
+                await triton.embed(model.image_model, inputs[model.image_model.name]),
+                await triton.provenance(model.image_model),
+            )
+            for model in models
         }
     finally:
         await triton.close()
-
-
-async def _embed(model: SearchModel, images: list[bytes], triton: TritonClient) -> Any:
-    limits = LimitSettings()
-    spec = model.image_model
-    rows = []
-    for start in range(0, len(images), 16):
-        batch = np.stack([
-            prepare_image(data, [spec], limits).inputs[spec.name]
-            for data in images[start : start + 16]
-        ])  # fmt: skip
-        rows.append(await triton.embed(spec, batch))
-    return np.concatenate(rows), await triton.provenance(spec)
+    return embedded, labels
 
 
 def _top_k(vectors: npt.NDArray[np.float32], labels: list[str]) -> tuple[Any, Any]:
@@ -103,10 +100,8 @@ def _choose(top: Any, relevant: Any) -> tuple[float, Quality, Quality, Quality]:
 
 def run(ctx: Context) -> dict[str, Any]:
     classes = labeled_images(per_class=3 if ctx.tiny else None)
-    labels = [label for label, images in classes.items() for _ in images]
-    images = [data for group in classes.values() for data in group.values()]
-    ctx.log(f"cutoff: {len(images)} labeled photos in {len(classes)} classes")
-    embedded = asyncio.run(_embed_all(ctx.stack.triton_grpc, images))
+    ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
+    embedded, labels = asyncio.run(_embed_all(ctx.stack.triton_grpc, classes))
     per_model: dict[str, Any] = {}
     rules: dict[str, Any] = {}
     for model, (vectors, provenance) in embedded.items():
@@ -136,7 +131,7 @@ def run(ctx: Context) -> dict[str, Any]:
         body = json.loads(RULES.read_text())
         body["rules"] = rules
         RULES.write_text(json.dumps(body, indent=2) + "\n")
-    results = {"images": len(images), "classes": len(classes), "top_k": TOP_K,
+    results = {"images": len(labels), "classes": len(classes), "top_k": TOP_K,
                "models": per_model}  # fmt: skip
     real = {n: m for n, m in per_model.items() if not m["random_weights"]}
     targets = [_target(name, m) for name, m in real.items()]
@@ -149,7 +144,7 @@ def run(ctx: Context) -> dict[str, Any]:
     ax.plot(xs, [per_model[n]["no_cutoff"]["precision"] for n in names], "k_", ms=30,
             label="precision, no cutoff")  # fmt: skip
     ax.set_xticks(xs, [n + (" (random)" if per_model[n]["random_weights"] else "") for n in names])
-    ax.set(ylim=(0, 1.05), title=f"cutoff=auto on {len(images)} labeled photos (top {TOP_K})")
+    ax.set(ylim=(0, 1.05), title=f"cutoff=auto on {len(labels)} labeled photos (top {TOP_K})")
     ax.legend(fontsize=7)
     write_result(ctx, "cutoff", results, targets, fig)
     return results

@@ -4,17 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import numpy as np
 from pymilvus import MilvusClient
-from tritonclient.grpc import InferInput
-from tritonclient.grpc import aio as grpc_aio
 
 from bench import diagnose
 from bench.common import (
@@ -26,12 +22,11 @@ from bench.common import (
     target,
     write_result,
 )
+from bench.direct import DirectClients
 from bench.photos import distinct_photos
-from gateway.config import LimitSettings, Settings
+from gateway.config import Settings
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import triton_model
-from gateway.models.spec import TritonModelSpec
-from gateway.preprocess import prepare_image
 
 CLIP_IMAGE, CLIP_TEXT = triton_model("clip_image"), triton_model("clip_text")
 
@@ -52,65 +47,28 @@ QUERIES = (
 )
 
 
-class Direct:
+class Direct(DirectClients):
     """The gateway's work without the gateway: same libraries, same parameters."""
 
     def __init__(self, ctx: Context, collection: str, concurrency: int) -> None:
-        self.triton = grpc_aio.InferenceServerClient(url=ctx.stack.triton_grpc)
-        self.milvus = MilvusClient(uri=ctx.stack.milvus_uri)
+        # The gateway's defaults, or PIC_SEARCH_* set for this run.
+        super().__init__(ctx, Settings(), io_threads=max(concurrency, 1))
         self.collection = collection
-        self.limits = LimitSettings()
         self.tokenizer = ClipTokenizer.from_package()
-        self.cpu = ThreadPoolExecutor(len(os.sched_getaffinity(0)))  # as the gateway's pool
-        self.io = ThreadPoolExecutor(max(concurrency, 1))
-        settings = Settings().milvus  # the gateway's defaults, or PIC_SEARCH_MILVUS__* here
-        self.ef = settings.search_ef
-        self.read_level = settings.read_consistency
-
-    async def close(self) -> None:
-        await self.triton.close()
-        self.milvus.close()
-        self.cpu.shutdown()
-        self.io.shutdown()
-
-    async def _embed(self, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
-        tensor = InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
-        tensor.set_data_from_numpy(batch)
-        result = await self.triton.infer(spec.name, [tensor])
-        return np.asarray(result.as_numpy(spec.output.name))
-
-    async def _search(self, vector: np.ndarray) -> None:
-        params = {"metric_type": "IP", "params": {"ef": max(self.ef, TOP_K)}}
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self.io,
-            lambda: self.milvus.search(
-                self.collection,
-                data=[vector.tolist()],
-                anns_field="embedding",
-                limit=TOP_K,
-                search_params=params,
-                output_fields=["metadata"],
-                consistency_level=self.read_level,
-            ),
-        )
 
     async def image(self, data: bytes) -> float:
         """Searches; returns the seconds spent waiting on Triton and Milvus."""
-        loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(
-            self.cpu, prepare_image, data, [CLIP_IMAGE], self.limits
-        )
+        (prepared,) = await self.prepare([data], [CLIP_IMAGE], thumbnail=False)
         started = time.perf_counter()
-        vectors = await self._embed(CLIP_IMAGE, prepared.inputs[CLIP_IMAGE.name][None])
-        await self._search(vectors[0])
+        vectors = await self.embed(CLIP_IMAGE, prepared.inputs[CLIP_IMAGE.name][None])
+        await self.search(self.collection, vectors[0], TOP_K)
         return time.perf_counter() - started
 
     async def text(self, query: str) -> float:
         ids = self.tokenizer.tokenize([query])
         started = time.perf_counter()
-        vectors = await self._embed(CLIP_TEXT, ids)
-        await self._search(vectors[0])
+        vectors = await self.embed(CLIP_TEXT, ids)
+        await self.search(self.collection, vectors[0], TOP_K)
         return time.perf_counter() - started
 
 

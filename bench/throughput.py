@@ -19,23 +19,19 @@ import statistics
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
 import numpy as np
-from pymilvus import MilvusClient
-from tritonclient.grpc import InferInput
-from tritonclient.grpc import aio as grpc_aio
 
 from bench import diagnose
 from bench.common import Context, LoadResult, closed_loop, figure, percentiles, target, write_result
+from bench.direct import DirectClients
 from bench.ingest import index_command
 from bench.photos import distinct_photos, write_folder
 from gateway.config import Settings
 from gateway.models.registry import search_models
-from gateway.models.spec import SearchModel, TritonModelSpec
-from gateway.preprocess import PreparedImage, prepare_image
+from gateway.models.spec import SearchModel
 
 RATIO_TARGET = 0.90
 ADDED_P50_BUDGET_MS = 10.0
@@ -49,66 +45,25 @@ DIRECT_MEANS = (
 )
 
 
-class Direct:
+class Direct(DirectClients):
     """The gateway's inference work without the gateway: same libraries, same parameters."""
 
     def __init__(self, ctx: Context, settings: Settings) -> None:
-        self.triton = grpc_aio.InferenceServerClient(url=ctx.stack.triton_grpc)
-        self.milvus = MilvusClient(uri=ctx.stack.milvus_uri)
-        self.settings = settings
-        self.cpu = ThreadPoolExecutor(settings.preprocess_pool_size())
-        self.io = ThreadPoolExecutor(32)
+        super().__init__(ctx, settings)
         self.models = search_models(settings.models.enabled)
-
-    async def close(self) -> None:
-        await self.triton.close()
-        self.milvus.close()
-        self.cpu.shutdown()
-        self.io.shutdown()
-
-    async def prepare(
-        self, photos: list[bytes], specs: list[TritonModelSpec], thumbnail: bool
-    ) -> list[Any]:
-        """As the gateway prepares uploads (with a thumbnail) or queries (without)."""
-        loop = asyncio.get_running_loop()
-        limits = self.settings.limits
-        return await asyncio.gather(
-            *(
-                loop.run_in_executor(self.cpu, prepare_image, d, specs, limits, thumbnail)
-                for d in photos
-            )
-        )
-
-    async def embed(self, spec: TritonModelSpec, batch: np.ndarray) -> np.ndarray:
-        tensor = InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
-        tensor.set_data_from_numpy(np.ascontiguousarray(batch))
-        result = await self.triton.infer(spec.name, [tensor], client_timeout=600)
-        return np.asarray(result.as_numpy(spec.output.name))
 
     async def ingest(self, photos: list[bytes]) -> None:
         """Decode, then every enabled image model at once on the whole batch."""
         specs = [m.image_model for m in self.models]
-        prepared: list[PreparedImage] = await self.prepare(photos, specs, thumbnail=True)
+        prepared = await self.prepare(photos, specs, thumbnail=True)
         await asyncio.gather(
             *(self.embed(s, np.stack([p.inputs[s.name] for p in prepared])) for s in specs)
         )
 
-    async def search(self, data: bytes, model: SearchModel, collection: str) -> None:
+    async def search_image(self, data: bytes, model: SearchModel, collection: str) -> None:
         (prepared,) = await self.prepare([data], [model.image_model], thumbnail=False)
         vector = await self.embed(model.image_model, prepared.inputs[model.image_model.name][None])
-        params = {"metric_type": "IP", "params": {"ef": max(self.settings.milvus.search_ef, TOP_K)}}
-        await asyncio.get_running_loop().run_in_executor(
-            self.io,
-            lambda: self.milvus.search(
-                collection,
-                data=[vector[0].tolist()],
-                anns_field="embedding",
-                limit=TOP_K,
-                search_params=params,
-                output_fields=["metadata", "created_at"],
-                consistency_level=self.settings.milvus.read_consistency,
-            ),
-        )
+        await self.search(collection, vector[0], TOP_K)
 
 
 class Probe:
@@ -230,7 +185,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
             ctx.log(f"throughput: image search ({default.name}), {c} clients, {n} per path")
 
             async def direct_search(i: int) -> None:
-                await direct.search(queries[i % len(queries)], default, collection)
+                await direct.search_image(queries[i % len(queries)], default, collection)
 
             async def gateway_search(i: int) -> None:
                 form = aiohttp.FormData()
