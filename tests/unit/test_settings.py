@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.serving.process import venv_bin
+from tests.deploy.support import ROOT, all_setting_paths, setting_path
 
 
 def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,3 +97,41 @@ def test_enabled_models_are_a_comma_list_checked_against_the_registry(
     monkeypatch.setenv("PIC_SEARCH_MODELS__ENABLED", " , ")
     with pytest.raises(ValueError, match="at least one model"):
         Settings()
+
+
+def _readme_settings_table() -> list[str]:
+    """The rows of the README's Configuration table (header and rule left out)."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index("| variable | default | meaning |") + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def _documented_settings(row: str) -> set[tuple[str, ...]]:
+    """The settings a row names: `PIC_SEARCH_GROUP__FIELD`, then `__OTHER` for more fields of
+    the same group; a `PIC_SEARCH_GROUP__*` row names its fields in backticks."""
+    variables = row.split("|")[1]
+    found: set[tuple[str, ...]] = set()
+    group = ""
+    for full, short in re.findall(
+        r"PIC_SEARCH_([A-Z]+__[A-Z0-9_*]+)|(?<![A-Z])__([A-Z0-9_]+)", variables
+    ):
+        if full:
+            group, field = full.split("__")
+        else:
+            field = short
+        if field == "*":
+            fields = re.findall(r"`([A-Z][A-Z0-9_]+)", row.split("|")[3])
+            found |= {setting_path(f"PIC_SEARCH_{group}__{name}") for name in fields}
+        else:
+            found.add(setting_path(f"PIC_SEARCH_{group}__{field}"))
+    return found
+
+
+def test_the_readme_settings_table_names_every_setting_and_nothing_else() -> None:
+    documented = set().union(*map(_documented_settings, _readme_settings_table()))
+    assert documented == all_setting_paths(), sorted(all_setting_paths() - documented)
