@@ -191,6 +191,7 @@ async def _write(
         with stage("triton"):
             vectors = await _embed(backends, [accepted[i][2] for i in todo])
         now_us = time.time_ns() // 1000
+        written: dict[str, str] = {}  # the collections this ingest sent vectors to
         try:
             with stage("store"):
                 await asyncio.gather(
@@ -204,9 +205,10 @@ async def _write(
                 # ends the write, instead of leaving the other upserts retrying against it.
                 for name, collection in collections.items():
                     rows = _rows(todo, vectors[name], metadata, now_us)
+                    written[name] = collection
                     await backends.vectors.upsert(collection, rows)
         except BaseException:
-            await asyncio.shield(_undo(backends, todo, present, stored, collections))
+            await asyncio.shield(_undo(backends, todo, present, stored, written))
             raise
     return set(todo)
 
@@ -296,10 +298,15 @@ async def _undo(
     todo: list[str],
     present: dict[str, set[str]],
     stored: set[str],
-    collections: dict[str, str],
+    written: dict[str, str],
 ) -> None:
-    """Remove what this ingest wrote, keeping what was there before it started."""
-    for name, collection in collections.items():
+    """Remove what this ingest wrote, keeping what was there before it started.
+
+    All at once, so that a failed ingest answers within one deadline even when Milvus
+    hangs (the first failed upsert ends the write: only the collections it reached have
+    anything to take back)."""
+
+    async def delete_vectors(name: str, collection: str) -> None:
         fresh = [i for i in todo if i not in present[name]]
         # An upsert that timed out may still land after this delete, so the gateway keeps
         # sweeping these ids for a while (and, should it crash first, `pic-search check
@@ -307,7 +314,12 @@ async def _undo(
         backends.leftovers.forget_later(collection, fresh)
         with contextlib.suppress(PicSearchError):
             await backends.vectors.delete(collection, fresh)
-    for image_id in todo:
-        if image_id not in stored:
-            with contextlib.suppress(PicSearchError):
-                await backends.store.delete(image_id)
+
+    async def delete_files(image_id: str) -> None:
+        with contextlib.suppress(PicSearchError):
+            await backends.store.delete(image_id)
+
+    await asyncio.gather(
+        *(delete_vectors(name, collection) for name, collection in written.items()),
+        *(delete_files(image_id) for image_id in todo if image_id not in stored),
+    )

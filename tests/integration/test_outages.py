@@ -41,6 +41,9 @@ MILVUS_DOWN = ("milvus_unavailable", MILVUS_RETRY_AFTER_S)
 
 
 gateway_under_test = gateway_fixture("outage", OUTAGE_ENV)
+# Default deadlines: a 12-image upload through VGG16 takes longer than the outage tests'
+# 3 s Triton deadline on 2 busy cores.
+graceful_gateway = gateway_fixture("graceful")
 
 
 def _distinct_jpegs(count: int, seed: int) -> list[bytes]:
@@ -232,30 +235,30 @@ def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
 
 
 def test_graceful_shutdown_finishes_in_flight_ingests(
-    gateway_under_test: RunningGateway,
+    graceful_gateway: RunningGateway,
 ) -> None:
     files = _distinct_jpegs(12, seed=3)
     result: dict[str, httpx.Response] = {}
 
     def upload() -> None:
-        with gateway_under_test.client() as client:
+        with graceful_gateway.client() as client:
             result["r"] = client.post("/v1/images", files=[("files", ("i.jpg", d)) for d in files])
 
     thread = threading.Thread(target=upload)
     thread.start()
     # The gateway itself says the upload is in flight (its /v1 in-flight gauge, which the
     # /metrics scrape does not count), and it has not answered yet.
-    _wait(lambda: _in_flight(gateway_under_test) >= 1, 60)
+    _wait(lambda: _in_flight(graceful_gateway) >= 1, 60)
     assert "r" not in result
-    assert gateway_under_test.process.proc is not None
-    gateway_under_test.process.proc.send_signal(signal.SIGTERM)
+    assert graceful_gateway.process.proc is not None
+    graceful_gateway.process.proc.send_signal(signal.SIGTERM)
     thread.join(timeout=120)
     assert result["r"].status_code == 201, result["r"].text
     assert len(result["r"].json()["results"]) == len(files)
-    gateway_under_test.process.proc.wait(timeout=60)
-    gateway_under_test.process.start()
-    gateway_under_test.process.wait_ready()
-    with gateway_under_test.client() as client:
+    graceful_gateway.process.proc.wait(timeout=60)
+    graceful_gateway.process.start()
+    graceful_gateway.process.wait_ready()
+    with graceful_gateway.client() as client:
         for data in files:
             image_id = hashlib.sha256(data).hexdigest()
             assert (
