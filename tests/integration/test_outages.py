@@ -171,7 +171,7 @@ def _outage_during_bulk_ingest(
     """Bulk ingest; `cause` an outage after 5 uploads, `end` it once 2 have failed with the
     outage's code and Retry-After; then every 201 is found in every collection, no 503 left
     a trace, and new uploads succeed without a restart."""
-    files = _distinct_jpegs(40, seed=seed)
+    files = _distinct_jpegs(24, seed=seed)
     with gateway.client() as client:  # "no 503 left a trace" below needs them all new
         for data in files:
             image_id = hashlib.sha256(data).hexdigest()
