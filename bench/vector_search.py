@@ -22,7 +22,7 @@ PASSES = 2  # latency passes over the queries per setting; the quieter one is re
 
 def run_vector_search(ctx: Context) -> dict[str, Any]:
     if ctx.tiny:
-        return _run(ctx, "vector_search", 3000, 30, builds=[(8, 64), (16, 100)], efs=[16, 64])
+        return _run(ctx, "vector_search", 3000, 30, builds=[(16, 100)], efs=[16, 64])
     return _run(
         ctx,
         "vector_search",
