@@ -38,7 +38,9 @@ def parse_weights(values: list[str], seed: int) -> tuple[dict[str, WeightsSource
 CPU_RUNNER_HELP = (
     "NAME=RUNTIME:PRECISION for a Triton model's CPU runner instead of the registry's "
     "(repeatable), e.g. clip_image=openvino:bf16. RUNTIME: openvino, onnxruntime, tensorflow; "
-    "PRECISION: fp32, bf16 (OpenVINO on a CPU with AVX512_BF16 or AMX; else fp32 runs)."
+    "PRECISION: fp32, bf16 (OpenVINO on a CPU with AVX512_BF16 or AMX), int8 (image models, "
+    "OpenVINO or ONNX Runtime on a CPU with VNNI or AMX; the build quantizes model.onnx, "
+    "calibrated on the sample photos); where the CPU lacks it, fp32 runs."
 )
 
 
@@ -46,13 +48,13 @@ def parse_cpu_runners(values: list[str]) -> tuple[tuple[str, CpuRunner], ...]:
     """`["clip_image=openvino:bf16"]` -> (("clip_image", CpuRunner("openvino", "bf16")),)."""
     from gateway.export import cpu_runtimes
 
-    names = [spec.name for spec in triton_models()]
+    specs = {spec.name: spec for spec in triton_models()}
     runners = []
     for value in values:
         name, _, choice = value.partition("=")
         runtime, _, precision = choice.partition(":")
-        if name not in names:
-            raise typer.BadParameter(f"unknown Triton model {name!r}; known: {names}")
+        if name not in specs:
+            raise typer.BadParameter(f"unknown Triton model {name!r}; known: {list(specs)}")
         try:
             runner = CpuRunner(
                 cpu_runtimes.parse_runtime(runtime),
@@ -60,6 +62,9 @@ def parse_cpu_runners(values: list[str]) -> tuple[tuple[str, CpuRunner], ...]:
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
+        if runner.precision == "int8" and not specs[name].is_image_model:
+            # Its calibration set is photos; a text model would need real queries.
+            raise typer.BadParameter(f"{name}: int8 is for image models only")
         runners.append((name, runner))
     return tuple(runners)
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 Runtime = Literal["tensorflow", "onnxruntime", "openvino"]
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "int8"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # Config parameter names; gateway/models/spec.py names the same ones for the gateway.
@@ -24,8 +24,22 @@ PRECISION_PARAMETER = "precision"
 # Either instruction set runs bf16 matrix products natively; without them OpenVINO would
 # emulate bf16 more slowly than fp32.
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# VNNI's (or AMX's) int8 dot products are what make int8 fast; without them the u8*s8
+# products take several instructions each and can saturate, so int8 is not worth it.
+INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+# Each reduced precision: the runtimes that run it, and the CPU flags (any one) it needs.
+# The one rule the exporter, the runner, the benchmark and the tests all read.
+REDUCED_PRECISIONS: dict[Precision, tuple[frozenset[Runtime], frozenset[str]]] = {
+    "bf16": (frozenset({"openvino"}), BF16_FLAGS),
+    # Both read the statically quantized QDQ file; TensorFlow runs the SavedModel only.
+    "int8": (frozenset({"openvino", "onnxruntime"}), INT8_FLAGS),
+}
+# The calibrated int8 file the exporter writes beside `model.onnx` when a model asks for it.
+INT8_ONNX = "model.int8.onnx"
 # OpenVINO's names. The hint is always set: on a bf16 CPU OpenVINO picks bf16 by itself.
-_OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+# int8: the QDQ file's quantized convolutions run in int8 whatever the hint; f32 keeps the
+# few operations left unquantized (pooling, the L2 norm) at full precision.
+_OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
 Array = np.ndarray[Any, Any]
 Runner = Callable[[Array], Array]
@@ -44,10 +58,14 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
 
 
 def offered_precisions(runtime: Runtime, flags: frozenset[str]) -> tuple[Precision, ...]:
-    """What `runtime` can run on a CPU with `flags`: fp32 always, bf16 with native support."""
-    if runtime == "openvino" and flags & BF16_FLAGS:
-        return ("fp32", "bf16")
-    return ("fp32",)
+    """What `runtime` can run on a CPU with `flags`: fp32 always, a reduced precision where
+    the runtime runs it and the CPU has native support."""
+    reduced = tuple(
+        precision
+        for precision, (runtimes, needed) in REDUCED_PRECISIONS.items()
+        if runtime in runtimes and flags & needed
+    )
+    return ("fp32", *reduced)
 
 
 def resolve_precision(
@@ -56,7 +74,13 @@ def resolve_precision(
     """The precision to run, and why it differs from the one asked for (None when not)."""
     if precision in offered_precisions(runtime, flags):
         return precision, None
-    return "fp32", f"{runtime} {precision} is not offered on this CPU; running fp32"
+    runtimes, needed = REDUCED_PRECISIONS[precision]
+    why = (
+        f"this CPU has none of {', '.join(sorted(needed))}"
+        if runtime in runtimes
+        else f"{runtime} does not run it"
+    )
+    return "fp32", f"{runtime} {precision} is not offered ({why}); running fp32"
 
 
 def parse_runtime(text: str) -> Runtime:
@@ -77,9 +101,16 @@ def load_runner(
     """A function from one input batch to its output rows, for the model in `version_dir`."""
     if runtime == "tensorflow":
         return _tensorflow(version_dir / "model.savedmodel", input_name, output_name)
+    onnx_file = version_dir / (INT8_ONNX if precision == "int8" else "model.onnx")
+    if not onnx_file.exists():
+        # Fail at load, by name: falling back to fp32 here would report int8 and run fp32.
+        raise FileNotFoundError(
+            f"{onnx_file} is missing: `pic-search models build` writes it for models whose "
+            "CPU runner asks for int8"
+        )
     if runtime == "onnxruntime":
-        return _onnxruntime(version_dir / "model.onnx", input_name, output_name)
-    return _openvino(version_dir / "model.onnx", _OPENVINO_PRECISION[precision], input_name)
+        return _onnxruntime(onnx_file, input_name, output_name)
+    return _openvino(onnx_file, _OPENVINO_PRECISION[precision], input_name)
 
 
 def _tensorflow(path: Path, input_name: str, output_name: str) -> Runner:

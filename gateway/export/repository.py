@@ -1,7 +1,8 @@
 """Writes a Triton model repository for the registry models asked for.
 
 Layout per model: `<name>/configs/{onnx,cpu}.pbtxt`, `<name>/1/model.savedmodel/` (the
-source of truth), `<name>/1/model.onnx` (converted from it), `<name>/1/model.py` with
+source of truth), `<name>/1/model.onnx` (converted from it), `<name>/1/model.int8.onnx`
+(quantized from that, only where the CPU runner asks for int8), `<name>/1/model.py` with
 `cpu_runtimes.py` (the Python-backend CPU runner), `<name>/1/provenance.json`, and for
 `clip_text` the tokenizer files under `<name>/tokenizer/`.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from gateway.export import cpu_runtimes, triton_config
+from gateway.export.int8_export import export_int8, int8_path
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
@@ -64,7 +66,14 @@ def write_model(
 ) -> None:
     savedmodel = savedmodel_path(repository, spec)
     save_savedmodel(net, spec, savedmodel)
-    export_onnx(savedmodel, spec)
+    onnx_file = export_onnx(savedmodel, spec)
+    # Asked for, not resolved: a repository built on a CPU without VNNI still ships the
+    # file (its config says fp32 there) for the CPU it is deployed on.
+    if options.cpu_runner(spec).precision == "int8":
+        export_int8(onnx_file, spec, savedmodel.parent)
+    else:
+        # A file quantized from earlier weights must not outlive them.
+        int8_path(savedmodel.parent).unlink(missing_ok=True)
     model_dir = repository / spec.name
     write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")

@@ -1,11 +1,11 @@
 """Triton Python-backend model: the CPU runner of every model of the repository.
 
 The exporter copies this file to `<model>/1/model.py` and `cpu_runtimes.py` beside it. The
-config's parameters choose the runtime (OpenVINO or ONNX Runtime on `model.onnx`, or
-TensorFlow on `model.savedmodel`) and the precision; a precision this CPU does not offer
-falls back to fp32, said in the log. Triton's dynamic batcher hands `execute` the queued
-requests without stacking them, so we concatenate their inputs, run once, and split the
-rows back in order.
+config's parameters choose the runtime (OpenVINO or ONNX Runtime on `model.onnx`, or on the
+calibrated `model.int8.onnx` at int8; TensorFlow on `model.savedmodel`) and the precision; a
+precision this CPU does not offer falls back to fp32, said in the log. Triton's dynamic
+batcher hands `execute` the queued requests without stacking them, so we concatenate their
+inputs, run once, and split the rows back in order.
 """
 
 from __future__ import annotations

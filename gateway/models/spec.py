@@ -22,7 +22,7 @@ TritonDType = Literal["UINT8", "INT32", "FP32"]
 ResizePolicy = Literal["direct", "shortest_side_center_crop"]
 Interpolation = Literal["bilinear", "bicubic"]
 CpuRuntime = Literal["tensorflow", "onnxruntime", "openvino"]
-CpuPrecision = Literal["fp32", "bf16"]
+CpuPrecision = Literal["fp32", "bf16", "int8"]
 
 
 @dataclass(frozen=True)

@@ -147,18 +147,26 @@ def test_the_cpu_config_runs_the_python_backend_on_cpu_with_its_runner(test_mode
         }
 
 
-def test_a_cpu_without_bf16_gets_an_fp32_config_for_a_bf16_model() -> None:
+@pytest.mark.parametrize(
+    ("asked", "lacking", "having"),
+    [
+        (CpuRunner("openvino", "bf16"), frozenset({"avx2", "avx512_vnni"}), {"amx_bf16"}),
+        (CpuRunner("onnxruntime", "int8"), frozenset({"avx2", "avx512_bf16"}), {"avx_vnni"}),
+        (CpuRunner("openvino", "int8"), frozenset({"avx512f"}), {"amx_int8"}),
+    ],
+    ids=lambda v: str(v),
+)
+def test_the_cpu_config_says_fp32_where_the_cpu_lacks_the_precision_asked_for(
+    asked: CpuRunner, lacking: frozenset[str], having: set[str]
+) -> None:
+    """The config is what `/v1/stats` reports: it must name what will really run."""
     spec = TRITON_MODELS[0]
-    asked = (spec.name, CpuRunner("openvino", "bf16"))
     precisions = {}
-    for name, flags in (
-        ("avx2 only", frozenset({"avx2", "fma"})),
-        ("amx", frozenset({"amx_bf16"})),
-    ):
-        options = triton_config.ServingOptions(cpu_runners=(asked,), cpu_flags=flags)
+    for name, flags in (("lacking", lacking), ("having", frozenset(having))):
+        options = triton_config.ServingOptions(cpu_runners=((spec.name, asked),), cpu_flags=flags)
         config = triton_config.build_config(spec, "cpu", "random:seed=1", options)
         precisions[name] = config.parameters[model_spec.PRECISION_PARAMETER].string_value
-    assert precisions == {"avx2 only": "fp32", "amx": "bf16"}
+    assert precisions == {"lacking": "fp32", "having": asked.precision}
 
 
 def test_the_runner_reads_the_parameter_names_the_gateway_reads() -> None:

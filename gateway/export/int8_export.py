@@ -1,0 +1,95 @@
+"""int8 static quantization of an image model's ONNX file, calibrated on real photos.
+
+Written only when a model's CPU runner asks for int8 (a default build stays as fast as
+before): ONNX Runtime's `quant_pre_process` (shape inference and graph optimisation, which
+its docs ask for before quantizing), then `quantize_static` in QDQ format, the form both
+ONNX Runtime's CPU provider and OpenVINO read and run in int8. The activation ranges come
+from the sample photos that ship with the project, prepared exactly as the gateway prepares
+an upload: calibrating on noise would fit ranges no photo produces.
+https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
+
+from gateway.config import LimitSettings
+from gateway.export.cpu_runtimes import INT8_ONNX
+from gateway.models.spec import TritonModelSpec
+from gateway.preprocess import prepare_image
+from gateway.samples import sample_photos
+
+
+def int8_path(version_dir: Path) -> Path:
+    return version_dir / INT8_ONNX
+
+
+class PhotoCalibration(CalibrationDataReader):  # type: ignore[misc]  # ORT is untyped
+    """The model's inputs for real photos, one photo per calibration step."""
+
+    def __init__(self, spec: TritonModelSpec, photos: Mapping[str, bytes] | None = None) -> None:
+        if not spec.is_image_model:
+            raise ValueError(f"{spec.name} is not an image model: int8 calibrates on photos")
+        self.spec = spec
+        self.inputs = calibration_inputs(spec, sample_photos() if photos is None else photos)
+        self._rows: Iterator[npt.NDArray[np.uint8]] = iter(self.inputs)
+
+    def get_next(self) -> dict[str, npt.NDArray[np.uint8]] | None:
+        row = next(self._rows, None)
+        return None if row is None else {self.spec.input.name: row[np.newaxis]}
+
+    def rewind(self) -> None:
+        self._rows = iter(self.inputs)
+
+
+def calibration_inputs(
+    spec: TritonModelSpec, photos: Mapping[str, bytes]
+) -> list[npt.NDArray[np.uint8]]:
+    """`photos` (encoded files) as the gateway turns an upload into this model's input."""
+    limits = LimitSettings()
+    return [
+        prepare_image(data, [spec], limits, thumbnail=False).inputs[spec.name]
+        for data in photos.values()
+    ]
+
+
+def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Path:
+    """Quantize `onnx_file` into `version_dir/model.int8.onnx`; returns its path."""
+    target = int8_path(version_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    calibration = PhotoCalibration(spec)
+    # Written next to the target and renamed, so a crash never leaves half a file behind.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".staging-") as staging:
+        prepared = Path(staging) / "prepared.onnx"
+        quantized = Path(staging) / INT8_ONNX
+        quant_pre_process(str(onnx_file), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            calibration,
+            quant_format=QuantFormat.QDQ,
+            # ORT's x86 recommendation: u8 activations with s8 weights (U8S8), per channel
+            # for convolutions; VNNI has no u8*s8 saturation, so no reduce_range.
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        # Private in a temporary directory; Triton's container user must read it.
+        os.chmod(quantized, 0o644)
+        os.replace(quantized, target)
+    return target
