@@ -1,5 +1,6 @@
 """CPU runtimes x precisions, per model: images/s, cosine to the TensorFlow fp32 SavedModel
-on real photos, and, where the weights are real (EfficientNet-Lite0), the change in labeled
+on real photos (int8 from a `model.int8.onnx` quantized here as the exporter does, for image
+models), and, where the weights are real (EfficientNet-Lite0), the change in labeled
 P@5 and copy-detection R@1; then bulk ingest through the local stack with the TensorFlow
 fp32 SavedModels (the path before ONNX) and with the registry's defaults, in one run."""
 
@@ -20,6 +21,7 @@ from bench.photos import distinct_photos, write_folder
 from gateway.config import LimitSettings, get_settings
 from gateway.export import cpu_runtimes
 from gateway.export.derived import derived_repository, set_cpu_runner
+from gateway.export.int8_export import export_int8
 from gateway.export.triton_config import resolved_cpu_runner
 from gateway.labeled_set import labeled_images
 from gateway.models.registry import triton_models
@@ -39,11 +41,16 @@ MIN_COSINE = 0.999
 REFERENCE = CpuRunner("tensorflow", "fp32")
 
 
-def variants(flags: frozenset[str]) -> list[CpuRunner]:
-    """The reference first, then every runtime at every precision this CPU offers."""
+def variants(flags: frozenset[str], spec: TritonModelSpec) -> list[CpuRunner]:
+    """The reference first, then every runtime at every precision this CPU offers the model
+    (int8 calibrates on photos: image models only)."""
     out = [REFERENCE]
     for runtime in ("onnxruntime", "openvino"):
-        out += [CpuRunner(runtime, p) for p in cpu_runtimes.offered_precisions(runtime, flags)]
+        out += [
+            CpuRunner(runtime, p)
+            for p in cpu_runtimes.offered_precisions(runtime, flags)
+            if p != "int8" or spec.is_image_model
+        ]
     return out
 
 
@@ -68,7 +75,7 @@ def run(ctx: Context) -> dict[str, Any]:
     kept = all(table[n][_key(r)].get("keeps_rankings") is True for n, r in reduced.items())
     fp32_only = sorted(n for n, r in defaults.items() if r.precision == "fp32")
     results = {
-        "cpu_flags_deciding": sorted(flags & cpu_runtimes.BF16_FLAGS),
+        "cpu_flags_deciding": sorted(flags & (cpu_runtimes.BF16_FLAGS | cpu_runtimes.INT8_FLAGS)),
         "batch": BATCH,
         "rows_timed": speed_rows,
         "models": table,
@@ -157,13 +164,24 @@ def _model_rows(
     labels: list[str],
 ) -> dict[str, dict[str, Any]]:
     version_dir = ctx.stack.repository / spec.name / "1"
+    # The run's own int8 file, so the repository the stack serves stays as it was built.
+    int8_dir = ctx.workdir / "int8" / spec.name
+    quantize_s: float | None = None
     rows: dict[str, dict[str, Any]] = {}
     reference: np.ndarray | None = None
     fp32_quality: dict[str, float] = {}
-    for runner in variants(flags):
+    for runner in variants(flags, spec):
         ctx.log(f"precision: {spec.name} with {_key(runner)}")
+        if runner.precision == "int8" and quantize_s is None:
+            started = time.perf_counter()
+            export_int8(version_dir / "model.onnx", spec, int8_dir)
+            quantize_s = time.perf_counter() - started
         run = cpu_runtimes.load_runner(
-            runner.runtime, runner.precision, version_dir, spec.input.name, spec.output.name
+            runner.runtime,
+            runner.precision,
+            int8_dir if runner.precision == "int8" else version_dir,
+            spec.input.name,
+            spec.output.name,
         )
         run(batch[:BATCH])  # warm: graph tracing, kernel choice
         started = time.perf_counter()
@@ -172,6 +190,8 @@ def _model_rows(
         reference = out if reference is None else reference
         cosines = np.sum(_unit(out) * _unit(reference), axis=1)
         row |= {"min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean())}
+        if runner.precision == "int8":
+            row["quantize_s"] = quantize_s
         if real_weights and spec.is_image_model:
             quality = _quality(spec, run, inputs[spec.name], labels, ctx.tiny)
             fp32_quality = fp32_quality or quality

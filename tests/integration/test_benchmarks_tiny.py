@@ -250,7 +250,10 @@ def test_precision_times_every_runtime_and_compares_ingest_before_and_after(
     results = _load(tiny_results[0], "precision")
     rows = results["models"]["efficientnet_lite0"]  # tiny: the model with real weights
     assert {"tensorflow:fp32", "onnxruntime:fp32", "openvino:fp32"} <= set(rows)
-    assert ("openvino:bf16" in rows) == bool(results["cpu_flags_deciding"])
+    deciding = set(results["cpu_flags_deciding"])
+    assert ("openvino:bf16" in rows) == bool(deciding & {"avx512_bf16", "amx_bf16"})
+    int8_offered = bool(deciding & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    assert ("onnxruntime:int8" in rows) == ("openvino:int8" in rows) == int8_offered
     for key, row in rows.items():
         assert row["images_per_s"] > 0
         assert 0 <= row["labeled_p5"] <= 1 and 0 <= row["copy_r1"] <= 1

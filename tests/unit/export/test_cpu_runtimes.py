@@ -54,7 +54,7 @@ def test_a_reduced_precision_the_cpu_lacks_falls_back_to_fp32_and_says_why() -> 
 
 def test_int8_loads_the_calibrated_file_and_refuses_to_run_without_it(tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes(b"")  # only the fp32 file: int8 must not use it
-    with pytest.raises(FileNotFoundError, match="model.int8.onnx is missing"):
+    with pytest.raises(FileNotFoundError, match=r"model\.int8\.onnx is missing"):
         cpu_runtimes.load_runner("onnxruntime", "int8", tmp_path, "images", "embeddings")
 
 
