@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 
+from gateway.cli.models import parse_cpu_runners
 from gateway.export import cpu_runtimes
+from gateway.models.spec import CpuRunner
 
 AVX2_ONLY = frozenset({"sse4_2", "avx2", "fma"})
 ZEN5 = frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_vnni"})
@@ -72,3 +75,11 @@ def test_unknown_runtimes_and_precisions_are_refused_by_name() -> None:
         cpu_runtimes.parse_precision("fp8")
     assert cpu_runtimes.parse_precision("bf16") == "bf16"
     assert cpu_runtimes.parse_precision("int8") == "int8"
+
+
+def test_the_cli_takes_int8_for_image_models_and_refuses_it_for_the_text_tower() -> None:
+    assert parse_cpu_runners(["efficientnet_lite0=onnxruntime:int8"]) == (
+        ("efficientnet_lite0", CpuRunner("onnxruntime", "int8")),
+    )
+    with pytest.raises(typer.BadParameter, match="clip_text: int8 is for image models only"):
+        parse_cpu_runners(["clip_text=openvino:int8"])
