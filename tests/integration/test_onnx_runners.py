@@ -36,11 +36,12 @@ SPECS = triton_models()
 # The issue's bound for fp32: the same model in another runtime, up to summation order.
 MAX_ABS_DIFF = 1e-4
 INT8_SPEC = EFFICIENTNET_LITE0.image_model
-# Measured on the 19 held-out photos below (Xeon with AMX, both runtimes): int8's worst
-# cosine to the fp32 SavedModel MEASURED_MIN, its mean MEASURED_MEAN; a calibration on noise
-# gives NOISE_MIN / NOISE_MEAN. The bounds sit between, with room for another CPU's rounding.
-MIN_INT8_COSINE = 0.0
-MIN_INT8_MEAN_COSINE = 0.0
+# Measured on the 19 held-out photos below (2-core Xeon with AMX and AVX512_VNNI, both
+# runtimes alike): int8 calibrated on the sample photos has a worst cosine to the fp32
+# SavedModel of 0.945 and a mean of 0.983; calibrated on uniform noise, 0.81 and 0.945. The
+# bounds sit between, leaving another CPU's rounding room.
+MIN_INT8_COSINE = 0.92
+MIN_INT8_MEAN_COSINE = 0.97
 
 
 def _served(spec: TritonModelSpec, runtime: CpuRuntime) -> str:
@@ -123,7 +124,6 @@ def test_efficientnet_lite0_at_int8_stays_close_to_its_savedmodel_on_real_photos
         assert (serving.runtime, serving.precision) == (runtime, "int8" if offered else "fp32")
         got = _grpc_infer(cpu_runners_triton.grpc_url, served, batch)
         cosines = np.sum(got * expected.numpy(), axis=1)
-        print(f"{runtime} int8: cosine min {cosines.min():.4f} mean {cosines.mean():.4f}")
         if offered:
             # The quantized file ran, not model.onnx: fp32 would match within 1e-4.
             assert np.abs(got - expected.numpy()).max() > MAX_ABS_DIFF, runtime
