@@ -76,7 +76,12 @@ def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Pa
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".staging-") as staging:
         prepared = Path(staging) / "prepared.onnx"
         quantized = Path(staging) / INT8_ONNX
-        quant_pre_process(str(onnx_file), str(prepared))
+        try:
+            quant_pre_process(str(onnx_file), str(prepared))
+        except TypeError:
+            # ORT's symbolic shape inference (meant for transformers) trips on some graphs
+            # (VGG16's); ONNX's own shape inference and the optimisation still run.
+            quant_pre_process(str(onnx_file), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
             str(quantized),
