@@ -110,15 +110,20 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     cli_gateway: RunningGateway, tmp_path: Path
 ) -> None:
     # Pixels no other test indexes here (the others re-encode sample photos unchanged, which
-    # ties at score 1.0), so only this image can rank first.
+    # ties at score 1.0), so only this image can rank first. Two neighbours of its own (the
+    # photo it mirrors, and another) give it something to rank above even when run alone.
     data = images.save(ImageOps.mirror(images.photo("astronaut")), "JPEG", quality=88)
-    query = tmp_path / "mirrored-astronaut.jpg"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    query = folder / "mirrored-astronaut.jpg"
     query.write_bytes(data)
-    indexed = _cli(
-        "index", str(query), "--journal", str(tmp_path / "j"), url=cli_gateway.url, cwd=tmp_path
-    )
+    for name in ("astronaut", "coffee"):
+        neighbour = images.save(images.photo(name), "JPEG", quality=88)
+        (folder / f"neighbour-{name}.jpg").write_bytes(neighbour)
+    indexed = _cli("index", str(folder), "--journal", str(tmp_path / "j"),
+                   url=cli_gateway.url, cwd=tmp_path)  # fmt: skip
     assert indexed.returncode == 0, indexed.stdout + indexed.stderr
-    assert "indexed 1, duplicate 0, rejected 0" in indexed.stdout, indexed.stdout
+    assert "indexed 3, duplicate 0, rejected 0" in indexed.stdout, indexed.stdout
     image_id = hashlib.sha256(data).hexdigest()
 
     by_image = _cli("search", str(query), "--top-k", "3", url=cli_gateway.url, cwd=tmp_path)
