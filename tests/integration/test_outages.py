@@ -182,7 +182,9 @@ def _outage_during_bulk_ingest(
     cause()
     try:
         _wait(lambda: not _ready(gateway), 30)
-        _wait(lambda: len(ingester.failed) >= 2, 60)
+        # An answer with another code or Retry-After ends the wait too: the assertion
+        # below then names it, instead of this wait timing out.
+        _wait(lambda: len(ingester.failed) >= 2 or bool(ingester.unexpected), 60)
     finally:
         end()
     ingester.join(timeout=300)
