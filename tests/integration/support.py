@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -36,3 +37,13 @@ def collection_counts(client: httpx.Client) -> dict[str, int]:
     response = client.get("/v1/stats")
     assert response.status_code == 200, response.text
     return {name: c["count"] for name, c in response.json()["collections"].items()}
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 120) -> None:
+    """Poll `predicate` every half second until it holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError("condition not reached in time")

@@ -3,7 +3,6 @@ Milvus is down, health NOT_SERVING, and SERVING again by itself once it is back.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import grpc
@@ -17,16 +16,8 @@ from gateway.serving.milvus import milvus_process
 from gateway.serving.process import free_port
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningGateway, RunningTriton
+from tests.integration.support import wait_until
 from tests.integration.test_outages import OUTAGE_ENV
-
-
-def _eventually(check: Callable[[], bool], timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError("condition not reached in time")
 
 
 def _serving(client: PicSearchClient) -> bool:
@@ -65,11 +56,11 @@ def test_triton_down_is_unavailable_and_not_serving_then_recovers(
         gateway_factory("grpcout", OUTAGE_ENV) as gateway,
         PicSearchClient(gateway.grpc_target, timeout_s=60) as client,
     ):
-        _eventually(lambda: _serving(client))
+        wait_until(lambda: _serving(client), 90)
         photo = images.save(images.photo("moon"), "JPEG")
         triton.process.kill()
         try:
-            _eventually(lambda: not _serving(client), 30)
+            wait_until(lambda: not _serving(client), 30)
             _assert_unavailable(client, lambda: client.search_by_text("x"), "triton_unavailable")
             _assert_unavailable(
                 client,
@@ -79,7 +70,7 @@ def test_triton_down_is_unavailable_and_not_serving_then_recovers(
             assert _retry_delay_s(gateway) == int(OUTAGE_ENV["PIC_SEARCH_TRITON__RETRY_AFTER_S"])
         finally:
             triton.restart()
-        _eventually(lambda: _serving(client))
+        wait_until(lambda: _serving(client), 90)
         assert client.search_by_text("x", top_k=1).model == "clip"
         (result,) = client.index_images([ImageToIndex("m.jpg", photo)])
         assert result.status == "created"  # the failed attempt left nothing behind
@@ -96,10 +87,10 @@ def test_milvus_down_is_unavailable_and_not_serving_then_recovers(
             gateway_factory("grpcmilvus", env) as gateway,
             PicSearchClient(gateway.grpc_target, timeout_s=60) as client,
         ):
-            _eventually(lambda: _serving(client))
+            wait_until(lambda: _serving(client), 90)
             lite.stop()
             try:
-                _eventually(lambda: not _serving(client), 30)
+                wait_until(lambda: not _serving(client), 30)
                 _assert_unavailable(
                     client, lambda: client.search_by_text("x"), "milvus_unavailable"
                 )
@@ -107,5 +98,5 @@ def test_milvus_down_is_unavailable_and_not_serving_then_recovers(
             finally:
                 lite.start()
                 lite.wait_ready()
-            _eventually(lambda: _serving(client), 120)
+            wait_until(lambda: _serving(client), 120)
             assert client.search_by_text("x", top_k=1).model == "clip"

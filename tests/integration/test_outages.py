@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     RunningTriton,
     gateway_fixture,
 )
+from tests.integration.support import wait_until
 
 # Two different Retry-After values, neither the default 5, so each 503 shows whose it is.
 TRITON_RETRY_AFTER_S = 2
@@ -58,15 +59,6 @@ def _in_flight(gateway: RunningGateway) -> float:
     metrics = httpx.get(f"{gateway.url}/metrics", timeout=30).text
     gauge = "pic_search_api_requests_in_flight "
     return float(next(m for m in metrics.splitlines() if m.startswith(gauge)).split()[-1])
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError("condition not reached in time")
 
 
 class Ingester(threading.Thread):
@@ -137,7 +129,7 @@ def _assert_nothing_lost_nothing_left(
                 for m in models
             )
 
-    _wait(no_vectors_left, 60)
+    wait_until(no_vectors_left, 60)
 
 
 def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
@@ -146,7 +138,7 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
     assert _ready(gateway_under_test)
     triton.process.kill()
     try:
-        _wait(lambda: not _ready(gateway_under_test), 30)
+        wait_until(lambda: not _ready(gateway_under_test), 30)
         response = httpx.get(
             f"{gateway_under_test.url}/v1/search/text", params={"q": "x"}, timeout=60
         )
@@ -156,7 +148,7 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
         assert httpx.get(f"{gateway_under_test.url}/healthz", timeout=10).status_code == 200
     finally:
         triton.restart()
-    _wait(lambda: _ready(gateway_under_test), 60)
+    wait_until(lambda: _ready(gateway_under_test), 60)
     response = httpx.get(f"{gateway_under_test.url}/v1/search/text", params={"q": "x"}, timeout=60)
     assert response.status_code == 200
 
@@ -178,19 +170,19 @@ def _outage_during_bulk_ingest(
             assert client.get(f"/v1/images/{image_id}").status_code == 404, image_id
     ingester = Ingester(gateway, files, outage)
     ingester.start()
-    _wait(lambda: len(ingester.acknowledged) >= 5, 120)
+    wait_until(lambda: len(ingester.acknowledged) >= 5, 120)
     cause()
     try:
-        _wait(lambda: not _ready(gateway), 30)
+        wait_until(lambda: not _ready(gateway), 30)
         # An answer with another code or Retry-After ends the wait too: the assertion
         # below then names it, instead of this wait timing out.
-        _wait(lambda: len(ingester.failed) >= 2 or bool(ingester.unexpected), 60)
+        wait_until(lambda: len(ingester.failed) >= 2 or bool(ingester.unexpected), 60)
     finally:
         end()
     ingester.join(timeout=300)
     assert not ingester.is_alive()
     assert ingester.unexpected == []
-    _wait(lambda: _ready(gateway), 60)
+    wait_until(lambda: _ready(gateway), 60)
     after = Ingester(gateway, _distinct_jpegs(3, seed=seed + 100))
     after.run()
     assert len(after.acknowledged) == 3, after.unexpected or after.failed
@@ -250,7 +242,7 @@ def test_graceful_shutdown_finishes_in_flight_ingests(
     thread.start()
     # The gateway itself says the upload is in flight (its /v1 in-flight gauge, which the
     # /metrics scrape does not count), and it has not answered yet.
-    _wait(lambda: _in_flight(graceful_gateway) >= 1, 60)
+    wait_until(lambda: _in_flight(graceful_gateway) >= 1, 60)
     assert "r" not in result
     assert graceful_gateway.process.proc is not None
     graceful_gateway.process.proc.send_signal(signal.SIGTERM)
