@@ -78,9 +78,9 @@ def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Pa
         quantized = Path(staging) / INT8_ONNX
         try:
             quant_pre_process(str(onnx_file), str(prepared))
-        except TypeError:
-            # ORT's symbolic shape inference (meant for transformers) trips on some graphs
-            # (VGG16's); ONNX's own shape inference and the optimisation still run.
+        except Exception:  # ORT raises a bare Exception ("Incomplete symbolic shape ...")
+            # ORT's symbolic shape inference (meant for dynamic shapes) trips on VGG16's and
+            # CLIP's graphs; ONNX's own shape inference and the optimisation still run.
             quant_pre_process(str(onnx_file), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
