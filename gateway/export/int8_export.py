@@ -11,6 +11,7 @@ https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -73,15 +74,19 @@ def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     calibration = PhotoCalibration(spec)
     # Written next to the target and renamed, so a crash never leaves half a file behind.
+    source = str(onnx_file.resolve())
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".staging-") as staging:
-        prepared = Path(staging) / "prepared.onnx"
+        prepared = Path(staging).resolve() / "prepared.onnx"
         quantized = Path(staging) / INT8_ONNX
-        try:
-            quant_pre_process(str(onnx_file), str(prepared))
-        except Exception:  # ORT raises a bare Exception ("Incomplete symbolic shape ...")
-            # ORT's symbolic shape inference (meant for dynamic shapes) trips on VGG16's and
-            # CLIP's graphs; ONNX's own shape inference and the optimisation still run.
-            quant_pre_process(str(onnx_file), str(prepared), skip_symbolic_shape=True)
+        # In the staging folder: a failed symbolic shape inference saves its partial model
+        # into the working directory. The build is single-threaded, so the chdir is safe.
+        with contextlib.chdir(staging):
+            try:
+                quant_pre_process(source, str(prepared))
+            except Exception:  # ORT raises a bare Exception ("Incomplete symbolic shape ...")
+                # ORT's symbolic shape inference (meant for dynamic shapes) trips on VGG16's
+                # and CLIP's graphs; ONNX's own shape inference and optimisation still run.
+                quant_pre_process(source, str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
             str(quantized),
