@@ -107,7 +107,15 @@ class Backends:
                 return
             # All at once: creating, indexing and loading a collection is mostly waiting on
             # Milvus (about 3 s each), so three models start in the time of one.
-            await asyncio.gather(*(self._ensure_collection(model) for model in self.models))
+            results = await asyncio.gather(
+                *(self._ensure_collection(model) for model in self.models),
+                return_exceptions=True,
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                # A collection of other weights says more than a sibling's timeout (which
+                # the concurrent work itself may cause), so it is the one reported.
+                raise min(failures, key=lambda e: _is_unavailable(e))
             self.collections_ready = True
 
     async def _ensure_collection(self, model: SearchModel) -> None:
@@ -158,3 +166,7 @@ class Backends:
         """Run CPU-bound work (decode, resize) in the pool, off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, lambda: fn(*args, **kwargs))
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    return isinstance(error, PicSearchError) and error.kind is ErrorKind.UNAVAILABLE

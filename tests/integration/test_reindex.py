@@ -189,10 +189,14 @@ def test_a_gateway_that_started_without_milvus_reports_a_model_mismatch_on_first
     tmp_path_factory: pytest.TempPathFactory,
     tmp_path: Path,
 ) -> None:
-    # Its own Milvus (Lite's server), not yet running when the gateway starts: the gateway
-    # starts unready, and meets the other weights' collection only on first use.
+    # Its own Milvus (Lite's server), not running when the gateway starts: the gateway
+    # starts unready, and meets the other weights' collection only once Milvus is back.
+    # The alias is pointed before the gateway can ever reach this Milvus (its health
+    # loop would otherwise create the served weights' collection first).
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
+    with milvus_process("lite", tmp_path / "milvus", port):
+        _point_alias_at_other_weights(uri, "mm_clip")
     env = {"PIC_SEARCH_MILVUS__URI": uri, "PIC_SEARCH_MILVUS__TIMEOUT_S": "2"}
     gateway = isolated_gateway("mm", triton, milvus, tmp_path_factory, env)
     gateway.process.start()  # not waiting for readiness: it has no Milvus yet
@@ -202,7 +206,6 @@ def test_a_gateway_that_started_without_milvus_reports_a_model_mismatch_on_first
             while not _answers(client) and time.monotonic() < deadline:
                 time.sleep(0.5)
             with milvus_process("lite", tmp_path / "milvus", port):
-                _point_alias_at_other_weights(uri, "mm_clip")
                 refused = client.get("/v1/search/text", params={"q": "coffee"})
     finally:
         gateway.process.stop()
