@@ -79,7 +79,8 @@ def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Pa
         prepared = Path(staging).resolve() / "prepared.onnx"
         quantized = Path(staging) / INT8_ONNX
         # In the staging folder: a failed symbolic shape inference saves its partial model
-        # into the working directory. The build is single-threaded, so the chdir is safe.
+        # into the working directory. A build process exports one model at a time on one
+        # thread (`--jobs` runs separate processes), so the chdir is safe.
         with contextlib.chdir(staging):
             try:
                 quant_pre_process(source, str(prepared))
