@@ -115,7 +115,7 @@ class Backends:
             if failures:
                 # A collection of other weights says more than a sibling's timeout (which
                 # the concurrent work itself may cause), so it is the one reported.
-                raise min(failures, key=lambda e: _is_unavailable(e))
+                raise min(failures, key=_is_unavailable)
             self.collections_ready = True
 
     async def _ensure_collection(self, model: SearchModel) -> None:
