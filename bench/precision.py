@@ -45,14 +45,13 @@ REFERENCE = CpuRunner("tensorflow", "fp32")
 
 
 def variants(flags: frozenset[str], spec: TritonModelSpec) -> list[CpuRunner]:
-    """The reference first, then every runtime at every precision this CPU offers the model
-    (int8 calibrates on photos: image models only)."""
+    """The reference first, then every runtime at every precision this CPU offers the model."""
     out = [REFERENCE]
     for runtime in ("onnxruntime", "openvino"):
         out += [
             CpuRunner(runtime, p)
             for p in cpu_runtimes.offered_precisions(runtime, flags)
-            if p != "int8" or spec.is_image_model
+            if spec.can_run(p)
         ]
     return out
 

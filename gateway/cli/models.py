@@ -62,9 +62,8 @@ def parse_cpu_runners(values: list[str]) -> tuple[tuple[str, CpuRunner], ...]:
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        if runner.precision == "int8" and not specs[name].is_image_model:
-            # Its calibration set is photos; a text model would need real queries.
-            raise typer.BadParameter(f"{name}: int8 is for image models only")
+        if not specs[name].can_run(runner.precision):
+            raise typer.BadParameter(f"{name}: {runner.precision} is for image models only")
         runners.append((name, runner))
     return tuple(runners)
 

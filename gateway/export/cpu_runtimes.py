@@ -95,13 +95,18 @@ def parse_precision(text: str) -> Precision:
     return text
 
 
+def onnx_path(version_dir: Path, precision: Precision) -> Path:
+    """The ONNX file a runner reads at `precision`: int8 has a quantized file of its own."""
+    return version_dir / (INT8_ONNX if precision == "int8" else "model.onnx")
+
+
 def load_runner(
     runtime: Runtime, precision: Precision, version_dir: Path, input_name: str, output_name: str
 ) -> Runner:
     """A function from one input batch to its output rows, for the model in `version_dir`."""
     if runtime == "tensorflow":
         return _tensorflow(version_dir / "model.savedmodel", input_name, output_name)
-    onnx_file = version_dir / (INT8_ONNX if precision == "int8" else "model.onnx")
+    onnx_file = onnx_path(version_dir, precision)
     if not onnx_file.exists():
         # Fail at load, by name: falling back to fp32 here would report int8 and run fp32.
         raise FileNotFoundError(

@@ -29,21 +29,17 @@ from onnxruntime.quantization import (
 )
 
 from gateway.config import LimitSettings
-from gateway.export.cpu_runtimes import INT8_ONNX
+from gateway.export.cpu_runtimes import INT8_ONNX, onnx_path
 from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image
 from gateway.samples import sample_photos
-
-
-def int8_path(version_dir: Path) -> Path:
-    return version_dir / INT8_ONNX
 
 
 class PhotoCalibration(CalibrationDataReader):  # type: ignore[misc]  # ORT is untyped
     """The model's inputs for real photos, one photo per calibration step."""
 
     def __init__(self, spec: TritonModelSpec, photos: Mapping[str, bytes] | None = None) -> None:
-        if not spec.is_image_model:
+        if not spec.can_run("int8"):
             raise ValueError(f"{spec.name} is not an image model: int8 calibrates on photos")
         self.spec = spec
         self.inputs = calibration_inputs(spec, sample_photos() if photos is None else photos)
@@ -70,7 +66,7 @@ def calibration_inputs(
 
 def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Path:
     """Quantize `onnx_file` into `version_dir/model.int8.onnx`; returns its path."""
-    target = int8_path(version_dir)
+    target = onnx_path(version_dir, "int8")
     target.parent.mkdir(parents=True, exist_ok=True)
     calibration = PhotoCalibration(spec)
     # Written next to the target and renamed, so a crash never leaves half a file behind.

@@ -22,7 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from gateway.export import cpu_runtimes, triton_config
-from gateway.export.int8_export import export_int8, int8_path
+from gateway.export.int8_export import export_int8
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
@@ -73,7 +73,7 @@ def write_model(
         export_int8(onnx_file, spec, savedmodel.parent)
     else:
         # A file quantized from earlier weights must not outlive them.
-        int8_path(savedmodel.parent).unlink(missing_ok=True)
+        cpu_runtimes.onnx_path(savedmodel.parent, "int8").unlink(missing_ok=True)
     model_dir = repository / spec.name
     write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
