@@ -40,7 +40,8 @@ $(STAMPS)/browser:
 	@touch $@
 
 # Every registry model, as the tests use them; nothing downloads: seeded random weights,
-# except EfficientNet-Lite0's real ImageNet weights, which ship inside a pip package.
+# except EfficientNet-Lite0's real ImageNet weights, which ship inside a pip package (so the
+# build measures its precisions on real photos, as it would in a user's build).
 test-models: $(STAMPS)/test-models
 $(STAMPS)/test-models: $(STAMPS)/venv $(MODEL_SOURCES)
 	$(BIN)/pic-search models build --weights random --weights efficientnet_lite0=pretrained \

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from gateway.export import cpu_runtimes, triton_config
 from gateway.export.int8_export import export_int8
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
+from gateway.export.runner_choice import choose_runner
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
 from gateway.models.registry import CLIP, REGISTRY, search_models
@@ -63,10 +65,16 @@ def write_model(
     spec: TritonModelSpec,
     net: BuiltNetwork,
     options: triton_config.ServingOptions = triton_config.ServingOptions(),
+    log: Callable[[str], None] = print,
 ) -> None:
     savedmodel = savedmodel_path(repository, spec)
     save_savedmodel(net, spec, savedmodel)
     onnx_file = export_onnx(savedmodel, spec)
+    runner: dict[str, Any] = {"chosen_by": "asked" if _asked(spec, options) else "registry"}
+    if _measures_precision(spec, net, options):
+        chosen, trials = choose_runner(spec, savedmodel.parent, cpu_runtimes.cpu_flags(), log)
+        options = replace(options, cpu_runners=(*options.cpu_runners, (spec.name, chosen)))
+        runner = {"chosen_by": "measured", "trials": trials}
     # Asked for, not resolved: a repository built on a CPU without VNNI still ships the
     # file (its config says fp32 there) for the CPU it is deployed on.
     if options.cpu_runner(spec).precision == "int8":
@@ -78,12 +86,30 @@ def write_model(
     write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
     shutil.copyfile(cpu_runtimes.__file__, model_dir / "1" / "cpu_runtimes.py")
-    (model_dir / "1" / "provenance.json").write_text(
-        json.dumps({"model": spec.name, "weights": net.provenance}, indent=2) + "\n"
-    )
+    runner |= asdict(triton_config.resolved_cpu_runner(spec, options))
+    provenance = {"model": spec.name, "weights": net.provenance, "cpu_runner": runner}
+    (model_dir / "1" / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     if spec == CLIP.text_model:
         # Clients that call Triton directly tokenize with the same files the gateway ships.
         clip_tokenizer.write_assets(model_dir / "tokenizer")
+
+
+def _asked(spec: TritonModelSpec, options: triton_config.ServingOptions) -> bool:
+    return spec.name in dict(options.cpu_runners)
+
+
+def _measures_precision(
+    spec: TritonModelSpec, net: BuiltNetwork, options: triton_config.ServingOptions
+) -> bool:
+    """Only real weights tell whether a precision keeps the rankings, only photos can check an
+    image model, and only this machine's CPU can be measured here."""
+    return (
+        options.choose_precision
+        and spec.is_image_model
+        and not net.provenance.startswith("random")
+        and not _asked(spec, options)
+        and options.cpu_flags is None
+    )
 
 
 def write_configs(
@@ -150,7 +176,7 @@ def _write_registry_model(
     networks = _build(model, source, log)
     for spec in model.triton_models:
         log(f"writing {spec.name} ({networks[spec.name].provenance})")
-        write_model(repository, spec, networks[spec.name], options)
+        write_model(repository, spec, networks[spec.name], options, log)
     return {spec.name: networks[spec.name].provenance for spec in model.triton_models}
 
 

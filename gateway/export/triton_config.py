@@ -45,6 +45,9 @@ class ServingOptions:
     cpu_runners: tuple[tuple[str, CpuRunner], ...] = ()
     # The CPU the CPU config is for (None: this machine's), deciding what precision runs.
     cpu_flags: frozenset[str] | None = None
+    # Image models with real weights and no runner asked for: measure each precision this
+    # CPU offers at build and take the fastest that keeps the rankings (runner_choice.py).
+    choose_precision: bool = False
 
     def cpu_runner(self, spec: TritonModelSpec) -> CpuRunner:
         return dict(self.cpu_runners).get(spec.name, spec.cpu)

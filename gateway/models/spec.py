@@ -56,13 +56,12 @@ class Batching:
 class CpuRunner:
     """How the CPU runner (`configs/cpu.pbtxt`) executes a model.
 
-    Measured per model by `python -m bench --only precision`. The default, OpenVINO on the
-    ONNX file at fp32, equals the SavedModel within 1e-4 and needs no TensorFlow in the
-    serving image. A reduced precision becomes a default only where real weights show it
-    keeps the rankings (P@5 and copy R@1 within 0.01 of fp32, cosine >= 0.999); none does
-    yet: EfficientNet-Lite0 keeps P@5 and R@1 at bf16 and at int8 (static QDQ calibrated on
-    the sample photos) but its worst cosine drops to 0.990 and 0.918, and seeded random
-    weights cannot be judged. A CPU without bf16 (or VNNI/AMX for int8) runs fp32.
+    The registry's runner, OpenVINO on the ONNX file at fp32, equals the SavedModel within
+    1e-4 and needs no TensorFlow in the serving image. For an image model built with real
+    weights, `pic-search models build` measures each precision the CPU offers on real photos
+    and serves the fastest that keeps the rankings (P@5 and copy R@1 within 0.01 of fp32,
+    every cosine >= 0.999; `gateway/export/runner_choice.py`). Seeded random weights cannot
+    show that, so they keep this runner. A CPU without bf16 (or VNNI/AMX for int8) runs fp32.
     """
 
     runtime: CpuRuntime = "openvino"

@@ -154,7 +154,49 @@ async def evaluate(
     limits: LimitSettings | None = None,
 ) -> Report:
     """Scores every model in `specs` on every transform; `embed` is Triton (or a stand-in)."""
-    limits = limits or LimitSettings()
+    names, inputs, skipped = _copy_inputs(originals, specs, transforms, limits or LimitSettings())
+    count = len(names)
+    scores: dict[str, list[Score]] = {}
+    rates: dict[str, float] = {}
+    for spec in specs:
+        started = time.perf_counter()
+        vectors = await embed(spec, np.stack(inputs[spec.name]))
+        rates[spec.name] = len(vectors) / (time.perf_counter() - started)
+        base = vectors[:count]
+        scores[spec.name] = []
+        for t, transform in enumerate(transforms):
+            queries = vectors[count * (t + 1) : count * (t + 2)]
+            recall, mean_ap = rank_metrics(queries, base)
+            scores[spec.name].append(
+                Score(transform.name, transform.family, recall, mean_ap, count)
+            )
+    return Report(images=count, scores=scores, skipped=skipped, images_per_s=rates)
+
+
+def copy_detection_inputs(
+    originals: dict[str, bytes], spec: TritonModelSpec, transforms: Sequence[Transform] = TRANSFORMS
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """One model's inputs for `evaluate`'s photos: the originals, then a block of copies per
+    transform; and how many originals there are."""
+    names, inputs, _ = _copy_inputs(originals, [spec], transforms, LimitSettings())
+    return np.stack(inputs[spec.name]), len(names)
+
+
+def copy_recall_at_1(vectors: npt.NDArray[np.float32], originals: int) -> float:
+    """Mean over the transforms of copy-detection R@1, for `copy_detection_inputs`' rows."""
+    base, blocks = vectors[:originals], len(vectors) // originals - 1
+    copies = (vectors[originals * (b + 1) : originals * (b + 2)] for b in range(blocks))
+    return float(np.mean([rank_metrics(queries, base)[0] for queries in copies]))
+
+
+def _copy_inputs(
+    originals: dict[str, bytes],
+    specs: Sequence[TritonModelSpec],
+    transforms: Sequence[Transform],
+    limits: LimitSettings,
+) -> tuple[list[str], dict[str, list[npt.NDArray[np.uint8]]], list[str]]:
+    """The usable originals' names, every model's inputs (originals, then one block of copies
+    per transform), and the originals that are not usable images."""
     names, pictures, skipped = [], [], []
     for name, data in originals.items():
         try:
@@ -180,22 +222,7 @@ async def evaluate(
             for spec in specs:
                 inputs[spec.name].append(copy.inputs[spec.name])
 
-    count = len(names)
-    scores: dict[str, list[Score]] = {}
-    rates: dict[str, float] = {}
-    for spec in specs:
-        started = time.perf_counter()
-        vectors = await embed(spec, np.stack(inputs[spec.name]))
-        rates[spec.name] = len(vectors) / (time.perf_counter() - started)
-        base = vectors[:count]
-        scores[spec.name] = []
-        for t, transform in enumerate(transforms):
-            queries = vectors[count * (t + 1) : count * (t + 2)]
-            recall, mean_ap = rank_metrics(queries, base)
-            scores[spec.name].append(
-                Score(transform.name, transform.family, recall, mean_ap, count)
-            )
-    return Report(images=count, scores=scores, skipped=skipped, images_per_s=rates)
+    return names, inputs, skipped
 
 
 async def evaluate_with_triton(

@@ -1,0 +1,105 @@
+"""The build's precision check: a reduced precision is chosen only when it keeps the rankings,
+and then only if it is the fastest that does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from gateway.export import cpu_runtimes, runner_choice, triton_config
+from gateway.export.cpu_runtimes import Runner
+from gateway.export.runner_choice import RetrievalPhotos, Trial
+from gateway.models.spec import PRECISION_PARAMETER, RUNTIME_PARAMETER, CpuRunner
+
+RNG = np.random.default_rng(7)
+# Four classes of eight "photos" each: rows near their class centre, so fp32 ranks them well.
+CENTRES = RNG.normal(size=(4, 16))
+LABELED = np.concatenate([c + 0.3 * RNG.normal(size=(8, 16)) for c in CENTRES])
+ORIGINALS = RNG.normal(size=(6, 16))
+COPIES = np.concatenate([ORIGINALS, ORIGINALS + 0.05 * RNG.normal(size=ORIGINALS.shape)])
+PHOTOS = RetrievalPhotos(
+    LABELED.astype(np.float32), [str(i // 8) for i in range(32)], COPIES.astype(np.float32), 6
+)
+
+
+def _runner(noise: float) -> Runner:
+    """A model that returns its input plus `noise`, the way a lower precision perturbs."""
+    rng = np.random.default_rng(1)
+
+    def run(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return batch + noise * rng.normal(size=batch.shape).astype(np.float32)
+
+    return run
+
+
+def _trials(noise: float) -> tuple[Trial, Trial]:
+    reference = runner_choice.trial(CpuRunner("openvino", "fp32"), _runner(0.0), PHOTOS)
+    reduced, _ = runner_choice.trial(
+        CpuRunner("openvino", "bf16"), _runner(noise), PHOTOS, reference
+    )
+    return reference[0], reduced
+
+
+def test_the_reference_keeps_its_own_rankings_with_cosine_one() -> None:
+    reference, _ = _trials(0.0)
+    assert reference.keeps_rankings and reference.min_cosine == pytest.approx(1.0)
+    assert reference.labeled_p5 > 0.9 and reference.copy_r1 == 1.0
+
+
+def test_a_precision_that_barely_moves_the_embeddings_keeps_the_rankings() -> None:
+    _, reduced = _trials(1e-3)
+    assert reduced.keeps_rankings and reduced.min_cosine >= runner_choice.MIN_COSINE
+
+
+def test_a_precision_that_drifts_below_the_cosine_bar_does_not_keep_them() -> None:
+    # Enough noise to cost cosine, too little to change P@5 or R@1: the cosine alone decides.
+    reference, reduced = _trials(0.08)
+    assert abs(reduced.labeled_p5 - reference.labeled_p5) <= runner_choice.MAX_METRIC_CHANGE
+    assert reduced.copy_r1 == reference.copy_r1
+    assert reduced.min_cosine < runner_choice.MIN_COSINE and not reduced.keeps_rankings
+
+
+def _trial(precision: str, rate: float, keeps: bool) -> Trial:
+    return Trial("openvino", precision, rate, 1.0, 1.0, 0.9, 1.0, keeps)
+
+
+def test_the_fastest_runner_that_keeps_the_rankings_is_chosen() -> None:
+    fp32, bf16, int8 = (
+        _trial("fp32", 100, True),
+        _trial("bf16", 200, True),
+        _trial("int8", 300, False),
+    )
+    assert runner_choice.fastest_keeping([fp32, bf16, int8]) == CpuRunner("openvino", "bf16")
+    slower = _trial("bf16", 90, True)  # a reduced precision slower than fp32 is not chosen
+    assert runner_choice.fastest_keeping([fp32, slower]) == CpuRunner("openvino", "fp32")
+
+
+def test_the_build_measured_the_real_weight_model_and_serves_its_choice(test_models: Path) -> None:
+    """`make test-models` builds EfficientNet-Lite0 with its packaged ImageNet weights: the
+    build ran every OpenVINO precision this CPU offers on the real photos and its config asks
+    for the fastest that kept the rankings; random-weight models keep the registry's runner."""
+    flags = cpu_runtimes.cpu_flags()
+    provenance = json.loads((test_models / "efficientnet_lite0/1/provenance.json").read_text())
+    runner = provenance["cpu_runner"]
+    assert runner["chosen_by"] == "measured"
+    trials = [Trial(**t) for t in runner["trials"]]
+    assert [t.precision for t in trials] == list(cpu_runtimes.offered_precisions("openvino", flags))
+    assert trials[0].precision == "fp32" and trials[0].min_cosine == pytest.approx(1.0)
+    assert trials[0].labeled_p5 > 0.85 and trials[0].copy_r1 > 0.95  # real weights
+    for t in trials[1:]:
+        assert t.keeps_rankings == (
+            abs(t.labeled_p5 - trials[0].labeled_p5) <= runner_choice.MAX_METRIC_CHANGE
+            and abs(t.copy_r1 - trials[0].copy_r1) <= runner_choice.MAX_METRIC_CHANGE
+            and t.min_cosine >= runner_choice.MIN_COSINE
+        ), t
+    chosen = runner_choice.fastest_keeping(trials)
+    assert (runner["runtime"], runner["precision"]) == (chosen.runtime, chosen.precision)
+    config = triton_config.parse((test_models / "efficientnet_lite0/configs/cpu.pbtxt").read_text())
+    assert config.parameters[RUNTIME_PARAMETER].string_value == chosen.runtime
+    assert config.parameters[PRECISION_PARAMETER].string_value == chosen.precision
+    vgg16 = json.loads((test_models / "vgg16/1/provenance.json").read_text())["cpu_runner"]
+    assert vgg16 == {"chosen_by": "registry", "runtime": "openvino", "precision": "fp32"}
