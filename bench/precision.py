@@ -25,7 +25,7 @@ from gateway.export import cpu_runtimes, runner_choice
 from gateway.export.derived import derived_repository, set_cpu_runner
 from gateway.export.int8_export import export_int8
 from gateway.export.runner_choice import RetrievalPhotos, retrieval_photos
-from gateway.export.triton_config import resolved_cpu_runner
+from gateway.export.triton_config import built_cpu_runner
 from gateway.models.registry import triton_models
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.serving.gateway import gateway_process
@@ -65,7 +65,8 @@ def run(ctx: Context) -> dict[str, Any]:
         real = ctx.weights.get(spec.name, "random").startswith("pretrained")
         table[spec.name] = _model_rows(ctx, spec, batch, flags, photos if real else None)
     choices = {name: _choice(rows) for name, rows in table.items()}
-    defaults = {s.name: resolved_cpu_runner(s) for s in specs}
+    # What the stack serves: the registry's runner, or the build's measured choice.
+    defaults = {s.name: built_cpu_runner(ctx.stack.repository / s.name) for s in specs}
 
     ingest = _ingest_before_after(ctx, enabled, flags)
     speedup = ingest["after"]["images_per_s"] / ingest["before"]["images_per_s"]
@@ -79,7 +80,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "rows_timed": speed_rows,
         "models": table,
         "measured_choice": {n: _key(c) for n, c in choices.items()},
-        "registry_default": {n: _key(r) for n, r in defaults.items()},
+        "build_default": {n: _key(r) for n, r in defaults.items()},
         "stay_fp32": fp32_only,
         "ingest": ingest,
         "speedup": speedup,

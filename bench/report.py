@@ -158,7 +158,7 @@ def precision_table(precision: dict[str, Any]) -> list[str]:
     for name, variants in precision["models"].items():
         reference = variants["tensorflow:fp32"]["images_per_s"]
         for key, row in variants.items():
-            shown = f"**{key}**" if precision["registry_default"].get(name) == key else key
+            shown = f"**{key}**" if precision["build_default"].get(name) == key else key
             p5 = f"{row['labeled_p5']:.3f}" if "labeled_p5" in row else "—"
             r1 = f"{row['copy_r1']:.2f}" if "copy_r1" in row else "—"
             rows.append(

@@ -13,6 +13,7 @@ The TensorFlow backend's `config.pbtxt` is gone with the backend (last shipped i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from google.protobuf import text_format
@@ -123,6 +124,15 @@ def _cpu_runner(config: mc.ModelConfig, spec: TritonModelSpec, options: ServingO
     runner = resolved_cpu_runner(spec, options)
     config.parameters[RUNTIME_PARAMETER].string_value = runner.runtime
     config.parameters[PRECISION_PARAMETER].string_value = runner.precision
+
+
+def built_cpu_runner(model_dir: Path) -> CpuRunner:
+    """What a built model's CPU config asks for (the build may have measured it)."""
+    config = parse((model_dir / VARIANT_PATHS["cpu"]).read_text())
+    return CpuRunner(
+        cpu_runtimes.parse_runtime(config.parameters[RUNTIME_PARAMETER].string_value),
+        cpu_runtimes.parse_precision(config.parameters[PRECISION_PARAMETER].string_value),
+    )
 
 
 def render(config: mc.ModelConfig) -> str:

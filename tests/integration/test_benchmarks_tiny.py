@@ -259,7 +259,9 @@ def test_precision_times_every_runtime_and_compares_ingest_before_and_after(
         assert 0 <= row["labeled_p5"] <= 1 and 0 <= row["copy_r1"] <= 1
         if key.endswith(":fp32"):  # the same model in another runtime
             assert row["min_cosine"] >= 0.9999 and row["keeps_rankings"], key
-    assert results["registry_default"]["efficientnet_lite0"] == "openvino:fp32"
+    # The stack serves what its build measured: a variant that keeps the rankings here too.
+    keeping = [k for k, r in rows.items() if k.startswith("openvino:") and r["keeps_rankings"]]
+    assert results["build_default"]["efficientnet_lite0"] in keeping
     ingest = results["ingest"]
     assert ingest["before"]["images_per_s"] > 0 and ingest["after"]["images_per_s"] > 0
     speedup, search_speedup, kept = _targets(tiny_results[0], "precision")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import astuple
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from gateway.export.triton_config import resolved_cpu_runner
+from gateway.export.triton_config import built_cpu_runner
 from gateway.models.registry import triton_models
 from tests.imaging import distinct_jpegs
 from tests.integration import images
@@ -234,7 +235,7 @@ def test_listing_pages_through_images_newest_first(
 
 
 def test_stats_report_counts_and_weights_provenance(
-    gateway: RunningGateway, indexed: dict[str, str]
+    gateway: RunningGateway, indexed: dict[str, str], test_models: Path
 ) -> None:
     with gateway.client() as client:
         stats = client.get("/v1/stats").json()
@@ -244,10 +245,12 @@ def test_stats_report_counts_and_weights_provenance(
     assert weights.pop("efficientnet_lite0").startswith("pretrained:efficientnet-lite0")
     assert set(weights.values()) == {"random:seed=20241127"}
     assert stats["random_weights"] is True
-    # What runs each model, from its config: the registry's CPU runner on this CPU.
+    # What runs each model, from its config: the registry's CPU runner on this CPU, or for
+    # real weights the one the build measured.
     serving = {name: (m["runtime"], m["precision"]) for name, m in stats["models"].items()}
     assert serving == {
-        spec.name: astuple(resolved_cpu_runner(spec)) for spec in triton_models(MODELS)
+        spec.name: astuple(built_cpu_runner(test_models / spec.name))
+        for spec in triton_models(MODELS)
     }
 
 
