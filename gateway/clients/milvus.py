@@ -110,7 +110,9 @@ class VectorIndex:
     async def _run(self, work: Callable[[MilvusClient], T]) -> T:
         async def attempt() -> T:
             # pymilvus has no deadline on most calls: a frozen server would block forever.
-            return await asyncio.wait_for(self._in_thread(work), self.settings.timeout_s)
+            # (`asyncio.timeout`, not `wait_for`: no extra task per call.)
+            async with asyncio.timeout(self.settings.timeout_s):
+                return await self._in_thread(work)
 
         try:
             return await with_retries(attempt, _is_transient, self.settings.timeout_s)

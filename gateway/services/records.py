@@ -39,10 +39,8 @@ class FileInfo:
         return {name: getattr(self, name) for name in FIELDS}
 
 
-async def _one(backends: Backends, image_id: str, created_at: int) -> FileInfo:
-    cached = backends.records.get(image_id, created_at)
-    if cached is not None:
-        return FileInfo.from_record(cached)
+async def _read(backends: Backends, image_id: str) -> FileInfo:
+    """An image's facts from its stored record (then cached); none if it is unreadable."""
     with contextlib.suppress(NotFoundError, ValueError, TypeError):
         data = await backends.store.get(image_id, "record")
         record = json.loads(data)
@@ -55,5 +53,17 @@ async def _one(backends: Backends, image_id: str, created_at: int) -> FileInfo:
 async def file_infos(backends: Backends, rows: list[tuple[str, int]]) -> dict[str, FileInfo]:
     """The stored facts of each (id, created_at), from memory or read concurrently."""
     with stage("store"):
-        infos = await asyncio.gather(*(_one(backends, i, created) for i, created in rows))
-    return {image_id: info for (image_id, _), info in zip(rows, infos, strict=True)}
+        # Cached records are answered in place: a task per hit (ten per search) costs the
+        # event loop more than the lookup, and most hits of a busy gateway are cached.
+        infos: dict[str, FileInfo] = {}
+        misses: list[str] = []
+        for image_id, created_at in rows:
+            cached = backends.records.get(image_id, created_at)
+            if cached is None:
+                misses.append(image_id)
+            else:
+                infos[image_id] = FileInfo.from_record(cached)
+        if misses:
+            read = await asyncio.gather(*(_read(backends, i) for i in misses))
+            infos.update(zip(misses, read, strict=True))
+    return infos

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
-from gateway.api.routes.links import MODEL_HELP, image_body, ingest_response, search_body
+from gateway.api.routes.links import MODEL_HELP, image_body, ingest_response, search_response
 from gateway.api.schemas import (
     BulkDelete,
     BulkDeleteResponse,
@@ -166,11 +166,13 @@ async def similar_images(
     sort: Annotated[str | None, Query(description="`score` (default) or `date`.")] = None,
     min_score: Annotated[float | None, Query(description="Drop results below.")] = None,
     cutoff: Annotated[str | None, Query(description="`auto`: the model's cutoff.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Images like an indexed one, by its stored vector (the image itself is left out)."""
     filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
     options = search.SearchOptions(filters, sort, min_score, cutoff)
-    return search_body(backends, await search.similar(backends, image_id, model, top_k, options))
+    return search_response(
+        backends, await search.similar(backends, image_id, model, top_k, options)
+    )
 
 
 @router.delete("/{image_id}", status_code=204, responses=ERRORS, dependencies=[Writer])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
 
 from gateway.api.errors import HTTP_STATUS, error_body
 from gateway.models.registry import REGISTRY
@@ -57,6 +58,14 @@ def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
         "cutoff": {"mode": cutoff.mode, "min_score": cutoff.min_score, "message": cutoff.message},
         "random_weights": result.random_weights,
     }
+
+
+def search_response(backends: Backends, result: SearchResult) -> Response:
+    """The search body as JSON bytes, sent as is. Routes still declare `SearchResponse` for
+    the OpenAPI schema, but a returned `Response` skips FastAPI's validation and encoding of
+    every hit: about a tenth of a millisecond of the event loop per search, on cores the
+    models need (a unit test holds this body to the `SearchResponse` schema instead)."""
+    return Response(orjson.dumps(search_body(backends, result)), media_type="application/json")
 
 
 def _file_body(result: FileResult) -> dict[str, Any]:
