@@ -77,11 +77,11 @@ def write_model(
         runner = {"chosen_by": "measured", "trials": trials}
     # Asked for, not resolved: a repository built on a CPU without VNNI still ships the
     # file (its config says fp32 there) for the CPU it is deployed on.
-    if options.cpu_runner(spec).precision == "int8":
-        export_int8(onnx_file, spec, savedmodel.parent)
-    else:
-        # A file quantized from earlier weights must not outlive them.
+    if options.cpu_runner(spec).precision != "int8":
+        # A file quantized from earlier weights, or for a trial, must not outlive them.
         cpu_runtimes.onnx_path(savedmodel.parent, "int8").unlink(missing_ok=True)
+    elif runner["chosen_by"] != "measured":  # the measurement's int8 trial wrote it
+        export_int8(onnx_file, spec, savedmodel.parent)
     model_dir = repository / spec.name
     write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")

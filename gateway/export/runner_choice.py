@@ -12,10 +12,9 @@ so does a text model (its check would need real queries).
 
 from __future__ import annotations
 
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -131,40 +130,34 @@ def fastest_keeping(trials: list[Trial]) -> CpuRunner:
 
 
 def choose_runner(
-    spec: TritonModelSpec, version_dir: Path, flags: frozenset[str], log: Any = print
+    spec: TritonModelSpec, version_dir: Path, flags: frozenset[str], log: Callable[[str], None]
 ) -> tuple[CpuRunner, list[dict[str, Any]]]:
     """Measure every OpenVINO precision this CPU offers `spec` on the ONNX file in
-    `version_dir`; returns the choice and the trials (for provenance.json)."""
+    `version_dir`; returns the choice and the trials (for provenance.json). The int8 trial
+    quantizes into `version_dir` as the exporter does, so a chosen int8 file is not made twice
+    (the caller removes it when int8 is not chosen)."""
     from gateway.export.int8_export import export_int8
 
     offered = [p for p in cpu_runtimes.offered_precisions("openvino", flags) if spec.can_run(p)]
-    photos = _photos(spec)
+    photos = retrieval_photos(spec)
     trials: list[Trial] = []
     reference: tuple[Trial, Embeddings] | None = None
-    with tempfile.TemporaryDirectory(prefix="pic-search-int8-") as scratch:
-        for precision in offered:  # fp32 first: the reference
-            runner = CpuRunner("openvino", precision)
-            source = version_dir
-            if precision == "int8":
-                source = Path(scratch)
-                export_int8(version_dir / "model.onnx", spec, source)
-            run = cpu_runtimes.load_runner(
-                "openvino", precision, source, spec.input.name, spec.output.name
-            )
-            result, embeddings = trial(runner, run, photos, reference)
-            reference = reference or (result, embeddings)
-            log(
-                f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, "
-                f"min cosine {result.min_cosine:.4f}, P@5 {result.labeled_p5:.3f}, "
-                f"R@1 {result.copy_r1:.2f}{'' if result.keeps_rankings else ' (changes rankings)'}"
-            )
-            trials.append(result)
+    for precision in offered:  # fp32 first: the reference
+        runner = CpuRunner("openvino", precision)
+        if precision == "int8":
+            export_int8(version_dir / "model.onnx", spec, version_dir)
+        run = cpu_runtimes.load_runner(
+            "openvino", precision, version_dir, spec.input.name, spec.output.name
+        )
+        result, embeddings = trial(runner, run, photos, reference)
+        reference = reference or (result, embeddings)
+        log(
+            f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, "
+            f"min cosine {result.min_cosine:.4f}, P@5 {result.labeled_p5:.3f}, "
+            f"R@1 {result.copy_r1:.2f}{'' if result.keeps_rankings else ' (changes rankings)'}"
+        )
+        trials.append(result)
     return fastest_keeping(trials), [asdict(t) for t in trials]
-
-
-@cache
-def _photos(spec: TritonModelSpec) -> RetrievalPhotos:
-    return retrieval_photos(spec)
 
 
 def _unit(x: Embeddings) -> Embeddings:
