@@ -25,7 +25,7 @@ from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings, get_settings
 from gateway.labeled_set import labeled_images
 from gateway.models.registry import search_models
-from gateway.models.spec import SearchModel
+from gateway.models.spec import SearchModel, is_random
 from gateway.services.labeled_eval import prepared_inputs
 
 TOP_K = 10
@@ -107,7 +107,7 @@ def run(ctx: Context) -> dict[str, Any]:
     for model, (vectors, provenance) in embedded.items():
         top, relevant = _top_k(vectors, labels)
         threshold, fit, held, baseline = _choose(top, relevant)
-        random = provenance.startswith("random")
+        random = is_random(provenance)
         fingerprint = f"{model.image_model.name}@{provenance}"
         per_model[model.name] = {
             "fingerprint": fingerprint,

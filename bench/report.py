@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT
+from gateway.models.spec import is_random
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = (
@@ -74,7 +75,7 @@ def render(results: dict[str, dict[str, Any]]) -> str:
             f"Model weights: {', '.join(sorted(weights))}"
             + (
                 " (seeded random: speed is real, search quality is not)."
-                if any(w.startswith("random") for w in weights)
+                if any(is_random(w) for w in weights)
                 else "."
             )
         )

@@ -30,7 +30,7 @@ from gateway.export.runner_choice import choose_runner
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
 from gateway.models.registry import CLIP, REGISTRY, search_models
-from gateway.models.spec import SearchModel, TritonModelSpec
+from gateway.models.spec import SearchModel, TritonModelSpec, is_random
 
 _TF_DTYPES = {"UINT8": tf.uint8, "INT32": tf.int32, "FP32": tf.float32}
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
@@ -106,7 +106,7 @@ def _measures_precision(
     return (
         options.choose_precision
         and spec.is_image_model
-        and not net.provenance.startswith("random")
+        and not is_random(net.provenance)
         and not _asked(spec, options)
         and options.cpu_flags is None
     )

@@ -89,6 +89,12 @@ class TritonModelSpec:
         return precision != "int8" or self.is_image_model
 
 
+def is_random(provenance: str) -> bool:
+    """Whether a model's weights provenance (`random:seed=…`, `pretrained:…`, a file) says
+    seeded random weights: they find near-duplicates, and prove nothing about quality."""
+    return provenance.startswith("random")
+
+
 @dataclass(frozen=True)
 class PackagedFile:
     """Weights that ship inside an installed Python package, pinned by their checksum."""

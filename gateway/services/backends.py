@@ -17,7 +17,7 @@ from gateway.config import Settings
 from gateway.errors import ErrorKind, PicSearchError, ValidationError
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
-from gateway.models.spec import SearchModel, TritonModelSpec
+from gateway.models.spec import SearchModel, TritonModelSpec, is_random
 from gateway.services.leftovers import Leftovers
 from gateway.services.record_cache import RecordCache
 from gateway.services.single_flight import SingleFlight
@@ -160,7 +160,7 @@ class Backends:
 
     def random_weights(self, model: SearchModel) -> bool:
         """True when the model's weights are seeded random (known once Triton answered)."""
-        return self.provenance.get(model.name, "random").startswith("random")
+        return is_random(self.provenance.get(model.name, "random"))
 
     async def run_cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run CPU-bound work (decode, resize) in the pool, off the event loop."""

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from gateway.errors import ValidationError
+from gateway.models.spec import is_random
 
 Mode = Literal["none", "min_score", "auto"]
 RULES_FILE = "cutoffs.json"
@@ -71,7 +72,7 @@ def resolve(request: CutoffRequest, fingerprint: str) -> Cutoff:
     if rule is not None:
         return Cutoff("auto", float(rule["min_score"]))
     weights = fingerprint.partition("@")[2]
-    if weights.startswith("random"):
+    if is_random(weights):
         why = f"{weights} scores do not separate matches from the rest"
     else:
         why = f"no rule has been chosen on labeled photos for {fingerprint}"

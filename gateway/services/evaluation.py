@@ -22,7 +22,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings
 from gateway.errors import PicSearchError
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import TritonModelSpec, is_random
 from gateway.preprocess import prepare_image, to_rgb
 
 Embed = Callable[[TritonModelSpec, npt.NDArray[np.uint8]], Awaitable[npt.NDArray[np.float32]]]
@@ -107,7 +107,7 @@ class Report:
 
     @property
     def random_weights(self) -> bool:
-        return any(w.startswith("random") for w in self.weights.values())
+        return any(is_random(w) for w in self.weights.values())
 
     @property
     def note(self) -> str:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from gateway.config import Settings
+from gateway.models.spec import is_random
 from gateway.services.backends import Backends
 
 
@@ -55,7 +56,7 @@ async def stats(backends: Backends) -> dict[str, Any]:
         "collections": collections,
         "models": models,
         "store": backends.settings.store.kind,
-        "random_weights": any(m["weights"].startswith("random") for m in models.values()),
+        "random_weights": any(is_random(m["weights"]) for m in models.values()),
     }
 
 
