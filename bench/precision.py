@@ -2,8 +2,8 @@
 on real photos (int8 from a `model.int8.onnx` quantized here as the exporter does, for image
 models), and, where the weights are real (EfficientNet-Lite0), the change in labeled
 P@5 and copy-detection R@1; then bulk ingest and concurrent one-image searches through the
-local stack with the TensorFlow fp32 SavedModels (the path before ONNX) and with the registry's
-defaults, in one run."""
+local stack with the TensorFlow fp32 SavedModels (the path before ONNX) and with the defaults
+the build serves, in one run."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def run(ctx: Context) -> dict[str, Any]:
     limit = "" if speedup >= SPEEDUP_TARGET else _speedup_limit(table, fp32_only, ingest)
     targets = [
         target(
-            "bulk ingest images/s, registry defaults vs TensorFlow fp32 SavedModels",
+            "bulk ingest images/s, the build's defaults vs TensorFlow fp32 SavedModels",
             f">= {SPEEDUP_TARGET}x",
             speedup,
             speedup >= SPEEDUP_TARGET,
@@ -99,7 +99,7 @@ def run(ctx: Context) -> dict[str, Any]:
             f"{ingest['before']['images_per_s']:.2f} images/s, models {', '.join(enabled)})",
         ),
         target(
-            f"image search, {SEARCH_CLIENTS} clients x 1 image, registry defaults vs TensorFlow "
+            f"image search, {SEARCH_CLIENTS} clients x 1 image, the build's defaults vs TensorFlow "
             "fp32 SavedModels",
             f">= {SPEEDUP_TARGET}x",
             search_speedup,
