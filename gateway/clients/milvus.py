@@ -56,6 +56,10 @@ class VectorIndex:
         self.settings = settings
         self._client: MilvusClient | None = None
         self._connecting = threading.Lock()
+        # Milvus Lite rewrites one aliases.json per change without a lock of its own: two
+        # aliases created at once (collections are ensured concurrently) lost one and left
+        # the file unreadable at its next start. Alias changes are rare, so they go one by one.
+        self._alias_writes = threading.Lock()
         # Milvus calls block in threads of their own: a frozen server keeps each one until it
         # answers, and in the loop's default pool they would starve the image store's I/O.
         self._pool = ThreadPoolExecutor(MILVUS_THREADS, thread_name_prefix="milvus")
@@ -161,7 +165,8 @@ class VectorIndex:
         # Strong read waits for that, so later Session reads see every row from before.
         client.query(wanted, filter="", output_fields=["count(*)"], consistency_level="Strong")
         if current is None:
-            client.create_alias(wanted, alias)
+            with self._alias_writes:
+                client.create_alias(wanted, alias)
 
     def _create(self, client: MilvusClient, name: str, fingerprint: str, dim: int) -> None:
         schema = MilvusClient.create_schema(
@@ -203,11 +208,12 @@ class VectorIndex:
         """Point `alias` at `target` atomically; returns the previous target."""
 
         def switch(client: MilvusClient) -> str | None:
-            previous = _alias_target(client, alias)
-            if previous is None:
-                client.create_alias(target, alias)
-            else:
-                client.alter_alias(target, alias)
+            with self._alias_writes:
+                previous = _alias_target(client, alias)
+                if previous is None:
+                    client.create_alias(target, alias)
+                else:
+                    client.alter_alias(target, alias)
             return previous
 
         return await self._run(switch)
