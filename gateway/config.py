@@ -25,6 +25,11 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     # Decode/resize pool size; 0 means one worker per core.
     preprocess_workers: int = 0
+    # How long an idle client connection stays open. Longer than the idle timeout of the
+    # proxies in front (60 s for nginx and AWS load balancers), so none reuses a connection
+    # the gateway is closing; uvicorn's 5 s default did race clients (a write on a closed
+    # connection, seen in CI).
+    keep_alive_s: int = Field(default=75, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("log_level", mode="before")

@@ -73,6 +73,7 @@ def gateway() -> None:
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.server.log_level,
+        timeout_keep_alive=settings.server.keep_alive_s,
         access_log=False,  # ours (gateway.access) carries the request id and timing
         # In-flight requests get this long to finish on SIGTERM.
         timeout_graceful_shutdown=int(settings.limits.request_timeout_s),

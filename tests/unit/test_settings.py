@@ -50,6 +50,7 @@ def test_secrets_are_not_shown_in_the_settings_repr(monkeypatch: pytest.MonkeyPa
         ({"PIC_SEARCH_LIMITS__MIN_SIDE": "20000"}, "MIN_SIDE (20000) must be at least 1 and below"),
         ({"PIC_SEARCH_LIMITS__MIN_SIDE": "0"}, "MIN_SIDE (0) must be at least 1"),
         ({"PIC_SEARCH_SERVER__LOG_LEVEL": "verbose"}, "'critical', 'error', 'warning', 'info'"),
+        ({"PIC_SEARCH_SERVER__KEEP_ALIVE_S": "0"}, "greater than or equal to 1"),
     ],
 )
 def test_inconsistent_settings_fail_at_startup_naming_the_variable(

@@ -37,16 +37,18 @@ def restored_logging() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
 
 
-def test_request_timeout_is_how_long_uvicorn_lets_requests_finish_on_sigterm(
+def test_uvicorn_gets_the_shutdown_grace_keep_alive_and_log_level_settings(
     monkeypatch: pytest.MonkeyPatch, restored_logging: None
 ) -> None:
     handed: dict[str, Any] = {}
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: handed.update(kwargs))
     monkeypatch.setenv("PIC_SEARCH_LIMITS__REQUEST_TIMEOUT_S", "7")
     monkeypatch.setenv("PIC_SEARCH_SERVER__LOG_LEVEL", "error")
+    monkeypatch.setenv("PIC_SEARCH_SERVER__KEEP_ALIVE_S", "90")
     result = CliRunner().invoke(main.app, ["gateway"])
     assert result.exit_code == 0, result.output
     assert handed["timeout_graceful_shutdown"] == 7
+    assert handed["timeout_keep_alive"] == 90
     assert handed["log_level"] == "error"
 
 
