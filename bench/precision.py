@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from bench import uploads
 from bench.common import Context, LoadResult, closed_loop, figure, target, write_result
 from bench.photos import distinct_photos, write_folder
 from gateway.config import get_settings
@@ -298,13 +299,10 @@ async def _search(gateway_url: str, queries: list[bytes], count: int) -> LoadRes
     """`count` image searches by the default model, `SEARCH_CLIENTS` at a time, after a warm-up
     round (the first batch shapes in Triton); a failed search fails the run."""
     async with aiohttp.ClientSession(base_url=gateway_url) as http:
+        forms = [uploads.one_image("file", q, "q.jpg") for q in queries]
 
         async def search(i: int) -> None:
-            form = aiohttp.FormData()
-            form.add_field("file", queries[i % len(queries)], filename="q.jpg")
-            async with http.post("/v1/search/image", data=form) as response:
-                response.raise_for_status()
-                await response.read()
+            await uploads.post(http, "/v1/search/image", forms[i % len(forms)])
 
         result = await closed_loop(search, SEARCH_CLIENTS, count, warmup=SEARCH_CLIENTS)
     if result.errors:

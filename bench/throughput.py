@@ -15,6 +15,7 @@ parameters. The gateway's extra work (HTTP, store writes, upserts) is what must 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import subprocess
 import time
@@ -24,7 +25,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench import diagnose
+from bench import diagnose, uploads
 from bench.common import Context, LoadResult, closed_loop, figure, percentiles, target, write_result
 from bench.direct import DirectClients
 from bench.ingest import index_command
@@ -162,24 +163,28 @@ async def _run(ctx: Context) -> dict[str, Any]:
         # Warm both paths: first batch shapes in Triton, the gateway's collections.
         warm = distinct_photos(4, seed=f"throughput-warm-{ctx.run_id}")
         await direct.ingest(warm)
-        await _upload(http, warm[0], "warm.jpg")
+        await _upload(http, uploads.one_image("files", warm[0], "warm.jpg"))
         for c in levels:
             # Each half at least four rounds of every client: ramp-up and drain stay small.
             n = 2 * c if ctx.tiny else {1: 16, 8: 128}.get(c, 8 * c)
             ctx.log(f"throughput: ingest, {c} clients, {n} one-image requests per path")
-            fresh = distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}")
+            fresh = [
+                uploads.one_image("files", photo, f"t{i}.jpg")
+                for i, photo in enumerate(distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}"))
+            ]
             same = distinct_photos(n, seed=f"throughput-direct-{ctx.run_id}-{c}")
 
             async def direct_ingest(i: int, same: list[bytes] = same) -> None:
                 await direct.ingest([same[i % len(same)]])
 
-            async def gateway_ingest(i: int, fresh: list[bytes] = fresh) -> None:
-                await _upload(http, fresh[i], f"t{i}.jpg")
+            async def gateway_ingest(i: int, fresh: list[uploads.Multipart] = fresh) -> None:
+                await _upload(http, fresh[i])
 
             ingest[str(c)] = await _paired(probe, direct_ingest, gateway_ingest, c, n)
 
         default, collection = await _default_model(http, models)
         queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
+        forms = [uploads.one_image("file", q, "q.jpg", top_k=str(TOP_K)) for q in queries]
         for c in levels:
             # About five seconds per half at 8 and 32 clients: with one-second halves, two
             # runs on the same commit differed by 0.1 in the ratio (other load, CPU clocks).
@@ -190,12 +195,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
                 await direct.search_image(queries[i % len(queries)], default, collection)
 
             async def gateway_search(i: int) -> None:
-                form = aiohttp.FormData()
-                form.add_field("file", queries[i % len(queries)], filename="q.jpg")
-                form.add_field("top_k", str(TOP_K))
-                async with http.post("/v1/search/image", data=form) as response:
-                    response.raise_for_status()
-                    await response.read()
+                await uploads.post(http, "/v1/search/image", forms[i % len(forms)])
 
             search[str(c)] = await _paired(probe, direct_search, gateway_search, c, n)
             search[str(c)]["model"] = default.name
@@ -216,12 +216,8 @@ async def _run(ctx: Context) -> dict[str, Any]:
     return results
 
 
-async def _upload(http: aiohttp.ClientSession, data: bytes, name: str) -> None:
-    form = aiohttp.FormData()
-    form.add_field("files", data, filename=name, content_type="image/jpeg")
-    async with http.post("/v1/images", data=form) as response:
-        response.raise_for_status()
-        status = (await response.json())["results"][0]["status"]
+async def _upload(http: aiohttp.ClientSession, form: uploads.Multipart) -> None:
+    status = json.loads(await uploads.post(http, "/v1/images", form))["results"][0]["status"]
     if status != "created":  # every benchmark image is new: anything else is a broken run
         raise RuntimeError(f"ingest of a new image said {status!r}")
 
