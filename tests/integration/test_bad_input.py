@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
 
+from bench.uploads import one_image
 from tests.integration import images
 from tests.integration.conftest import GatewayFactory, RunningGateway
 from tests.integration.support import collection_counts
@@ -58,6 +59,8 @@ def search_image(data: bytes, **form: str) -> Call:
 GOOD = images.save(images.photo("astronaut"), "JPEG")
 UNKNOWN = "0" * 64
 TEXT_10KB = "a cat " * 1700
+_QUERY = one_image("file", GOOD, "q.jpg", top_k="3")
+TRUNCATED_QUERY = replace(_QUERY, body=_QUERY.body[: len(_QUERY.body) // 2])
 
 CASES = [
     Case("truncated jpeg", ingest(GOOD[: len(GOOD) // 3]), 400, "corrupt_image"),
@@ -81,6 +84,12 @@ CASES = [
     Case("json body to ingest", lambda c: c.post("/v1/images", json={"files": []}), 415, "unsupported_media_type"),
     Case("multipart without a boundary", lambda c: c.post("/v1/images", content=b"--b\r\n", headers={"content-type": "multipart/form-data"}), 400, "bad_request"),
     Case("garbled multipart", lambda c: c.post("/v1/images", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"}), 400, "bad_request"),
+    # The image search form has a reader of its own (gateway/api/multipart.py).
+    Case("search multipart without a boundary", lambda c: c.post("/v1/search/image", content=b"--b\r\n", headers={"content-type": "multipart/form-data"}), 400, "bad_request"),
+    Case("garbled search multipart", lambda c: c.post("/v1/search/image", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"}), 400, "bad_request"),
+    Case("truncated search multipart", lambda c: c.post("/v1/search/image", content=TRUNCATED_QUERY.body, headers={"content-type": TRUNCATED_QUERY.content_type}), 400, "bad_request"),
+    Case("missing query file field", lambda c: c.post("/v1/search/image", files={"other": ("a.jpg", GOOD)}), 422, "validation_error"),
+    Case("search top_k not a number", search_image(GOOD, top_k="ten"), 422, "validation_error"),
     Case("raw bytes to search", lambda c: c.post("/v1/search/image", content=GOOD, headers={"content-type": "image/jpeg"}), 415, "unsupported_media_type"),
     Case("metadata not json", ingest(GOOD, metadata="{album: 2024"), 422, "invalid_metadata"),
     Case("metadata is a list", ingest(GOOD, metadata='["a"]'), 422, "invalid_metadata"),

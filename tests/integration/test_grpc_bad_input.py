@@ -116,6 +116,11 @@ NOT_EXPRESSIBLE = {
     "wrong method": "gRPC has no HTTP methods",
     "multipart without a boundary": "gRPC has no multipart body: each image is its own message",
     "garbled multipart": "gRPC has no multipart body: protobuf framing is the transport's",
+    "search multipart without a boundary": "gRPC has no multipart body",
+    "garbled search multipart": "gRPC has no multipart body",
+    "truncated search multipart": "gRPC has no multipart body: a cut message fails to decode",
+    "missing query file field": "the image is a field of the message; absent is empty bytes",
+    "search top_k not a number": "top_k is an int32",
 }
 
 

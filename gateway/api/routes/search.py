@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from gateway.api.deps import BackendsDep, Reader
+from gateway.api.multipart import read_form
 from gateway.api.routes.images import ERRORS
 from gateway.api.routes.links import MODEL_HELP, search_response
 from gateway.api.schemas import SearchResponse, TextQuery
@@ -21,23 +23,47 @@ MIN_SCORE_HELP = "Drop results scoring below this (a cosine similarity, -1..1)."
 CUTOFF_HELP = "`auto`: the cutoff chosen for the served model on labeled photos."
 
 
-@router.post("/image", response_model=SearchResponse, responses=ERRORS)
-async def search_by_image(
-    backends: BackendsDep,
-    file: Annotated[UploadFile, File(description="The query image.")],
-    top_k: Annotated[int | None, Form()] = None,
-    model: Annotated[str | None, Form(description=MODEL_HELP)] = None,
-    filter: Annotated[str | None, Form(description=FILTER_HELP)] = None,
-    sort: Annotated[str | None, Form(description=SORT_HELP)] = None,
-    min_score: Annotated[float | None, Form(description=MIN_SCORE_HELP)] = None,
-    cutoff: Annotated[str | None, Form(description=CUTOFF_HELP)] = None,
-) -> Response:
-    limits = backends.settings.limits
-    options = SearchOptions(
-        parse_json(filter, "filter", limits.max_metadata_bytes), sort, min_score, cutoff
+# Read by gateway.api.multipart, not by FastAPI's form handling (0.4 ms of CPU per search);
+# this model is the form's validation and, through IMAGE_QUERY_BODY, its OpenAPI schema.
+class ImageQuery(BaseModel):
+    """The query image, and how to shape its results."""
+
+    file: bytes = Field(
+        description="The query image.",
+        json_schema_extra={"contentMediaType": "application/octet-stream", "format": None},
     )
-    data = await file.read(limits.max_upload_bytes + 1)  # one byte over: the service says no
-    return search_response(backends, await search.by_image(backends, data, model, top_k, options))
+    top_k: int | None = None
+    model: str | None = Field(None, description=MODEL_HELP)
+    filter: str | None = Field(None, description=FILTER_HELP)
+    sort: str | None = Field(None, description=SORT_HELP)
+    min_score: float | None = Field(None, description=MIN_SCORE_HELP)
+    cutoff: str | None = Field(None, description=CUTOFF_HELP)
+
+
+IMAGE_QUERY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": ImageQuery.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/image", response_model=SearchResponse, responses=ERRORS, openapi_extra=IMAGE_QUERY_BODY
+)
+async def search_by_image(backends: BackendsDep, request: Request) -> Response:
+    limits = backends.settings.limits
+    # The middleware has capped the body at max_request_bytes (413 beyond it).
+    body = await request.body()
+    query = read_form(body, request.headers.get("content-type", ""), ImageQuery)
+    options = SearchOptions(
+        parse_json(query.filter, "filter", limits.max_metadata_bytes),
+        query.sort,
+        query.min_score,
+        query.cutoff,
+    )
+    found = await search.by_image(backends, query.file, query.model, query.top_k, options)
+    return search_response(backends, found)
 
 
 @router.get("/text", response_model=SearchResponse, responses=ERRORS)
