@@ -16,17 +16,34 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
 
-from gateway.errors import BadInputError, ValidationError
+from gateway.errors import BadInputError, TooLargeError, ValidationError
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
 BAD = "bad_request"  # the code Starlette's parser errors got
+# Room beyond the image for the other fields (a filter is at most a few KiB) and framing.
+FIELDS_BYTES = 64 * 1024
 
 
 @dataclass
 class _Part:
     headers: dict[bytes, bytes] = field(default_factory=dict)
     chunks: list[bytes] = field(default_factory=list)
+
+
+async def read_body(request: Request, image_bytes: int) -> bytes:
+    """The body of a one-image form, which lives in memory whole: reading stops, with 413,
+    once it cannot be one image of at most `image_bytes` and its fields."""
+    limit = image_bytes + FIELDS_BYTES
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            message = f"an image search carries one file of at most {image_bytes} bytes"
+            raise TooLargeError(message, code="file_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def read_form(body: bytes, content_type: str, model: type[FormModel]) -> FormModel:

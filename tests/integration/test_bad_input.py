@@ -89,6 +89,7 @@ CASES = [
     Case("garbled search multipart", lambda c: c.post("/v1/search/image", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"}), 400, "bad_request"),
     Case("truncated search multipart", lambda c: c.post("/v1/search/image", content=TRUNCATED_QUERY.body, headers={"content-type": TRUNCATED_QUERY.content_type}), 400, "bad_request"),
     Case("missing query file field", lambda c: c.post("/v1/search/image", files={"other": ("a.jpg", GOOD)}), 422, "validation_error"),
+    Case("query file over max upload", search_image(GOOD + b"\x00" * MAX_UPLOAD), 413, "file_too_large"),
     Case("search top_k not a number", search_image(GOOD, top_k="ten"), 422, "validation_error"),
     Case("raw bytes to search", lambda c: c.post("/v1/search/image", content=GOOD, headers={"content-type": "image/jpeg"}), 415, "unsupported_media_type"),
     Case("metadata not json", ingest(GOOD, metadata="{album: 2024"), 422, "invalid_metadata"),

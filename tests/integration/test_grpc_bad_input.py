@@ -78,6 +78,7 @@ GRPC_CASES = [
     GrpcCase("huge top_k", image(GOOD, top_k=1_000_000), INVALID, "invalid_top_k"),
     GrpcCase("unknown model", image(GOOD, model="resnet"), INVALID, "unknown_model"),
     GrpcCase("corrupt query image", image(GOOD[:500]), INVALID, "corrupt_image"),
+    GrpcCase("query file over max upload", image(GOOD + b"\x00" * MAX_UPLOAD), TOO_LARGE, "file_too_large"),
     GrpcCase("pdf query image", image(b"%PDF-1.4 nothing"), INVALID, "unsupported_image"),
     GrpcCase("filter key injection", text("x", filter={'a"] or 1==1 or ["': 1}), INVALID, "invalid_filter"),
     GrpcCase("empty text query", text("   "), INVALID, "empty_query"),

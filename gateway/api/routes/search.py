@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import BackendsDep, Reader
-from gateway.api.multipart import read_form
+from gateway.api.multipart import read_body, read_form
 from gateway.api.routes.images import ERRORS
 from gateway.api.routes.links import MODEL_HELP, search_response
 from gateway.api.schemas import SearchResponse, TextQuery
@@ -53,8 +53,7 @@ IMAGE_QUERY_BODY = {
 )
 async def search_by_image(backends: BackendsDep, request: Request) -> Response:
     limits = backends.settings.limits
-    # The middleware has capped the body at max_request_bytes (413 beyond it).
-    body = await request.body()
+    body = await read_body(request, limits.max_upload_bytes)
     query = read_form(body, request.headers.get("content-type", ""), ImageQuery)
     options = SearchOptions(
         parse_json(query.filter, "filter", limits.max_metadata_bytes),
