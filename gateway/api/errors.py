@@ -4,6 +4,7 @@ leaves as `{"error": {"code", "message"}}` built by `error_body`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,12 +56,19 @@ async def _pic_search_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, exc.message, retry_after)
 
 
+def validation_problems(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> str:
+    """Pydantic's errors as one message, each naming its field (`body.top_k: ...`)."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in (*prefix, *e.get('loc', ())))}: {e.get('msg', '')}"
+        for e in errors
+    )
+    return problems[:1000]
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
-    )
-    return error_response(422, "validation_error", problems[:1000] or "invalid request")
+    problems = validation_problems(exc.errors())
+    return error_response(422, "validation_error", problems or "invalid request")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

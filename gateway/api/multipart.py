@@ -21,6 +21,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from gateway.api.errors import validation_problems
 from gateway.errors import BadInputError, TooLargeError, ValidationError
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
@@ -62,10 +63,8 @@ def read_form(body: bytes, content_type: str, model: type[FormModel]) -> FormMod
     try:
         return model.model_validate(values)
     except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in ('body', *e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValidationError(problems[:1000], code="validation_error") from None
+        problems = validation_problems(exc.errors(), prefix=("body",))
+        raise ValidationError(problems, code="validation_error") from None
 
 
 def parse(body: bytes, content_type: str) -> dict[str, bytes]:
