@@ -15,7 +15,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import numpy as np
 
 from bench import uploads
@@ -298,11 +297,11 @@ def _ingest_before_after(
 async def _search(gateway_url: str, queries: list[bytes], count: int) -> LoadResult:
     """`count` image searches by the default model, `SEARCH_CLIENTS` at a time, after a warm-up
     round (the first batch shapes in Triton); a failed search fails the run."""
-    async with aiohttp.ClientSession(base_url=gateway_url) as http:
+    async with uploads.Client(gateway_url) as http:
         forms = [uploads.one_image("file", q, "q.jpg") for q in queries]
 
         async def search(i: int) -> None:
-            await uploads.post(http, "/v1/search/image", forms[i % len(forms)])
+            await http.post("/v1/search/image", forms[i % len(forms)])
 
         result = await closed_loop(search, SEARCH_CLIENTS, count, warmup=SEARCH_CLIENTS)
     if result.errors:

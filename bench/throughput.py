@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import numpy as np
 
 from bench import diagnose, uploads
@@ -35,7 +34,9 @@ from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel
 
 RATIO_TARGET = 0.90
-SEARCH_ROUNDS = 3  # of each search cell, in full runs
+# Rounds of each cell in full runs. One round's ratio moved by up to 0.15 from the next one's
+# on these shared cores (other tenants' bursts), so the pooled ratio needs several.
+SEARCH_ROUNDS, INGEST_ROUNDS = 5, 2
 ADDED_P50_BUDGET_MS = 10.0
 TOP_K = 10
 BULK_BATCH, BULK_WORKERS = 16, 2  # the CLI's defaults
@@ -100,8 +101,7 @@ async def _paired(
     probe: Probe, direct: Call, gateway: Call, concurrency: int, requests: int, rounds: int = 1
 ) -> dict[str, Any]:
     """`rounds` times direct, gateway, gateway, direct, with `requests` per path per round:
-    each path's runs merged. On these shared cores one round's ratio moved by up to 0.09 from
-    the next one's (other tenants' bursts), so full runs repeat and record every round."""
+    each path's runs merged; full runs repeat (see SEARCH_ROUNDS) and record every round."""
     half = max(requests // 2, 1)
     runs: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
     evidence: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
@@ -161,17 +161,13 @@ async def _run(ctx: Context) -> dict[str, Any]:
     levels = (1, 8) if ctx.tiny else (1, 8, 32)
     # Search halves last seconds, so a burst of other load can sway one; ingest halves last
     # 15 s or more at 8 and 32 clients (64 and 128 images at about 4/s) and even them out.
-    rounds = 1 if ctx.tiny else SEARCH_ROUNDS
+    search_rounds, ingest_rounds = (1, 1) if ctx.tiny else (SEARCH_ROUNDS, INGEST_ROUNDS)
     models = search_models(settings.models.enabled)
     probe = Probe(ctx, [m.image_model.name for m in models])
     direct = Direct(ctx, settings)
-    # aiohttp, not httpx: the load generator shares the 2 cores with the servers, and httpx
-    # spends about 4 ms of CPU per request (measured here), which Triton then lacks.
-    http = aiohttp.ClientSession(
-        base_url=ctx.stack.gateway_url,
-        timeout=aiohttp.ClientTimeout(total=600),
-        connector=aiohttp.TCPConnector(limit=64),
-    )
+    # The lean client, not httpx or aiohttp: the load generator shares the 2 cores with the
+    # servers, and httpx spends about 4 ms of CPU per request, aiohttp 0.67 ms (see uploads).
+    http = uploads.Client(ctx.stack.gateway_url)
     ingest: dict[str, Any] = {}
     search: dict[str, Any] = {}
     try:
@@ -182,8 +178,8 @@ async def _run(ctx: Context) -> dict[str, Any]:
         for c in levels:
             # Each half at least four rounds of every client: ramp-up and drain stay small.
             n = 2 * c if ctx.tiny else {1: 16, 8: 128}.get(c, 8 * c)
-            ctx.log(f"throughput: ingest, {c} clients, {n} one-image requests per path")
-            new = distinct_photos(n, seed=f"throughput-{ctx.run_id}-{c}")
+            ctx.log(f"throughput: ingest, {c} clients, {ingest_rounds} x {n} one-image requests")
+            new = distinct_photos(n * ingest_rounds, seed=f"throughput-{ctx.run_id}-{c}")
             fresh = [uploads.one_image("files", p, f"t{i}.jpg") for i, p in enumerate(new)]
             same = distinct_photos(n, seed=f"throughput-direct-{ctx.run_id}-{c}")
 
@@ -193,7 +189,9 @@ async def _run(ctx: Context) -> dict[str, Any]:
             async def gateway_ingest(i: int, fresh: list[uploads.Multipart] = fresh) -> None:
                 await _upload(http, fresh[i])
 
-            ingest[str(c)] = await _paired(probe, direct_ingest, gateway_ingest, c, n)
+            ingest[str(c)] = await _paired(
+                probe, direct_ingest, gateway_ingest, c, n, ingest_rounds
+            )
 
         default, collection = await _default_model(http, models)
         queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
@@ -202,15 +200,18 @@ async def _run(ctx: Context) -> dict[str, Any]:
             # About five seconds per half at 8 and 32 clients: with one-second halves, two
             # runs on the same commit differed by 0.1 in the ratio (other load, CPU clocks).
             n = 2 * c if ctx.tiny else {1: 80, 8: 800}.get(c, 32 * c)
-            ctx.log(f"throughput: image search ({default.name}), {c} clients, {rounds} x {n}")
+            label = f"image search ({default.name}), {c} clients, {search_rounds} x {n}"
+            ctx.log(f"throughput: {label}")
 
             async def direct_search(i: int) -> None:
                 await direct.search_image(queries[i % len(queries)], default, collection)
 
             async def gateway_search(i: int) -> None:
-                await uploads.post(http, "/v1/search/image", forms[i % len(forms)])
+                await http.post("/v1/search/image", forms[i % len(forms)])
 
-            search[str(c)] = await _paired(probe, direct_search, gateway_search, c, n, rounds)
+            search[str(c)] = await _paired(
+                probe, direct_search, gateway_search, c, n, search_rounds
+            )
             search[str(c)]["model"] = default.name
 
         # Enough images that the CLI's own start-up (a few seconds) is a small share.
@@ -229,21 +230,19 @@ async def _run(ctx: Context) -> dict[str, Any]:
     return results
 
 
-async def _upload(http: aiohttp.ClientSession, form: uploads.Multipart) -> None:
-    status = json.loads(await uploads.post(http, "/v1/images", form))["results"][0]["status"]
+async def _upload(http: uploads.Client, form: uploads.Multipart) -> None:
+    status = json.loads(await http.post("/v1/images", form))["results"][0]["status"]
     if status != "created":  # every benchmark image is new: anything else is a broken run
         raise RuntimeError(f"ingest of a new image said {status!r}")
 
 
 async def _default_model(
-    http: aiohttp.ClientSession, models: list[SearchModel]
+    http: uploads.Client, models: list[SearchModel]
 ) -> tuple[SearchModel, str]:
     """The model image search uses when none is named, and its collection's name."""
-    async with http.get("/v1/models") as response:
-        listed = (await response.json())["models"]
+    listed = json.loads(await http.get("/v1/models"))["models"]
     name = next(m["name"] for m in listed if m["default"])
-    async with http.get("/v1/stats") as response:
-        stats = (await response.json())["collections"]
+    stats = json.loads(await http.get("/v1/stats"))["collections"]
     collection = next(c for c, facts in stats.items() if facts["model"] == name)
     return next(m for m in models if m.name == name), collection
 
