@@ -166,7 +166,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
     probe = Probe(ctx, [m.image_model.name for m in models])
     direct = Direct(ctx, settings)
     # The lean client, not httpx or aiohttp: the load generator shares the 2 cores with the
-    # servers, and httpx spends about 4 ms of CPU per request, aiohttp 0.67 ms (see uploads).
+    # servers, and httpx spends about 4 ms of CPU per request, aiohttp 0.3 ms (see uploads).
     http = uploads.Client(ctx.stack.gateway_url)
     ingest: dict[str, Any] = {}
     search: dict[str, Any] = {}
