@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 # Well under the gateway's keep-alive (75 s by default): a connection idle longer is dropped
 # rather than reused, so a request never races the server closing it.
 IDLE_REUSE_S = 20.0
+REQUEST_TIMEOUT_S = 600.0  # a stuck server fails the run instead of hanging it
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,12 @@ class Client:
         if content_type is not None:
             head.append(b"Content-Type: " + content_type.encode())
         try:
-            connection.writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
-            status, headers = _parse_head(await connection.reader.readuntil(b"\r\n\r\n"))
-            if "content-length" not in headers:
-                raise RuntimeError(f"{method.decode()} {path}: a response without Content-Length")
-            content = await connection.reader.readexactly(int(headers["content-length"]))
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                connection.writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+                status, headers = _parse_head(await connection.reader.readuntil(b"\r\n\r\n"))
+                if "content-length" not in headers:
+                    raise RuntimeError(f"{method.decode()} {path}: no Content-Length in the answer")
+                content = await connection.reader.readexactly(int(headers["content-length"]))
         except BaseException:
             connection.writer.close()
             raise

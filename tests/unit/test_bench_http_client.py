@@ -40,7 +40,18 @@ async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"port": request.client.port if request.client else None})
 
 
-APP = Starlette(routes=[Route("/v1/echo", echo, methods=["POST"]), Route("/v1/hello", hello)])
+async def slow(request: Request) -> JSONResponse:
+    await asyncio.sleep(2)
+    return JSONResponse({})
+
+
+APP = Starlette(
+    routes=[
+        Route("/v1/echo", echo, methods=["POST"]),
+        Route("/v1/hello", hello),
+        Route("/v1/slow", slow),
+    ]
+)
 
 
 @asynccontextmanager
@@ -106,6 +117,20 @@ def test_a_connection_idle_longer_than_the_reuse_limit_is_dropped(
 
     first, second = asyncio.run(run())
     assert first["port"] != second["port"]
+
+
+def test_a_server_that_does_not_answer_fails_the_request_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(uploads, "REQUEST_TIMEOUT_S", 0.3)
+
+    async def run() -> dict[str, object]:
+        async with serving() as url, uploads.Client(url) as http:
+            with pytest.raises(TimeoutError):
+                await http.get("/v1/slow")
+            return parsed(await http.get("/v1/hello"))  # a fresh connection works
+
+    assert "port" in asyncio.run(run())
 
 
 def parsed(body: bytes) -> dict[str, object]:
