@@ -39,7 +39,9 @@ def gateway_process(
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
         "PIC_SEARCH_GRPC__PORT": str(grpc_port),
     }
-    return start_gateway(port, env, workdir / "gateway.log"), url, f"127.0.0.1:{grpc_port}"
+    nice = get_settings().stack.nice_below_triton  # as `pic-search serve` runs it
+    gateway = start_gateway(port, env, workdir / "gateway.log", nice=nice)
+    return gateway, url, f"127.0.0.1:{grpc_port}"
 
 
 @contextmanager
@@ -54,7 +56,8 @@ def local_stack(
     with ExitStack() as servers:
         milvus_port = free_port()
         say(f"starting Milvus server on {milvus_port}")
-        servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port))
+        nice = get_settings().stack.nice_below_triton
+        servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port, nice=nice))
         milvus_uri = f"http://127.0.0.1:{milvus_port}"
         triton_grpc, triton_http = "", None
         if need_triton or need_gateway:

@@ -44,7 +44,8 @@ Call = Callable[[int], Awaitable[float | None]]
 DIRECT_MEANS = (
     "a client that decodes and resizes its image itself (prepare_image, in a pool the "
     "gateway's size), then calls every enabled image model at once (ingest) or one model "
-    "and a Milvus search with the gateway's parameters (search)"
+    "and a Milvus search with the gateway's parameters (search); it runs at the gateway's "
+    "CPU priority, as the benchmark's other clients do"
 )
 
 
@@ -221,6 +222,8 @@ async def _run(ctx: Context) -> dict[str, Any]:
         await direct.close()
     results = {
         "direct_means": DIRECT_MEANS,
+        # Niceness of the gateway, Milvus and this benchmark's clients; Triton runs at 0.
+        "nice_below_triton": settings.stack.nice_below_triton,
         "ingest_one_image_per_request": ingest,
         "image_search": search,
         "bulk_cli": bulk,

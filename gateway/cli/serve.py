@@ -45,7 +45,9 @@ def run_stack(settings: Settings, console: Console) -> None:
             if stack.milvus == "server":
                 console.print(f"starting Milvus on :{stack.milvus_port} ...")
                 stack_of_servers.enter_context(
-                    milvus_process("server", data / "milvus", stack.milvus_port)
+                    milvus_process(
+                        "server", data / "milvus", stack.milvus_port, nice=stack.nice_below_triton
+                    )
                 )
             console.print(f"starting Triton on :{stack.triton_grpc_port} (gRPC) ...")
             ports = TritonPorts(
@@ -58,7 +60,10 @@ def run_stack(settings: Settings, console: Console) -> None:
             )
             console.print(f"starting the gateway on {url} ...")
             gateway = gateway_process(
-                settings.server.port, gateway_env(settings), data / "gateway.log"
+                settings.server.port,
+                gateway_env(settings),
+                data / "gateway.log",
+                nice=stack.nice_below_triton,
             )
             stack_of_servers.enter_context(gateway)
             if stack.index_samples:

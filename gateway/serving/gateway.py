@@ -18,9 +18,14 @@ def gateway_ready(url: str) -> bool:
 
 
 def gateway_process(
-    port: int, env: dict[str, str], log_path: Path, startup_timeout_s: float = 180.0
+    port: int,
+    env: dict[str, str],
+    log_path: Path,
+    startup_timeout_s: float = 180.0,
+    nice: int = 0,
 ) -> ServerProcess:
-    """`env` holds PIC_SEARCH_* settings on top of this process' environment."""
+    """`env` holds PIC_SEARCH_* settings on top of this process' environment; `nice` as in
+    `ServerProcess`."""
     url = f"http://127.0.0.1:{port}"
     return ServerProcess(
         "gateway",
@@ -29,4 +34,5 @@ def gateway_process(
         ready=lambda: gateway_ready(url),
         env={**os.environ, **env, "PIC_SEARCH_SERVER__PORT": str(port)},
         startup_timeout_s=startup_timeout_s,
+        nice=nice,
     )

@@ -20,9 +20,11 @@ def milvus_process(
     port: int,
     startup_timeout_s: float = 180.0,
     session_ttl_s: int | None = None,
+    nice: int = 0,
 ) -> ServerProcess:
     """`session_ttl_s` replaces the standalone server's etcd session lease (30 s): a server
-    paused for longer than its lease finds the lease gone when it resumes, and exits."""
+    paused for longer than its lease finds the lease gone when it resumes, and exits.
+    `nice` as in `ServerProcess`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if kind == "server":
@@ -47,6 +49,7 @@ def milvus_process(
         ready=lambda: milvus_ready(f"http://127.0.0.1:{port}"),
         env=env,
         startup_timeout_s=startup_timeout_s,
+        nice=nice,
     )
 
 

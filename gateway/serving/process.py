@@ -34,9 +34,13 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         startup_timeout_s: float = 300.0,
+        nice: int = 0,
     ) -> None:
+        """`nice`: how far below this process' CPU priority the server runs (see
+        `StackSettings.nice_below_triton`)."""
         self.name = name
-        self.argv = list(argv)
+        # `nice` execs the server with the new niceness, so every thread it starts has it.
+        self.argv = ["nice", "-n", str(nice), *argv] if nice else list(argv)
         self.log_path = log_path
         self.ready = ready
         self.env = env
@@ -138,6 +142,19 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def lower_own_priority(nice: int) -> None:
+    """Run every thread of this process `nice` levels lower, and the threads they start.
+
+    Linux keeps a niceness per thread and a new thread inherits its creator's, so each
+    existing thread is changed, not only the calling one."""
+    if nice <= 0:
+        return
+    for task in Path("/proc/self/task").iterdir():
+        tid = int(task.name)
+        with contextlib.suppress(ProcessLookupError):  # a thread that has just ended
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
 
 def _group_alive(pgid: int) -> bool:
