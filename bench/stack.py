@@ -26,7 +26,7 @@ def default_repository() -> Path:
 
 
 def gateway_process(
-    workdir: Path, triton_grpc: str, milvus_uri: str
+    workdir: Path, triton_grpc: str, milvus_uri: str, nice: int
 ) -> tuple[ServerProcess, str, str]:
     """The gateway, its URL and its gRPC target."""
     port, grpc_port = free_port(), free_port()
@@ -39,7 +39,6 @@ def gateway_process(
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
         "PIC_SEARCH_GRPC__PORT": str(grpc_port),
     }
-    nice = get_settings().stack.nice_below_triton  # as `pic-search serve` runs it
     gateway = start_gateway(port, env, workdir / "gateway.log", nice=nice)
     return gateway, url, f"127.0.0.1:{grpc_port}"
 
@@ -56,7 +55,7 @@ def local_stack(
     with ExitStack() as servers:
         milvus_port = free_port()
         say(f"starting Milvus server on {milvus_port}")
-        nice = get_settings().stack.nice_below_triton
+        nice = get_settings().stack.nice_below_triton  # as `pic-search serve` runs them
         servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port, nice=nice))
         milvus_uri = f"http://127.0.0.1:{milvus_port}"
         triton_grpc, triton_http = "", None
@@ -75,7 +74,7 @@ def local_stack(
         gateway_url, gateway_grpc, gateway_pid = "", "", None
         if need_gateway:
             gateway, gateway_url, gateway_grpc = gateway_process(
-                workdir / "gateway", triton_grpc, milvus_uri
+                workdir / "gateway", triton_grpc, milvus_uri, nice
             )
             say("starting the gateway")
             servers.enter_context(gateway)

@@ -162,7 +162,7 @@ class StackSettings(BaseModel):
     # Niceness of Milvus and the gateway on the local stack, Triton's being 0. On shared cores
     # a preempted inference thread stalls its whole batch (the CPU runner's threads meet at
     # every layer), while the gateway's and Milvus' work waits well for a few milliseconds:
-    # image search at 8 clients went from 0.90 to 0.95 of Triton + Milvus alone (README).
+    # worth about 0.02-0.04 of the throughput ratios on 2 cores (README).
     nice_below_triton: int = Field(6, ge=0, le=19)
 
 
