@@ -18,6 +18,7 @@ class ErrorKind(Enum):
     NOT_FOUND = "not_found"
     UNAUTHENTICATED = "unauthenticated"
     UNAVAILABLE = "unavailable"  # a dependency is down: retry later
+    CONFLICT = "conflict"  # the request clashes with the stored state (e.g. needs a reindex)
     MISCONFIGURED = "misconfigured"  # the deployment is inconsistent (e.g. model mismatch)
     INTERNAL = "internal"
 
@@ -99,6 +100,14 @@ class MilvusUnavailableError(UnavailableError):
 
 class StoreUnavailableError(UnavailableError):
     code = "store_unavailable"
+
+
+class ConflictError(PicSearchError):
+    """The request cannot run against what is stored now: a repair that looks implausible,
+    a filter on a field the collection predates."""
+
+    kind = ErrorKind.CONFLICT
+    code = "conflict"
 
 
 class ModelMismatchError(PicSearchError):

@@ -24,6 +24,7 @@ HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.CONFLICT: 409,
     ErrorKind.MISCONFIGURED: 500,
     ErrorKind.INTERNAL: 500,
 }
