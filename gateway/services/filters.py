@@ -83,6 +83,22 @@ def check_object(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+# Filter keys for stored facts (EXIF, tags, indexing time): metadata may not shadow them.
+RESERVED_KEYS = ("taken", "camera", "lens", "has_location", "tags", "created_at")
+
+
+def reject_reserved_keys(metadata: dict[str, Any]) -> None:
+    """422 `reserved_metadata_key` when metadata uses a key that names a stored fact."""
+    clash = sorted(set(metadata) & set(RESERVED_KEYS))
+    if clash:
+        raise ValidationError(
+            f"metadata key{'s' if len(clash) > 1 else ''} {', '.join(clash)} "
+            f"{'are' if len(clash) > 1 else 'is'} reserved for stored facts "
+            f"({', '.join(RESERVED_KEYS)}); choose another name",
+            code="reserved_metadata_key",
+        )
+
+
 def _check_key(key: Any, what: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValidationError(
