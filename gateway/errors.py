@@ -59,6 +59,13 @@ class CorruptImageError(InvalidImageError):
     code = "corrupt_image"
 
 
+class UnsupportedMediaError(PicSearchError):
+    """A request body in a media type the endpoint does not take."""
+
+    kind = ErrorKind.UNSUPPORTED
+    code = "unsupported_media_type"
+
+
 class TooLargeError(PicSearchError):
     kind = ErrorKind.TOO_LARGE
     code = "too_large"

@@ -6,12 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from gateway.api.docs_pages import install_docs
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import GatewayMiddleware
-from gateway.api.routes import images, ops, search, session
+from gateway.api.routes import admin, images, ops, search, session
+from gateway.api.strict import reject_unknown_parameters
 from gateway.config import Settings, get_settings
 from gateway.services.backends import Backends
 
@@ -46,16 +48,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Reverse image search and text-to-image search (VGG16, CLIP) on Triton + Milvus.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_parameters)],
+        docs_url=None,  # served by install_docs with local assets instead of a CDN's
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (images.router, search.router, ops.router, session.router):
+    install_docs(app)
+    for router in (images.router, search.router, ops.router, session.router, admin.router):
         app.include_router(router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["X-API-Key", "Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Server-Timing"],
         )

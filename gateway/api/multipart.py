@@ -53,11 +53,20 @@ async def read_body(request: Request, image_bytes: int) -> bytes:
 def read_form(body: bytes, content_type: str, model: type[FormModel]) -> FormModel:
     """`body` as `model`, whose `bytes` fields take a part's raw bytes and the others its
     text. As FastAPI reads forms: an empty field counts as absent, a repeated one's last
-    value wins, unknown ones are ignored, and errors name the field (`body.top_k: ...`)."""
+    value wins, and errors name the field (`body.top_k: ...`). An unknown field is refused
+    (422 `unknown_parameter`), as the API's other requests do."""
     values: dict[str, Any] = {}
-    for name, data in parse(body, content_type).items():
-        declared = model.model_fields.get(name)
-        if declared is None or not data:
+    parts = parse(body, content_type)
+    unknown = sorted(set(parts) - set(model.model_fields))
+    if unknown:
+        raise ValidationError(
+            f"unknown form field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"this endpoint takes: {', '.join(model.model_fields)}",
+            code="unknown_parameter",
+        )
+    for name, data in parts.items():
+        declared = model.model_fields[name]
+        if not data:
             continue
         values[name] = data if declared.annotation is bytes else data.decode("utf-8", "replace")
     try:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    """A request body: a field the API does not know is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorDetail(BaseModel):
@@ -71,6 +77,11 @@ class SearchResponse(BaseModel):
         description="The model holds seeded random weights: only copies and near-copies of "
         "an indexed picture are found."
     )
+    notice: str | None = Field(
+        description="For people, shown above the results: what they can and cannot mean, "
+        "e.g. that text search needs CLIP's pretrained weights and how to get them. Null "
+        "when there is nothing to say."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -87,8 +98,11 @@ class ModelList(BaseModel):
     models: list[ModelInfo]
 
 
-class TextQuery(BaseModel):
+class TextQuery(Strict):
     q: str = Field(description="What to look for, in English.", examples=["a red ball on grass"])
+    model: str | None = Field(
+        default=None, description="A model with a text tower; default: the best one enabled."
+    )
     top_k: int | None = Field(default=None, description="How many results (1..max_top_k).")
     filter: dict[str, Any] | None = Field(
         default=None,
@@ -123,7 +137,7 @@ class Readiness(BaseModel):
     checks: dict[str, bool]
 
 
-class BulkDelete(BaseModel):
+class BulkDelete(Strict):
     ids: list[str] | None = Field(default=None, description="Image ids (up to 10,000).")
     filter: dict[str, Any] | None = Field(
         default=None, description="A filter object, as in search (not empty)."
@@ -131,7 +145,57 @@ class BulkDelete(BaseModel):
     dry_run: bool = Field(default=False, description="Only count what would be deleted.")
 
 
+class ImageRef(BaseModel):
+    id: str
+    filename: str | None = None
+    path: str | None = None
+
+
 class BulkDeleteResponse(BaseModel):
     matched: int = Field(description="Images found for the ids or the filter.")
     deleted: int = Field(description="Images deleted (0 on a dry run).")
     dry_run: bool
+    sample: list[ImageRef] = Field(description="Up to 10 of the matched images, to show a person.")
+
+
+class ImagesExist(Strict):
+    ids: list[str] = Field(description="Image ids (sha256 hex), 1 to 10,000.")
+
+
+class ImagesExistResponse(BaseModel):
+    existing: list[str] = Field(description="The ids whose image the service holds.")
+
+
+class ConsistencyCheck(Strict):
+    repair: bool = Field(default=False, description="Fix what is found.")
+    force: bool = Field(
+        default=False,
+        description="Repair even when it looks implausible: an empty store beside full "
+        "collections, or deleting more than 5 % (or 100) of the vectors.",
+    )
+
+
+class CollectionCheck(BaseModel):
+    name: str
+    vectors: int
+    missing: list[str] = Field(description="Stored images without a vector here.")
+    orphans: list[str] = Field(description="Vectors without a stored image.")
+
+
+class ConsistencyReport(BaseModel):
+    consistent: bool
+    stored_images: int
+    collections: list[CollectionCheck]
+    unreadable: list[str] = Field(description="Stored originals that no longer decode.")
+    repaired: bool = Field(description="A repair ran; the report is the state after it.")
+
+
+class ReindexedCollection(BaseModel):
+    name: str
+    action: Literal["rebuilt", "current"]
+    images: int
+    target: str
+
+
+class ReindexReport(BaseModel):
+    collections: list[ReindexedCollection]

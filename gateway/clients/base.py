@@ -31,6 +31,8 @@ class Hit:
     score: float
     metadata: dict[str, Any]
     created_at: int = 0
+    # When the photo was taken (collections of schema version 2 on; see clients/milvus.py).
+    taken: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,13 @@ class VectorStore(Protocol):
         """Create if missing; ModelMismatchError when built with another fingerprint."""
         ...
 
-    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str: ...
+    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
+        """A new collection at the current schema version, named for `fingerprint`."""
+        ...
+
+    async def schema_version(self, collection: str) -> int:
+        """The schema version of a collection or of the one an alias points at."""
+        ...
 
     async def seal(self, collection: str, rows: int) -> None:
         """Return once every reader sees all `rows` of the collection, indexed and loaded."""
@@ -99,12 +107,23 @@ class VectorStore(Protocol):
 
     async def count(self, collection: str) -> int: ...
 
+    async def set_metadata(self, collection: str, id_: str, metadata: dict[str, Any]) -> bool:
+        """Replace one row's metadata, keeping its vector and other fields; False if absent."""
+        ...
+
+    async def identity(self, alias: str) -> str:
+        """What the alias points at, unique to that collection's life: a recreated collection
+        (same name) has another identity."""
+        ...
+
     async def search(
         self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
     ) -> list[Hit]: ...
 
     async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]: ...
 
-    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
-        """The `limit` newest rows created before `before`, newest first."""
+    async def newest(
+        self, collection: str, before: int | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
+        """The `limit` newest rows created before `before` that match, newest first."""
         ...

@@ -4,6 +4,15 @@ Each collection's physical name carries a hash of the model fingerprint (Triton 
 weights provenance) and the public alias (`images_clip`) points at it. A gateway serving
 other weights than the collection was built with therefore sees a different name and
 refuses to start; `pic-search reindex` builds the new collection and moves the alias.
+
+Collections also carry a schema version (in the physical name from version 2 on, and in the
+description beside the fingerprint). Milvus 2.3.5 can neither add a field to a collection
+nor make one nullable, so new fields mean a new collection: a gateway keeps serving one of an
+older version (rows written to it drop the fields it lacks, and the service answers filters
+on them with 409), and `pic-search reindex` rebuilds it at the current version.
+  1: id, embedding, created_at, metadata
+  2: + taken (INT64), camera (VARCHAR), has_location (BOOL), the EXIF facts filters and
+     sorting read (see gateway/capture.py for their stored forms)
 pymilvus is synchronous, so every call runs in a worker thread with a timeout.
 """
 
@@ -32,10 +41,27 @@ T = TypeVar("T")
 ID_MAX_LENGTH = 64  # sha256 hex
 STRONG_AFTER_DELETE_S = 6.0  # longer than Milvus' default staleness bound (5 s)
 SEAL_TIMEOUT_S = 3600.0  # an HNSW build of 1M vectors took 34 min here
+SCHEMA_VERSION = 2
+CAPTURE_COLUMNS = ("taken", "camera", "has_location")  # the fields version 2 added
+CAMERA_MAX_LENGTH = 256
+SCHEMA_CACHE_S = 30.0  # another replica's reindex may move an alias meanwhile
 
 
-def physical_name(alias: str, fingerprint: str) -> str:
-    return f"{alias}_{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:
+    """The collection holding `fingerprint`'s vectors at schema `version` (version 1, from
+    before versions, has the name it always had)."""
+    key = fingerprint if version == 1 else f"{fingerprint}|schema={version}"
+    return f"{alias}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def schema_of(description: str) -> int:
+    """The schema version a collection's description records (1 when it names none)."""
+    try:
+        recorded = json.loads(description or "{}")
+    except ValueError:
+        return 1
+    version = recorded.get("schema", 1) if isinstance(recorded, dict) else 1
+    return version if isinstance(version, int) else 1
 
 
 NOT_LOADED = 101  # Milvus' "collection not loaded" error code
@@ -69,6 +95,8 @@ class VectorIndex:
         # pymilvus' session tracks inserts and upserts but not deletes: after a delete,
         # reads are Strong for a few seconds so a deleted image is never found again.
         self._strong_until = 0.0
+        # Collection or alias -> (schema version, when it was learnt).
+        self._schemas: dict[str, tuple[int, float]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
     def _reads(self) -> dict[str, Any]:
@@ -153,6 +181,11 @@ class VectorIndex:
     def _ensure(self, client: MilvusClient, alias: str, fingerprint: str, dim: int) -> None:
         wanted = physical_name(alias, fingerprint)
         current = _alias_target(client, alias)
+        version = SCHEMA_VERSION
+        older = {physical_name(alias, fingerprint, v): v for v in range(1, SCHEMA_VERSION)}
+        if current in older:
+            # Same vectors, fewer fields: served as it is until `pic-search reindex`.
+            wanted, version = current, older[current]
         if current is not None and current != wanted:
             raise ModelMismatchError(
                 f"collection {alias} ({current}) was built with another model than "
@@ -167,17 +200,22 @@ class VectorIndex:
         if current is None:
             with self._alias_writes:
                 client.create_alias(wanted, alias)
+        self._schemas[alias] = (version, time.monotonic())
 
     def _create(self, client: MilvusClient, name: str, fingerprint: str, dim: int) -> None:
         schema = MilvusClient.create_schema(
             auto_id=False,
             enable_dynamic_field=False,
-            description=json.dumps({"model": fingerprint}),
+            description=json.dumps({"model": fingerprint, "schema": SCHEMA_VERSION}),
         )
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
         schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("created_at", DataType.INT64)
         schema.add_field("metadata", DataType.JSON)
+        # Never null (2.3.5 has no nullable fields): "none" is a sentinel, "" or false.
+        schema.add_field("taken", DataType.INT64)
+        schema.add_field("camera", DataType.VARCHAR, max_length=CAMERA_MAX_LENGTH)
+        schema.add_field("has_location", DataType.BOOL)
         index = client.prepare_index_params()
         index.add_index(
             field_name="embedding",
@@ -214,6 +252,7 @@ class VectorIndex:
                     client.create_alias(target, alias)
                 else:
                     client.alter_alias(target, alias)
+                self._schemas.pop(alias, None)
             return previous
 
         return await self._run(switch)
@@ -239,10 +278,27 @@ class VectorIndex:
     async def target(self, alias: str) -> str | None:
         return await self._run(lambda c: _alias_target(c, alias))
 
+    async def schema_version(self, collection: str) -> int:
+        """The schema version of a collection (or of the one an alias points at)."""
+        known = self._schemas.get(collection)
+        if known is not None and time.monotonic() - known[1] < SCHEMA_CACHE_S:
+            return known[0]
+        info = await self._run(lambda c: c.describe_collection(collection))
+        version = schema_of(str(info.get("description", "")))
+        self._schemas[collection] = (version, time.monotonic())
+        return version
+
     # -- rows -------------------------------------------------------------------------------
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
+        if not rows:
+            return
+        if await self.schema_version(collection) < 2:
+            rows = [{k: v for k, v in row.items() if k not in CAPTURE_COLUMNS} for row in rows]
+        try:
             await self._run(lambda c: c.upsert(collection, list(rows)))
+        except PicSearchError:
+            self._schemas.pop(collection, None)  # perhaps rebuilt meanwhile: learn it again
+            raise
 
     async def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
@@ -273,6 +329,25 @@ class VectorIndex:
         )
         return dict(rows[0]) if rows else None
 
+    async def set_metadata(self, collection: str, id_: str, metadata: dict[str, Any]) -> bool:
+        def update(client: MilvusClient) -> bool:
+            rows = client.get(
+                collection, ids=[id_], output_fields=["*", "embedding"], consistency_level="Strong"
+            )
+            if not rows:
+                return False
+            client.upsert(collection, [{**rows[0], "metadata": metadata}])
+            return True
+
+        return await self._run(update)
+
+    async def identity(self, alias: str) -> str:
+        def describe(client: MilvusClient) -> str:
+            info = client.describe_collection(alias)
+            return f"{info.get('collection_name')}#{info.get('collection_id')}"
+
+        return await self._run(describe)
+
     async def count(self, collection: str) -> int:
         rows = await self._run(
             lambda c: c.query(  # Strong: a count must include every replica's writes and deletes
@@ -285,6 +360,9 @@ class VectorIndex:
         self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
     ) -> list[Hit]:
         params = {"metric_type": "IP", "params": {"ef": max(self.settings.search_ef, top_k)}}
+        fields = ["metadata", "created_at"]
+        if await self.schema_version(collection) >= 2:
+            fields.append("taken")
         results = await self._run(
             lambda c: c.search(
                 collection,
@@ -293,7 +371,7 @@ class VectorIndex:
                 limit=top_k,
                 filter=filter_expr,
                 search_params=params,
-                output_fields=["metadata", "created_at"],
+                output_fields=fields,
                 **self._reads(),
             )
         )
@@ -303,6 +381,7 @@ class VectorIndex:
                 float(hit["distance"]),
                 dict(hit["entity"].get("metadata") or {}),
                 int(hit["entity"].get("created_at") or 0),
+                _optional_int(hit["entity"].get("taken")),
             )
             for hit in results[0]
         ]
@@ -328,13 +407,16 @@ class VectorIndex:
 
         return await self._run(scan)
 
-    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
+    async def newest(
+        self, collection: str, before: int | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
         """The `limit` newest rows created before `before` (a cursor), newest first.
 
         Milvus has no ORDER BY, so this scans (id, created_at) pairs with an iterator and
         keeps the newest in a heap: O(rows) per page, fine for a personal library.
         """
-        expr = f"created_at < {int(before)}" if before is not None else ""
+        clauses = [f"created_at < {int(before)}"] if before is not None else []
+        expr = " and ".join(clauses + ([f"({filter_expr})"] if filter_expr else []))
 
         def scan(client: MilvusClient) -> list[Row]:
             iterator = client.query_iterator(
@@ -367,6 +449,10 @@ class VectorIndex:
             return [Row(i, ts, dict(metadata.get(i, {}))) for ts, i in ordered]
 
         return await self._run(scan)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _indexed_and_loaded(client: MilvusClient, collection: str) -> bool:

@@ -70,6 +70,7 @@ def search_response(result: SearchResult) -> Any:
         took_ms=round(result.took_ms, 2),
         sort=result.sort,
         random_weights=result.random_weights,
+        notice=result.notice or "",
         cut=cutoff.cut,
         cutoff=pb.Cutoff(
             mode=cutoff.mode, min_score=cutoff.min_score, message=cutoff.message or ""
@@ -84,7 +85,24 @@ def search_response(result: SearchResult) -> Any:
 
 def delete_response(report: DeleteReport) -> Any:
     return pb.DeleteImagesResponse(
-        matched=report.matched, deleted=report.deleted, dry_run=report.dry_run
+        matched=report.matched,
+        deleted=report.deleted,
+        dry_run=report.dry_run,
+        sample=[
+            pb.ImageRef(id=ref.id, filename=ref.filename or "", path=ref.path or "")
+            for ref in report.sample
+        ],
+    )
+
+
+def check_response(report: dict[str, Any]) -> Any:
+    """The admin check's body (services/admin.report_body) as CheckConsistencyResponse."""
+    return pb.CheckConsistencyResponse(
+        consistent=report["consistent"],
+        stored_images=report["stored_images"],
+        collections=[pb.CollectionCheck(**c) for c in report["collections"]],
+        unreadable=report["unreadable"],
+        repaired=report["repaired"],
     )
 
 
@@ -131,7 +149,9 @@ def list_response(items: list[Listed], next_cursor: str | None) -> Any:
 
 
 def stats_response(stats: dict[str, Any]) -> Any:
-    response = pb.StatsResponse(store=stats["store"], random_weights=stats["random_weights"])
+    response = pb.StatsResponse(
+        store=stats["store"], random_weights=stats["random_weights"], index_id=stats["index_id"]
+    )
     for name, collection in stats["collections"].items():
         response.collections.add(
             name=name,

@@ -12,7 +12,7 @@ from gateway.errors import BadInputError, ValidationError
 from gateway.grpc import convert
 from gateway.grpc.calls import Call, CallRules
 from gateway.grpc.stubs import pb, pb_grpc
-from gateway.services import deletion, images, ingest, search, status
+from gateway.services import admin, deletion, images, ingest, metadata, search, status
 from gateway.services.backends import Backends
 from gateway.services.filters import check_sized_object, parse_json
 
@@ -68,6 +68,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                     request.query,
                     convert.optional_int(request, "top_k"),
                     self._options(request),
+                    request.model or None,
                 )
             )
             return convert.search_response(result)
@@ -101,7 +102,12 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
             if limit is None:
                 limit = images.DEFAULT_PAGE_SIZE  # 0 and negatives get the service's error
             items, next_cursor = await call.bounded(
-                images.newest(self.backends, request.cursor or None, limit)
+                images.newest(
+                    self.backends,
+                    request.cursor or None,
+                    limit,
+                    self._filter({}, request.filter_json) or None,
+                )
             )
             return convert.list_response(items, next_cursor)
 
@@ -122,6 +128,31 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
     async def Stats(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("Stats", context) as call:
             return convert.stats_response(await call.bounded(status.stats(self.backends)))
+
+    async def ImagesExist(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("ImagesExist", context) as call:
+            found = await call.bounded(images.existing(self.backends, list(request.ids)))
+            return pb.ImagesExistResponse(existing=found)
+
+    async def UpdateMetadata(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("UpdateMetadata", context, write=True) as call:
+            patch = parse_json(request.patch_json, "metadata", self.limits.max_metadata_bytes)
+            record = await call.bounded(metadata.patch_metadata(self.backends, request.id, patch))
+            return convert.image_response(record, b"", b"")
+
+    # Admin calls take as long as the library is large: the client's deadline bounds them,
+    # not the gateway's per-request one.
+    async def CheckConsistency(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("CheckConsistency", context, write=True):
+            report = await admin.check(self.backends, request.repair, request.force)
+            return convert.check_response(report)
+
+    async def Reindex(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("Reindex", context, write=True):
+            done = await admin.reindex(self.backends)
+            return pb.ReindexResponse(
+                collections=[pb.ReindexedCollection(**c) for c in done["collections"]]
+            )
 
     async def ListModels(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("ListModels", context) as call:

@@ -7,6 +7,7 @@ the real ones, unit tests build a `Backends` from fakes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from gateway.services.record_cache import RecordCache
 from gateway.services.single_flight import SingleFlight
 from gateway.store.base import ImageStore
 
+log = logging.getLogger("gateway")
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -81,9 +83,14 @@ class Backends:
             if check_collections:
                 await backends.ensure_collections()
         except PicSearchError as exc:
-            if exc.kind is not ErrorKind.UNAVAILABLE:
+            if exc.kind is ErrorKind.MISCONFIGURED:
+                # Collections of other weights: serve nothing from them (every use answers
+                # model_mismatch, readiness fails) but stay up, so `pic-search reindex` can
+                # rebuild them through this service's admin API.
+                log.error("%s", exc.message)
+            elif exc.kind is not ErrorKind.UNAVAILABLE:
                 await backends.close()
-                raise  # e.g. a model mismatch: refuse to start, saying why
+                raise
             # Triton or Milvus is not up yet: start anyway, stay unready, retry on use.
         backends.leftovers.start()
         return backends
@@ -149,7 +156,17 @@ class Backends:
         real = [m for m in self.models if not self.random_weights(m)]
         return max(real or self.models, key=lambda m: m.quality_rank)
 
-    def text_model(self) -> SearchModel:
+    def text_model(self, name: str | None = None) -> SearchModel:
+        """The named model if it has a text tower, else the best enabled one that has."""
+        if name is not None:
+            model = self.model(name)
+            if model.text_model is None:
+                towers = [m.name for m in self.models if m.text_model is not None]
+                raise ValidationError(
+                    f"model {name!r} has no text tower; text search takes {towers}",
+                    code="no_text_tower",
+                )
+            return model
         for model in sorted(self.models, key=lambda m: -m.quality_rank):
             if model.text_model is not None:
                 return model

@@ -11,21 +11,28 @@ crash finishes it.
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import NotFoundError, ValidationError
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
+from gateway.services.ids import bounded, checked_ids
 from gateway.store.base import check_id
 
-MAX_IDS = 10_000  # per request; a filter has no such limit
 MILVUS_BATCH = 1000  # ids per Milvus delete call
-STORE_CONCURRENCY = 16
-_ID = re.compile(r"[0-9a-f]{64}")
+SAMPLE_SIZE = 10  # matched images shown before a bulk delete
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """Enough of an image for a person to recognise it in a list."""
+
+    id: str
+    filename: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class DeleteReport:
     matched: int  # images found (in the store or in any collection)
     deleted: int  # 0 on a dry run
     dry_run: bool
+    sample: list[ImageRef] = field(default_factory=list)  # up to SAMPLE_SIZE matched images
 
 
 async def delete_one(backends: Backends, image_id: str) -> None:
@@ -59,7 +67,7 @@ async def delete_many(
         raise ValidationError("give either `ids` or `filter`", code="invalid_delete")
     await backends.ensure_collections()
     if ids is not None:
-        matched = await _existing(backends, _checked_ids(ids))
+        matched = await _existing(backends, checked_ids(ids))
     else:
         if not filters:
             raise ValidationError(
@@ -67,30 +75,34 @@ async def delete_many(
                 code="invalid_delete",
             )
         matched = await _matching(backends, to_expression(filters))
+    sample = await _sample(backends, sorted(matched)[:SAMPLE_SIZE])
     if dry_run:
-        return DeleteReport(len(matched), 0, True)
+        return DeleteReport(len(matched), 0, True, sample)
     await _remove(backends, sorted(matched))
-    return DeleteReport(len(matched), len(matched), False)
+    return DeleteReport(len(matched), len(matched), False, sample)
+
+
+async def _sample(backends: Backends, ids: list[str]) -> list[ImageRef]:
+    """File name and path from each record; a vector a crash left has no record: id only."""
+
+    async def one(image_id: str) -> ImageRef:
+        try:
+            record = json.loads(await backends.store.get(image_id, "record"))
+        except (NotFoundError, ValueError):
+            return ImageRef(image_id)
+        return ImageRef(image_id, record.get("filename"), record.get("path"))
+
+    with stage("store"):
+        return list(await bounded(one(i) for i in ids))
 
 
 def _collections(backends: Backends) -> list[str]:
     return [backends.collection(model) for model in backends.models]
 
 
-def _checked_ids(ids: list[str]) -> list[str]:
-    if not 1 <= len(ids) <= MAX_IDS:
-        raise ValidationError(f"give 1 to {MAX_IDS} ids", code="invalid_ids")
-    bad = next((i for i in ids if not isinstance(i, str) or not _ID.fullmatch(i)), None)
-    if bad is not None:
-        raise ValidationError(
-            f"{str(bad)[:80]!r} is not an image id (64 hex digits)", code="invalid_ids"
-        )
-    return list(dict.fromkeys(ids))
-
-
 async def _existing(backends: Backends, ids: list[str]) -> set[str]:
     with stage("store"):
-        stored = await _bounded(backends.store.exists(i, "original") for i in ids)
+        stored = await bounded(backends.store.exists(i, "original") for i in ids)
     found = {i for i, present in zip(ids, stored, strict=True) if present}
     for collection in _collections(backends):
         for start in range(0, len(ids), MILVUS_BATCH):
@@ -113,7 +125,7 @@ async def _matching(backends: Backends, expression: str) -> set[str]:
 async def _remove(backends: Backends, ids: list[str]) -> None:
     """Stored bytes first, then every collection's vectors (see the module's docstring)."""
     with stage("store"):
-        await _bounded(backends.store.delete(i) for i in ids)
+        await bounded(backends.store.delete(i) for i in ids)
     for start in range(0, len(ids), MILVUS_BATCH):
         batch = ids[start : start + MILVUS_BATCH]
         with stage("milvus"):
@@ -123,14 +135,3 @@ async def _remove(backends: Backends, ids: list[str]) -> None:
                     for collection in _collections(backends)
                 )
             )
-
-
-async def _bounded(calls: Iterable[Any]) -> list[Any]:
-    """Await the calls with at most STORE_CONCURRENCY in flight (S3 or a local disk)."""
-    gate = asyncio.Semaphore(STORE_CONCURRENCY)
-
-    async def one(call: Any) -> Any:
-        async with gate:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))

@@ -10,6 +10,8 @@ from gateway.clients.base import Row
 from gateway.errors import ValidationError
 from gateway.observability import stage
 from gateway.services.backends import Backends
+from gateway.services.filters import to_expression
+from gateway.services.ids import bounded, checked_ids
 from gateway.services.records import FileInfo, file_infos
 from gateway.store.base import Kind, check_id
 
@@ -36,10 +38,19 @@ class Listed:
     file: FileInfo
 
 
+async def existing(backends: Backends, ids: Any) -> list[str]:
+    """Which of `ids` the service holds (its stored original), in the order given."""
+    wanted = checked_ids(ids)
+    with stage("store"):
+        present = await bounded(backends.store.exists(i, "original") for i in wanted)
+    return [i for i, held in zip(wanted, present, strict=True) if held]
+
+
 async def newest(
-    backends: Backends, cursor: str | None, limit: int
+    backends: Backends, cursor: str | None, limit: int, filters: Any = None
 ) -> tuple[list[Listed], str | None]:
-    """A page of images, newest first, and the cursor of the next page (None at the end)."""
+    """A page of images, newest first, that match `filters` (a filter object), and the
+    cursor of the next page (None at the end)."""
     if not 1 <= limit <= backends.settings.limits.max_top_k:
         raise ValidationError(
             f"limit must be between 1 and {backends.settings.limits.max_top_k}",
@@ -54,7 +65,9 @@ async def newest(
     # Every collection holds every image; the first enabled one serves the listing.
     collection = backends.collection(backends.models[0])
     with stage("milvus"):
-        rows = await backends.vectors.newest(collection, before, limit + 1)
+        rows = await backends.vectors.newest(
+            collection, before, limit + 1, to_expression(filters) if filters else ""
+        )
     page, more = rows[:limit], len(rows) > limit
     files = await file_infos(backends, [(r.id, r.created_at) for r in page])
     items = [Listed(r, files[r.id]) for r in page]

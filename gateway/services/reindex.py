@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,8 +23,17 @@ from gateway.services.backends import Backends
 BATCH = 16
 
 
-async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, int]:
+@dataclass(frozen=True)
+class Reindexed:
+    name: str  # the alias searches use
+    action: str  # "rebuilt" or "current"
+    images: int  # rows now in the collection
+    target: str  # the physical collection behind the alias
+
+
+async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reindexed]:
     """Rebuild every collection whose fingerprint differs from the served model's."""
+    done: list[Reindexed] = []
     counts: dict[str, int] = {}
     for model in backends.models:
         alias = backends.collection(model)
@@ -31,6 +41,7 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, i
         current = await backends.vectors.target(alias)
         if current == physical_name(alias, fingerprint):
             log(f"{alias}: already built with {fingerprint}")
+            done.append(Reindexed(alias, "current", await backends.vectors.count(alias), current))
             continue
         log(f"{alias}: re-embedding stored images with {fingerprint}")
         # Not the alias' target, so whatever holds this name is left by an interrupted run.
@@ -41,6 +52,7 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, i
         await backends.vectors.seal(target, counts[alias])
         await backends.vectors.switch_alias(alias, target)
         log(f"{alias}: now {target} ({counts[alias]} images)")
+        done.append(Reindexed(alias, "rebuilt", counts[alias], target))
         if current is not None:
             # A read that resolved the alias before it moved still runs on the old
             # collection; dropped under it, Milvus answers it with nothing (seen on 2.3.5).
@@ -49,7 +61,7 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> dict[str, i
             await backends.vectors.drop(current)
             log(f"{alias}: dropped {current}")
     backends.collections_ready = False
-    return counts
+    return done
 
 
 async def _fill(

@@ -20,6 +20,7 @@ from gateway.services.cutoff import Cutoff, CutoffRequest
 from gateway.services.cutoff import check_request as check_cutoff
 from gateway.services.cutoff import resolve as resolve_cutoff
 from gateway.services.filters import to_expression
+from gateway.services.notices import image_search_notice, text_search_notice
 from gateway.services.records import FileInfo, file_infos
 from gateway.store.base import check_id
 
@@ -55,6 +56,8 @@ class SearchResult:
     sort: Sort = "score"
     # The model's weights are seeded random: only copies and near-copies are found.
     random_weights: bool = False
+    # For people: what these results can and cannot mean (services/notices.py).
+    notice: str | None = None
 
 
 def check_sort(sort: str | None) -> Sort:
@@ -128,9 +131,9 @@ async def _search(
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id]) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
-    return SearchResult(
-        model.name, matches, took_ms, cutoff, checked.sort, backends.random_weights(model)
-    )
+    random = backends.random_weights(model)
+    notice = image_search_notice(model, random)
+    return SearchResult(model.name, matches, took_ms, cutoff, checked.sort, random, notice)
 
 
 async def by_image(
@@ -160,7 +163,11 @@ async def by_image(
 
 
 async def by_text(
-    backends: Backends, text: str, top_k: int | None, options: SearchOptions
+    backends: Backends,
+    text: str,
+    top_k: int | None,
+    options: SearchOptions,
+    model_name: str | None = None,
 ) -> SearchResult:
     started = time.perf_counter()
     limits = backends.settings.limits
@@ -172,13 +179,14 @@ async def by_text(
             f"the query is {len(text)} characters; the limit is {limits.max_text_chars}",
             code="query_too_long",
         )
-    model, k = backends.text_model(), check_top_k(backends, top_k)
+    model, k = backends.text_model(model_name), check_top_k(backends, top_k)
     assert model.text_model is not None
     with stage("tokenize"):
         ids = backends.tokenizer.tokenize([text])
     with stage("triton"):
         vectors = await backends.triton.embed(model.text_model, ids)
-    return await _search(backends, model, vectors[0], k, checked, started)
+    result = await _search(backends, model, vectors[0], k, checked, started)
+    return replace(result, notice=text_search_notice(model, result.random_weights))
 
 
 async def similar(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 from gateway.config import Settings
@@ -52,7 +53,9 @@ async def stats(backends: Backends) -> dict[str, Any]:
                 "runtime": serving.runtime,
                 "precision": serving.precision,
             }
+    identities = [await backends.vectors.identity(name) for name in collections]
     return {
+        "index_id": hashlib.sha256("|".join(identities).encode()).hexdigest()[:16],
         "collections": collections,
         "models": models,
         "store": backends.settings.store.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import BackendsDep, Reader, Writer
@@ -16,11 +16,13 @@ from gateway.api.schemas import (
     ErrorBody,
     ImageList,
     ImageRecord,
+    ImagesExist,
+    ImagesExistResponse,
     IngestResponse,
     SearchResponse,
 )
-from gateway.errors import ValidationError
-from gateway.services import deletion, images, ingest, search
+from gateway.errors import UnsupportedMediaError, ValidationError
+from gateway.services import deletion, images, ingest, metadata, search
 from gateway.services.backends import Backends
 from gateway.services.filters import parse_json, parse_json_object
 from gateway.services.records import FileInfo
@@ -68,7 +70,25 @@ async def delete_images(backends: BackendsDep, request: BulkDelete) -> dict[str,
     `dry_run` only counts what would go. Safe to repeat: a second run finishes what a crash
     interrupted, and then matches nothing."""
     report = await deletion.delete_many(backends, request.ids, request.filter, request.dry_run)
-    return {"matched": report.matched, "deleted": report.deleted, "dry_run": report.dry_run}
+    return {
+        "matched": report.matched,
+        "deleted": report.deleted,
+        "dry_run": report.dry_run,
+        "sample": [vars(ref) for ref in report.sample],
+    }
+
+
+@router.post(
+    ":exists",
+    response_model=ImagesExistResponse,
+    responses=ERRORS,
+    dependencies=[Reader],
+    summary="Which of these ids are indexed",
+)
+async def images_exist(backends: BackendsDep, request: ImagesExist) -> dict[str, Any]:
+    """The subset of `ids` whose image the service holds: a cheap check for a client that
+    resumes an interrupted upload (one store lookup per id, no Milvus read)."""
+    return {"existing": await images.existing(backends, request.ids)}
 
 
 @router.post(
@@ -105,9 +125,12 @@ async def list_images(
     backends: BackendsDep,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query()] = images.DEFAULT_PAGE_SIZE,
+    filter: Annotated[str | None, Query(description="JSON filter object, as in search.")] = None,
 ) -> dict[str, Any]:
-    """Indexed images, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    items, next_cursor = await images.newest(backends, cursor, limit)
+    """Indexed images, newest first; pass `next_cursor` back as `cursor` for the next page
+    (with the same `filter`)."""
+    filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
+    items, next_cursor = await images.newest(backends, cursor, limit, filters or None)
     return {
         "items": [
             {
@@ -120,12 +143,50 @@ async def list_images(
     }
 
 
+def _record_body(backends: Backends, image_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    body = image_body(backends, image_id, FileInfo.from_record(record), None)
+    return {**body, "metadata": record.get("metadata", {})}
+
+
 @router.get("/{image_id}", response_model=ImageRecord, responses=ERRORS, dependencies=[Reader])
 async def get_image(backends: BackendsDep, image_id: str) -> dict[str, Any]:
-    record = await images.record(backends, image_id)
-    file = FileInfo.from_record(record)
-    body = image_body(backends, image_id, file, None)
-    return {**body, "metadata": record.get("metadata", {})}
+    return _record_body(backends, image_id, await images.record(backends, image_id))
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@router.patch(
+    "/{image_id}",
+    response_model=ImageRecord,
+    responses=ERRORS,
+    dependencies=[Writer],
+    summary="Correct an image's metadata",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {MERGE_PATCH: {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    },
+)
+async def patch_image(
+    backends: BackendsDep,
+    image_id: str,
+    request: Request,
+) -> dict[str, Any]:
+    """An RFC 7396 merge patch of the image's `metadata`: keys set to a value are set, keys
+    set to `null` are removed, others are kept. Validated as at ingest (reserved keys such
+    as `taken` are refused). Updates the record and the image's row in every collection."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (MERGE_PATCH, "application/json"):
+        raise UnsupportedMediaError(
+            f"send the patch as {MERGE_PATCH}, not {media_type or 'no content type'}",
+            code="unsupported_media_type",
+        )
+    raw = await request.body()
+    patch = parse_json(raw.decode("utf-8", "replace"), "metadata", len(raw) + 1)
+    record = await metadata.patch_metadata(backends, image_id, patch)
+    return _record_body(backends, image_id, record)
 
 
 @router.get(

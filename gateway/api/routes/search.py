@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Reader])
 FILTER_HELP = 'JSON filter object (see the README), e.g. {"rating": {"gte": 4}}.'
 SORT_HELP = "`score` (default) or `date` (newest first, among the results that pass)."
 MIN_SCORE_HELP = "Drop results scoring below this (a cosine similarity, -1..1)."
+TEXT_MODEL_HELP = "A model with a text tower; default: the best one enabled."
 CUTOFF_HELP = "`auto`: the cutoff chosen for the served model on labeled photos."
 
 
@@ -69,6 +70,7 @@ async def search_by_image(backends: BackendsDep, request: Request) -> Response:
 async def search_by_text_get(
     backends: BackendsDep,
     q: Annotated[str, Query(description="What to look for.")],
+    model: Annotated[str | None, Query(description=TEXT_MODEL_HELP)] = None,
     top_k: Annotated[int | None, Query()] = None,
     filter: Annotated[str | None, Query(description=FILTER_HELP)] = None,
     sort: Annotated[str | None, Query(description=SORT_HELP)] = None,
@@ -77,11 +79,12 @@ async def search_by_text_get(
 ) -> Response:
     filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
     options = SearchOptions(filters, sort, min_score, cutoff)
-    return search_response(backends, await search.by_text(backends, q, top_k, options))
+    return search_response(backends, await search.by_text(backends, q, top_k, options, model))
 
 
 @router.post("/text", response_model=SearchResponse, responses=ERRORS)
 async def search_by_text_post(backends: BackendsDep, query: TextQuery) -> Response:
     """Long queries belong here: servers cap URL length long before the text limit."""
     options = SearchOptions(query.filter, query.sort, query.min_score, query.cutoff)
-    return search_response(backends, await search.by_text(backends, query.q, query.top_k, options))
+    found = await search.by_text(backends, query.q, query.top_k, options, query.model)
+    return search_response(backends, found)

@@ -121,6 +121,16 @@ class FakeMilvus:
     async def count(self, collection: str) -> int:
         return len(self._collection(collection))
 
+    async def set_metadata(self, collection: str, id_: str, metadata: dict[str, Any]) -> bool:
+        row = self._collection(collection).get(id_)
+        if row is None:
+            return False
+        row["metadata"] = dict(metadata)
+        return True
+
+    async def identity(self, alias: str) -> str:
+        return f"{alias}#{id(self._collection(alias))}"
+
     async def search(
         self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
     ) -> list[Hit]:
@@ -139,11 +149,15 @@ class FakeMilvus:
             ]
         return list(self._collection(collection))
 
-    async def newest(self, collection: str, before: int | None, limit: int) -> list[Row]:
+    async def newest(
+        self, collection: str, before: int | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
+        matching = set(self.matching.get(filter_expr, [])) if filter_expr else None
         rows = [
             Row(i, r["created_at"], r["metadata"])
             for i, r in self._collection(collection).items()
-            if before is None or r["created_at"] < before
+            if (before is None or r["created_at"] < before)
+            and (matching is None or i in matching)
         ]
         return sorted(rows, key=lambda r: -r.created_at)[:limit]
 
