@@ -1,56 +1,79 @@
-"""Server-side maintenance commands: they open Milvus, Triton and the store directly
-(with the gateway's settings), not through the HTTP API."""
+"""`pic-search check [--repair [--force]]` and `pic-search reindex`: admin calls the service
+runs against its own store and collections (HTTP or gRPC), so they work the same against
+Compose or Kubernetes and never open a store or Milvus guessed from the current folder."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from collections.abc import Callable
+from typing import Any
 
-import typer
+from gateway.cli.api import Api
+from gateway.cli.errors import ApiError, CliError
 
-from gateway.config import get_settings
-from gateway.services import consistency, reindex
-from gateway.services.backends import Backends
-
-app = typer.Typer()
+Say = Callable[[str], None]
 
 
-@app.command()
-def check(
-    repair: Annotated[bool, typer.Option(help="Fix what is found.")] = False,
-) -> None:
-    """Compare the image store with every collection; exit 1 when they disagree."""
-
-    async def run() -> bool:
-        backends = await Backends.open(get_settings())
-        try:
-            report = await consistency.check(backends)
-            for line in report.lines():
-                typer.echo(line)
-            if repair and not report.clean:
-                report = await consistency.repair(backends, report)
-                typer.echo(
-                    "repaired; now: " + ("consistent" if report.clean else "still inconsistent")
-                )
-            elif report.clean:
-                typer.echo("consistent")
-            return report.clean
-        finally:
-            await backends.close()
-
-    if not asyncio.run(run()):
-        raise typer.Exit(1)
+def report_lines(report: dict[str, Any], verbose: bool) -> list[str]:
+    """Counts per collection; every id with `verbose`."""
+    lines = [f"store: {report['stored_images']} images"]
+    for c in report["collections"]:
+        lines.append(
+            f"{c['name']}: {c['vectors']} vectors, {len(c['missing'])} missing, "
+            f"{len(c['orphans'])} without a stored image"
+        )
+    if report["unreadable"]:
+        lines.append(f"unreadable stored images: {len(report['unreadable'])}")
+    if verbose:
+        for c in report["collections"]:
+            lines += [f"missing vector in {c['name']}: {i}" for i in c["missing"]]
+            lines += [f"vector without stored image in {c['name']}: {i}" for i in c["orphans"]]
+        lines += [f"unreadable stored image: {i}" for i in report["unreadable"]]
+    return lines
 
 
-@app.command(name="reindex")
-def reindex_command() -> None:
-    """Re-embed stored originals for models whose weights changed; switch aliases after."""
+def repair_plan(report: dict[str, Any]) -> list[str]:
+    """What a repair of `report` will change, collection by collection."""
+    plan = []
+    for c in report["collections"]:
+        if c["orphans"]:
+            plan.append(f"delete {len(c['orphans'])} vectors from {c['name']}")
+        if c["missing"]:
+            plan.append(f"re-embed {len(c['missing'])} images into {c['name']}")
+    return plan
 
-    async def run() -> None:
-        backends = await Backends.open(get_settings(), check_collections=False)
-        try:
-            await reindex.reindex(backends, typer.echo)
-        finally:
-            await backends.close()
 
-    asyncio.run(run())
+def check(api: Api, say: Say, repair: bool, force: bool, verbose: bool) -> bool:
+    """Prints the report (and repairs, when asked); True when consistent at the end."""
+    report = api.check(repair=False, force=False)
+    for line in report_lines(report, verbose):
+        say(line)
+    if report["consistent"]:
+        say("consistent")
+        return True
+    if not repair:
+        say("inconsistent: `pic-search check --repair` shows and makes the changes")
+        return False
+    say("the repair will " + "; ".join(repair_plan(report) or ["change nothing"]))
+    try:
+        after = api.check(repair=True, force=force)
+    except ApiError as exc:
+        if exc.code == "repair_refused":
+            raise CliError(
+                f"repair refused, nothing changed: {exc.message}",
+                "if this is what you want, run again with --repair --force",
+            ) from exc
+        raise
+    if verbose:
+        for line in report_lines(after, verbose):
+            say(line)
+    say("repaired; now: " + ("consistent" if after["consistent"] else "still inconsistent"))
+    return bool(after["consistent"])
+
+
+def reindex(api: Api, say: Say) -> None:
+    say("re-embedding where a collection is out of date (this can take minutes) ...")
+    for c in api.reindex()["collections"]:
+        if c["action"] == "rebuilt":
+            say(f"{c['name']}: now {c['target']} ({c['images']} images)")
+        else:
+            say(f"{c['name']}: already built with the served weights ({c['images']} images)")

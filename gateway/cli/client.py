@@ -9,20 +9,27 @@ from typing import Any
 
 import httpx
 
+from gateway.cli.errors import ApiError, UsageProblem
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 
-
-class ApiError(RuntimeError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
+__all__ = ["DEFAULT_URL", "ApiError", "checked", "connect", "gateway_url", "interruptible"]
 
 
 def gateway_url(url: str | None) -> str:
-    return (url or os.environ.get("PIC_SEARCH_URL") or DEFAULT_URL).rstrip("/")
+    """--url, else $PIC_SEARCH_URL, else the local default; refused without a scheme
+    (httpx would fail later with a message that names neither the URL nor the fix)."""
+    chosen = (url or os.environ.get("PIC_SEARCH_URL") or DEFAULT_URL).strip().rstrip("/")
+    scheme, sep, rest = chosen.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest:
+        corrected = f"http://{rest if sep else chosen}"
+        raise UsageProblem(
+            f"the gateway URL {chosen!r} needs http:// or https://", f"use --url {corrected}"
+        )
+    return chosen
 
 
-def connect(url: str | None, timeout_s: float = 300.0) -> httpx.Client:
+def connect(url: str | None, timeout_s: float | None = 300.0) -> httpx.Client:
     headers = {}
     key = os.environ.get("PIC_SEARCH_API_KEY")
     if key:
@@ -37,7 +44,7 @@ def checked(response: httpx.Response) -> Any:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
         except (ValueError, KeyError, TypeError):
-            code, message = "http_error", response.text[:200]
+            code, message = "http_error", f"HTTP {response.status_code} {response.text[:200]}"
         raise ApiError(response.status_code, code, message)
     return response.json() if response.content else None
 

@@ -36,8 +36,9 @@ def looks_like_image(path: Path) -> bool:
     return head[4:8] == b"ftyp"  # HEIF / AVIF
 
 
-def find_images(paths: Iterable[Path]) -> Iterator[Path]:
-    """Every image under `paths`, recursively, in a stable order; hidden folders skipped."""
+def find_images(paths: Iterable[Path], skipped: list[Path] | None = None) -> Iterator[Path]:
+    """Every image under `paths`, recursively, in a stable order; hidden folders skipped.
+    Files seen and passed over (hidden, or not images) are appended to `skipped`."""
     for root in paths:
         if root.is_file():
             yield root
@@ -47,7 +48,9 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path]:
             for name in sorted(files):
                 path = Path(folder) / name
                 suffix = path.suffix.lower()
-                if name.startswith("."):
-                    continue
-                if suffix in EXTENSIONS or (suffix not in NOT_IMAGES and looks_like_image(path)):
+                if not name.startswith(".") and (
+                    suffix in EXTENSIONS or (suffix not in NOT_IMAGES and looks_like_image(path))
+                ):
                     yield path
+                elif skipped is not None:
+                    skipped.append(path)

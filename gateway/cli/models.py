@@ -132,3 +132,80 @@ def build(
     except WeightsUnavailableError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@app.command(name="list")
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Gateway URL (default: $PIC_SEARCH_URL or http://127.0.0.1:8080)."),
+    ] = None,
+    grpc: Annotated[
+        str | None, typer.Option("--grpc", metavar="HOST:PORT", help="Ask over picsearch.v1.")
+    ] = None,
+) -> None:
+    """Every registry model: dimension, text tower, weights, enabled, default (from the
+    gateway; from the registry and local settings when no gateway answers)."""
+    import httpx
+
+    from gateway.cli import tables
+    from gateway.cli.api import open_api
+    from gateway.cli.client import gateway_url
+    from gateway.cli.errors import Unreachable
+    from gateway.cli.options import print_json, say
+
+    served: dict[str, dict[str, object]] | None
+    where = grpc or gateway_url(url)
+    try:
+        with open_api(url, grpc) as api:
+            served = {m["name"]: m for m in api.models()}
+    except (Unreachable, httpx.ConnectError, httpx.ConnectTimeout):
+        served = None
+    rows = model_rows(served, _locally_enabled() if served is None else [])
+    if as_json:
+        print_json(rows)
+        return
+    if served is None:
+        say(
+            f"no gateway answered at {where}: the registry's models; enabled as the local "
+            "settings say (PIC_SEARCH_MODELS__ENABLED); weights unknown"
+        )
+    for line in tables.models_table(rows):
+        say(line)
+
+
+def _locally_enabled() -> list[str]:
+    from pydantic import ValidationError
+
+    from gateway.config import get_settings
+
+    try:
+        return list(get_settings().models.enabled)
+    except ValidationError:
+        return []
+
+
+def model_rows(
+    served: dict[str, dict[str, object]] | None, enabled: list[str]
+) -> list[dict[str, object]]:
+    """The registry's static columns, the gateway's answer where it serves the model."""
+    rows = []
+    for model in REGISTRY.values():
+        answer = (served or {}).get(model.name)
+        if answer is not None:
+            weights = "random" if answer.get("random_weights") else "real"
+        else:
+            weights = "?" if served is None else "-"
+        rows.append(
+            {
+                "name": model.name,
+                "title": model.title,
+                "dimension": model.dim,
+                "text": model.text_model is not None,
+                "weights": weights,
+                "enabled": answer is not None if served is not None else model.name in enabled,
+                "default": bool(answer and answer.get("default")),
+            }
+        )
+    return rows

@@ -47,6 +47,7 @@ class SearchResult:
     cut: int = 0
     cutoff: dict[str, Any] = field(default_factory=dict)  # mode, min_score, message
     random_weights: bool = False
+    notice: str | None = None  # for people: what these results can and cannot mean
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,12 @@ class PicSearchClient:
     def close(self) -> None:
         self.channel.close()
 
-    def _unary(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
+    def _unary(
+        self, method: str, request: Any, timeout_s: float | None = None, no_deadline: bool = False
+    ) -> Any:
+        timeout = None if no_deadline else (timeout_s or self.timeout_s)
         try:
-            return getattr(self.stub, method)(
-                request, metadata=self.metadata, timeout=timeout_s or self.timeout_s
-            )
+            return getattr(self.stub, method)(request, metadata=self.metadata, timeout=timeout)
         except grpc.RpcError as exc:
             raise _api_error(exc) from exc
 
@@ -173,16 +175,48 @@ class PicSearchClient:
             id=image_id, include_content=content, include_thumbnail=thumbnail
         )
         r = self._unary("GetImage", request)
-        record: dict[str, Any] = {
-            "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
-            "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
-            "path": r.path or None, "metadata": convert.to_python(r.metadata),
-        }  # fmt: skip
+        record = image_record(r)
         if content:
             record["content"] = bytes(r.content)
         if thumbnail:
             record["thumbnail"] = bytes(r.thumbnail)
         return record
+
+    def update_metadata(self, image_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Applies an RFC 7396 merge patch to the image's metadata; the updated record."""
+        request = pb.UpdateMetadataRequest(id=image_id, patch_json=json.dumps(patch))
+        return image_record(self._unary("UpdateMetadata", request))
+
+    def images_exist(self, ids: Sequence[str]) -> list[str]:
+        """The subset of `ids` (up to 10,000) whose original the service holds."""
+        r = self._unary("ImagesExist", pb.ImagesExistRequest(ids=list(ids)))
+        return list(r.existing)
+
+    def check_consistency(self, repair: bool = False, force: bool = False) -> dict[str, Any]:
+        """As `POST /v1/admin/check`: the report (after the repair, when one ran)."""
+        request = pb.CheckConsistencyRequest(repair=repair, force=force)
+        r = self._unary("CheckConsistency", request, no_deadline=True)
+        return {
+            "consistent": r.consistent,
+            "stored_images": r.stored_images,
+            "collections": [
+                {"name": c.name, "vectors": c.vectors, "missing": list(c.missing),
+                 "orphans": list(c.orphans)}
+                for c in r.collections
+            ],
+            "unreadable": list(r.unreadable),
+            "repaired": r.repaired,
+        }  # fmt: skip
+
+    def reindex(self) -> dict[str, Any]:
+        """As `POST /v1/admin/reindex`; it may take minutes, so no deadline."""
+        r = self._unary("Reindex", pb.ReindexRequest(), no_deadline=True)
+        return {
+            "collections": [
+                {"name": c.name, "action": c.action, "images": c.images, "target": c.target}
+                for c in r.collections
+            ]
+        }
 
     def list_images(
         self, cursor: str = "", limit: int | None = None
@@ -204,14 +238,16 @@ class PicSearchClient:
         filter: dict[str, Any] | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        """By ids or by a filter (the full grammar); {"matched", "deleted", "dry_run"}."""
+        """By ids or by a filter (the full grammar); {"matched", "deleted", "dry_run",
+        "sample": [{"id", "filename", "path"}]} (up to 10 of the matched images)."""
         request = pb.DeleteImagesRequest(
             ids=list(ids or []),
             filter_json=json.dumps(filter) if filter is not None else "",
             dry_run=dry_run,
         )
         r = self._unary("DeleteImages", request)
-        return {"matched": r.matched, "deleted": r.deleted, "dry_run": r.dry_run}
+        sample = [{"id": i.id, "filename": i.filename, "path": i.path or None} for i in r.sample]
+        return {"matched": r.matched, "deleted": r.deleted, "dry_run": r.dry_run, "sample": sample}
 
     def stats(self) -> dict[str, Any]:
         r = self._unary("Stats", pb.StatsRequest())
@@ -230,6 +266,7 @@ class PicSearchClient:
             },
             "store": r.store,
             "random_weights": r.random_weights,
+            "index_id": r.index_id or None,
         }
 
     def models(self) -> list[dict[str, Any]]:
@@ -273,7 +310,30 @@ def _facts(file: Any) -> dict[str, Any]:
         "filename": file.filename or None, "path": file.path or None,
         "format": file.format or None, "width": file.width or None,
         "height": file.height or None, "bytes": file.bytes or None,
-        "created_at": file.created_at or None,
+        "created_at": file.created_at or None, **capture_facts(file.capture),
+    }  # fmt: skip
+
+
+def capture_facts(capture: Any) -> dict[str, Any]:
+    """CaptureFacts as the HTTP API shows them: taken, camera {make, model}, lens,
+    location {lat, lon}; null where EXIF said nothing."""
+    camera = None
+    if capture.camera_make or capture.camera_model:
+        camera = {"make": capture.camera_make or None, "model": capture.camera_model or None}
+    location = None
+    if capture.HasField("lat") and capture.HasField("lon"):
+        location = {"lat": capture.lat, "lon": capture.lon}
+    return {"taken": capture.taken or None, "camera": camera, "lens": capture.lens or None,
+            "location": location}  # fmt: skip
+
+
+def image_record(r: Any) -> dict[str, Any]:
+    """A GetImageResponse as `GET /v1/images/{id}` shows it (without the bytes)."""
+    return {
+        "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
+        "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
+        "path": r.path or None, "metadata": convert.to_python(r.metadata),
+        **capture_facts(r.capture),
     }  # fmt: skip
 
 
@@ -285,7 +345,14 @@ def _search_result(r: Any) -> SearchResult:
         "message": r.cutoff.message or None,
     }
     return SearchResult(
-        r.model, hits, r.took_ms, r.sort or "score", r.cut, cutoff, r.random_weights
+        r.model,
+        hits,
+        r.took_ms,
+        r.sort or "score",
+        r.cut,
+        cutoff,
+        r.random_weights,
+        r.notice or None,
     )
 
 
@@ -311,6 +378,7 @@ def search_body(result: SearchResult) -> dict[str, Any]:
         "cut": result.cut,
         "cutoff": result.cutoff,
         "random_weights": result.random_weights,
+        "notice": result.notice,
     }
 
 
