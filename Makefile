@@ -52,6 +52,11 @@ $(STAMPS)/test-models: $(STAMPS)/venv $(MODEL_SOURCES)
 # efficientnet_lite0): WEIGHTS=auto takes pretrained weights where they can be had (always for
 # EfficientNet-Lite0, whose weights ship in a pip package) and says loudly which are random.
 models: $(STAMPS)/models
+# A WEIGHTS= typed on the command line always rebuilds: the stamp cannot tell which weights
+# the repository holds (`make models WEIGHTS=pretrained` after an offline build must act).
+ifeq ($(origin WEIGHTS),command line)
+.PHONY: $(STAMPS)/models
+endif
 $(STAMPS)/models: $(STAMPS)/venv $(MODEL_SOURCES)
 	$(BIN)/pic-search models build --weights $(WEIGHTS) --output model_repository
 	@touch $@

@@ -57,6 +57,7 @@ def search_body(backends: Backends, result: SearchResult) -> dict[str, Any]:
         "cut": cutoff.cut,
         "cutoff": {"mode": cutoff.mode, "min_score": cutoff.min_score, "message": cutoff.message},
         "random_weights": result.random_weights,
+        "notice": result.notice,
     }
 
 
