@@ -46,6 +46,11 @@ def _stored(gateway: RunningGateway) -> set[str]:
     return {p.name.split(".")[0] for p in root.rglob("*") if p.is_file()}
 
 
+def _counted(response: httpx.Response) -> tuple[int, int, bool]:
+    body = response.json()
+    return body["matched"], body["deleted"], body["dry_run"]
+
+
 def _delete(client: httpx.Client, **body: object) -> httpx.Response:
     return client.post("/v1/images:delete", json=body)
 
@@ -60,11 +65,15 @@ def test_a_filter_delete_dry_runs_then_empties_both_collections_and_the_store_of
 
         dry = _delete(client, filter={"album": "old"}, dry_run=True)
         assert dry.status_code == 200, dry.text
-        assert dry.json() == {"matched": 3, "deleted": 0, "dry_run": True}
+        assert _counted(dry) == (3, 0, True)
+        shown = dry.json()["sample"]
+        # A person sees what would go: each matched image's id, file name and path.
+        assert sorted(s["id"] for s in shown) == sorted(old)
+        assert all(s["filename"].endswith(".jpg") for s in shown)
         assert _counts(client) == {6} and set(old) <= _stored(gateway)
 
         done = _delete(client, filter={"album": "old"})
-        assert done.json() == {"matched": 3, "deleted": 3, "dry_run": False}
+        assert _counted(done) == (3, 3, False)
         assert _counts(client) == {3}
         assert not set(old) & _stored(gateway) and set(keep) <= _stored(gateway)
         for image_id in old:
@@ -73,10 +82,10 @@ def test_a_filter_delete_dry_runs_then_empties_both_collections_and_the_store_of
         assert {h["id"] for h in found["results"]} == set(keep)
 
         again = _delete(client, filter={"album": "old"})
-        assert again.json() == {"matched": 0, "deleted": 0, "dry_run": False}
+        assert again.json() == {"matched": 0, "deleted": 0, "dry_run": False, "sample": []}
 
         by_ids = _delete(client, ids=[keep[0], old[0], "f" * 64])
-        assert by_ids.json() == {"matched": 1, "deleted": 1, "dry_run": False}
+        assert _counted(by_ids) == (1, 1, False)
         assert _counts(client) == {2}
 
 
