@@ -149,12 +149,7 @@ class GrpcApi:
     def search_text(self, text: str, model: str | None, options: dict[str, Any]) -> dict[str, Any]:
         from gateway.grpc.client import search_body
 
-        if model:
-            raise UsageProblem(
-                "picsearch.v1 text search takes no model (the gateway's text model answers)",
-                "drop --model, or search over HTTP with --url",
-            )
-        return search_body(self._call("search_by_text", text, **options))
+        return search_body(self._call("search_by_text", text, model=model or "", **options))
 
     def delete_one(self, image_id: str) -> None:
         self._call("delete_image", image_id)

@@ -188,7 +188,8 @@ def print_summary(summary: Summary, console: Console, verbose: bool = False) -> 
         f"indexed {counts['created']}, duplicate {counts['duplicate']}, "
         f"rejected {counts['rejected']}, skipped (journal) {summary.journal_skipped}"
     )
-    others = [_plural(len(summary.not_images), "file") + " not images"]
+    skipped = len(summary.not_images)
+    others = [f"{skipped} not {'an image' if skipped == 1 else 'images'}"]
     if summary.copies:
         others.append(_plural(summary.copies, "copy", "copies") + " of another file (sent once)")
     listed = " (listed with --verbose)" if summary.not_images and not verbose else ""

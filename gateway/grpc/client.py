@@ -148,10 +148,12 @@ class PicSearchClient:
         query: str,
         top_k: int | None = None,
         filter: dict[str, Any] | None = None,
+        model: str = "",
         **options: Any,
     ) -> SearchResult:
+        """`model`: one with a text tower; empty: the gateway's default text model."""
         request = pb.SearchByTextRequest(
-            query=query, top_k=top_k, options=_options(filter, options)
+            query=query, top_k=top_k, model=model, options=_options(filter, options)
         )
         return _search_result(self._unary("SearchByText", request))
 
