@@ -125,6 +125,12 @@ class AuthSettings(BaseModel):
     session_ttl_s: int = Field(default=3600, gt=0)
 
 
+class PrivacySettings(BaseModel):
+    # GPS positions read from EXIF at ingest. A stored location is returned to every reader
+    # of the image (hits, listings, GET /v1/images/{id}); false drops it before it is stored.
+    store_location: bool = True
+
+
 class ModelSettings(BaseModel):
     # Which registry models run: Triton loads them, ingest embeds with each, each has its
     # own collection. A comma list, e.g. `PIC_SEARCH_MODELS__ENABLED=vgg16,clip,resnet50`.
@@ -180,6 +186,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     def preprocess_pool_size(self) -> int:
         # The cores this process may use (a container CPU set), not the whole node.

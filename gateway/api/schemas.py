@@ -39,9 +39,20 @@ class IngestResponse(BaseModel):
     error: ErrorDetail | None = None  # set when every file was rejected
 
 
+class Camera(BaseModel):
+    make: str | None = Field(default=None, examples=["FUJIFILM"])
+    model: str | None = Field(default=None, examples=["X100V"])
+
+
+class Location(BaseModel):
+    lat: float = Field(description="Degrees north (negative: south).", examples=[-33.8568])
+    lon: float = Field(description="Degrees east (negative: west).", examples=[151.2153])
+
+
 class FileFacts(BaseModel):
     """What the file is; null where the record predates a field (or, for `path`, when the
-    client did not send one)."""
+    client did not send one). The capture facts come from EXIF and are null where it has
+    none."""
 
     filename: str | None = Field(default=None, description="The uploaded file's name.")
     path: str | None = Field(default=None, description="Source path sent by the indexer.")
@@ -49,7 +60,22 @@ class FileFacts(BaseModel):
     width: int | None = None
     height: int | None = None
     bytes: int | None = Field(default=None, description="Size of the original, in bytes.")
-    created_at: int | None = Field(default=None, description="Microseconds since the epoch.")
+    created_at: int | None = Field(
+        default=None, description="When it was indexed: microseconds since the epoch."
+    )
+    taken: str | None = Field(
+        default=None,
+        description="When the photo was taken (EXIF): ISO 8601 local time, with its UTC "
+        "offset when EXIF records one.",
+        examples=["2023-07-14T18:03:11+02:00", "2023-07-14T18:03:11"],
+    )
+    camera: Camera | None = Field(default=None, description="EXIF make and model.")
+    lens: str | None = Field(default=None, description="EXIF lens model.")
+    location: Location | None = Field(
+        default=None,
+        description="Where the photo was taken (EXIF GPS), shown to every reader; not stored "
+        "when PIC_SEARCH_PRIVACY__STORE_LOCATION=false.",
+    )
 
 
 class SearchHit(FileFacts):
@@ -70,7 +96,7 @@ class SearchResponse(BaseModel):
     model: str
     results: list[SearchHit]
     took_ms: float
-    sort: Literal["score", "date"]
+    sort: Literal["score", "date", "taken"]
     cut: int = Field(description="How many results the cutoff removed.")
     cutoff: CutoffBody
     random_weights: bool = Field(
@@ -108,7 +134,11 @@ class TextQuery(Strict):
         default=None,
         description='A filter object (see the README), e.g. {"album": {"in": ["a", "b"]}}.',
     )
-    sort: str | None = Field(default=None, description="`score` (default) or `date`.")
+    sort: str | None = Field(
+        default=None,
+        description="`score` (default), `date` (newest indexed first) or `taken` (newest "
+        "photo first by EXIF date, undated last).",
+    )
     min_score: float | None = Field(default=None, description="Drop results scoring below.")
     cutoff: str | None = Field(default=None, description="`auto`: the model's own cutoff.")
 

@@ -361,7 +361,9 @@ class VectorIndex:
     ) -> list[Hit]:
         params = {"metric_type": "IP", "params": {"ef": max(self.settings.search_ef, top_k)}}
         fields = ["metadata", "created_at"]
-        if await self.schema_version(collection) >= 2:
+        # As last learnt (searches follow ensure_collection, and the service asks
+        # schema_version first when a filter or sort needs the capture fields): no extra call.
+        if self._schemas.get(collection, (1, 0.0))[0] >= 2:
             fields.append("taken")
         results = await self._run(
             lambda c: c.search(

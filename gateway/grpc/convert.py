@@ -60,7 +60,22 @@ def file_facts(file: FileInfo, created_at: int | None) -> Any:
         height=file.height or 0,
         bytes=file.bytes or 0,
         created_at=created_at or file.created_at or 0,
+        capture=capture_facts(file),
     )
+
+
+def capture_facts(file: FileInfo) -> Any:
+    """EXIF facts; absent ones are "" (and unset lat/lon), as proto3 has no null strings."""
+    camera = file.camera or {}
+    facts = pb.CaptureFacts(
+        taken=file.taken or "",
+        camera_make=camera.get("make") or "",
+        camera_model=camera.get("model") or "",
+        lens=file.lens or "",
+    )
+    if file.location is not None:
+        facts.lat, facts.lon = file.location["lat"], file.location["lon"]
+    return facts
 
 
 def search_response(result: SearchResult) -> Any:
@@ -133,6 +148,7 @@ def image_response(record: dict[str, Any], content: bytes, thumbnail: bytes) -> 
         path=record.get("path") or "",
         content=content,
         thumbnail=thumbnail,
+        capture=capture_facts(FileInfo.from_record(record)),
     )
     fill(response.metadata, record.get("metadata", {}))
     return response

@@ -1,13 +1,25 @@
 """Filters: a small typed grammar in a JSON object, compiled to a Milvus expression.
 
 Clients never send raw expressions. A filter maps metadata keys (identifiers) to a value
-(equality) or to an object of operators, and the reserved key `created_at` to a time range:
+(equality) or to an object of operators, and the reserved keys to the facts the gateway
+stores itself:
 
     {"album": "2024",                          equality
-     "camera": {"in": ["x100", "gr3"]},        one of (1..100 scalars)
+     "lens_kit": {"in": ["x100", "gr3"]},      one of (1..16 scalars)
      "rating": {"gte": 3, "lt": 5},            numeric range: gt, gte, lt, lte
-     "taken": {"gte": "2024-01-01"},           date range on ISO 8601 strings
-     "created_at": {"after": "2025-06-01T00:00:00Z", "before": 1767225600000000}}
+     "shot_on": {"gte": "2024-01-01"},         date range on ISO 8601 strings
+     "created_at": {"after": "2025-06-01T00:00:00Z", "before": 1767225600000000},
+     "taken": {"after": "2023-07-01", "before": "2023-08-01T12:00:00"},
+     "camera": "fujifilm x100v",               or {"in": ["apple iphone 13", "canon eos r5"]}
+     "has_location": true}
+
+`created_at` is the indexing time (UTC when a bound names no zone). `taken` is when the
+photo was taken (EXIF), compared as the local time on the photo, so its bounds name no
+zone; an undated photo matches no `taken` range. `camera` is the lower-case "make model"
+(the model alone when it starts with the make), matched without regard to case.
+`taken`, `camera` and `has_location` are fields of collections built since schema version
+2 (`needs_capture_fields` tells a caller to check). The reserved keys, with `lens` and
+`tags`, are refused as metadata keys (`reject_reserved_keys`).
 
 Every key is checked against an identifier pattern, every operator against a fixed list,
 and every value is rendered by this module alone (strings as escaped JSON literals,
@@ -25,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.capture import CAMERA_MAX_CHARS, TAKEN_NONE
 from gateway.errors import ValidationError
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -33,6 +46,8 @@ MAX_IN_VALUES = 16  # a disjunction (see below); the Milvus server rejects deep 
 MAX_STRING_CHARS = 1024
 MAX_ABS_NUMBER = 2**53  # beyond this, JSON numbers lose integer precision
 CREATED_AT = "created_at"
+TAKEN, CAMERA, HAS_LOCATION = "taken", "camera", "has_location"
+CAPTURE_FILTER_KEYS = (TAKEN, CAMERA, HAS_LOCATION)
 RANGE_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 VALUE_OPERATORS = {"eq", "in", *RANGE_OPERATORS}
 TIME_OPERATORS = {"after": ">", "before": "<"}
@@ -113,6 +128,11 @@ def _is_scalar(item: Any) -> bool:
     return item is None or isinstance(item, str | int | bool)
 
 
+def needs_capture_fields(filters: Any) -> bool:
+    """Whether the filter reads fields that collections built before schema version 2 lack."""
+    return isinstance(filters, dict) and any(key in filters for key in CAPTURE_FILTER_KEYS)
+
+
 def to_expression(filters: Any) -> str:
     """The Milvus expression for a filter object ("" for none), clauses joined with `and`."""
     if filters is None:
@@ -126,6 +146,12 @@ def to_expression(filters: Any) -> str:
         value = filters[key]
         if key == CREATED_AT:
             clauses += _time_clauses(value)
+        elif key == TAKEN:
+            clauses += _taken_clauses(value)
+        elif key == CAMERA:
+            clauses += _camera_clauses(value)
+        elif key == HAS_LOCATION:
+            clauses += _has_location_clauses(value)
         else:
             clauses += _metadata_clauses(_check_key(key, "filter"), value)
     return " and ".join(clauses)
@@ -169,6 +195,68 @@ def _time_clauses(value: Any) -> list[str]:
         f"{CREATED_AT} {TIME_OPERATORS[op]} {_microseconds(op, bound)}"
         for op, bound in sorted(operators.items())
     ]
+
+
+def _taken_clauses(value: Any) -> list[str]:
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'filter `taken` must be an object like {"after": "2023-07-01", "before": "2023-08-01"}',
+            code=_CODE,
+        )
+    operators = _operators(TAKEN, value, set(TIME_OPERATORS))
+    bounds = [
+        f"{TAKEN} {TIME_OPERATORS[op]} {_taken_microseconds(op, bound)}"
+        for op, bound in sorted(operators.items())
+    ]
+    return [f"{TAKEN} != {TAKEN_NONE}", *bounds]  # undated photos are in no date range
+
+
+def _taken_microseconds(op: str, value: Any) -> int:
+    """A `taken` bound: the photo's local time, so a bound with a zone is refused rather
+    than silently read one way or the other."""
+    if isinstance(value, str):
+        parsed = _iso_date(value)
+        if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+            raise ValidationError(
+                f"filter taken `{op}` is the local time on the photo: give it without a zone "
+                f"(e.g. {parsed.replace(tzinfo=None).isoformat()!r})",
+                code=_CODE,
+            )
+    return _microseconds(op, value, TAKEN)
+
+
+def _camera_clauses(value: Any) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{CAMERA} == {_camera_name(value)}"]
+    operators = _operators(CAMERA, value, {"eq", "in"})
+    clauses = []
+    if "eq" in operators:
+        clauses.append(f"{CAMERA} == {_camera_name(operators['eq'])}")
+    if "in" in operators:
+        choices = operators["in"]
+        if not isinstance(choices, list) or not 1 <= len(choices) <= MAX_IN_VALUES:
+            raise ValidationError(
+                f"filter `in` for 'camera' must be a list of 1 to {MAX_IN_VALUES} names",
+                code=_CODE,
+            )
+        clauses.append(f"{CAMERA} in [{', '.join(_camera_name(c) for c in choices)}]")
+    return clauses
+
+
+def _camera_name(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > CAMERA_MAX_CHARS:
+        raise ValidationError(
+            f"filter camera must be a camera name of at most {CAMERA_MAX_CHARS} characters, "
+            'such as "apple iphone 13"',
+            code=_CODE,
+        )
+    return _scalar(CAMERA, " ".join(value.split()).lower())
+
+
+def _has_location_clauses(value: Any) -> list[str]:
+    if not isinstance(value, bool):
+        raise ValidationError("filter has_location must be true or false", code=_CODE)
+    return [f"{HAS_LOCATION} == {'true' if value else 'false'}"]
 
 
 def _operators(key: str, value: dict[Any, Any], allowed: set[str]) -> dict[str, Any]:
@@ -245,9 +333,9 @@ def _iso_date(text: str) -> date | datetime | None:
         return None
 
 
-def _microseconds(op: str, value: Any) -> int:
-    """`created_at` bounds: an ISO 8601 time (UTC when it names no zone) or microseconds
-    since the epoch, as `created_at` is stored and returned."""
+def _microseconds(op: str, value: Any, key: str = CREATED_AT) -> int:
+    """`created_at` (and `taken`) bounds: an ISO 8601 time (UTC when it names no zone) or
+    microseconds since the epoch, as `created_at` is stored and returned."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**62:
         return value
     if isinstance(value, str):
@@ -259,6 +347,6 @@ def _microseconds(op: str, value: Any) -> int:
                 parsed = parsed.replace(tzinfo=UTC)
             return (parsed - _EPOCH) // timedelta(microseconds=1)
     raise ValidationError(
-        f"filter created_at `{op}` must be an ISO 8601 time or microseconds since the epoch",
+        f"filter {key} `{op}` must be an ISO 8601 time or microseconds since the epoch",
         code=_CODE,
     )

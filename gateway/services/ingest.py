@@ -18,10 +18,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from gateway.capture import Capture, read_capture
+from gateway.config import LimitSettings
 from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError, ValidationError
+from gateway.models.spec import TritonModelSpec
 from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
 from gateway.services.backends import Backends
+from gateway.services.filters import reject_reserved_keys
+from gateway.services.records import vector_fields
 
 Status = Literal["created", "duplicate", "rejected"]
 
@@ -31,6 +36,21 @@ class Upload:
     filename: str
     data: bytes
     path: str | None = None  # where the file came from, if the client says (the CLI does)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What ingest needs of one file: the models' inputs and thumbnail, and its EXIF facts."""
+
+    image: PreparedImage
+    capture: Capture
+
+
+def decode(
+    data: bytes, specs: list[TritonModelSpec], limits: LimitSettings, keep_location: bool
+) -> Decoded:
+    """CPU work for the pool: EXIF is read beside the pixels, never on the event loop."""
+    return Decoded(prepare_image(data, specs, limits), read_capture(data, keep_location))
 
 
 @dataclass(frozen=True)
@@ -127,8 +147,9 @@ async def ingest(
     """Index `uploads` with `metadata`; a file over the size limit is rejected (transports
     read at most one byte over it)."""
     check_request(len(uploads), backends)
+    reject_reserved_keys(metadata)
     results: list[FileResult | None] = [None] * len(uploads)
-    accepted: dict[str, tuple[int, Upload, PreparedImage]] = {}
+    accepted: dict[str, tuple[int, Upload, Decoded]] = {}
 
     with stage("decode"):
         prepared = await asyncio.gather(*(_prepare(backends, upload) for upload in uploads))
@@ -154,14 +175,17 @@ async def ingest(
     return IngestReport(final)
 
 
-async def _prepare(backends: Backends, upload: Upload) -> PreparedImage | PicSearchError:
+async def _prepare(backends: Backends, upload: Upload) -> Decoded | PicSearchError:
     limits = backends.settings.limits
     if len(upload.data) > limits.max_upload_bytes:
         return TooLargeError(
             f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
         )
     try:
-        return await backends.run_cpu(prepare_image, upload.data, backends.image_specs(), limits)
+        keep_location = backends.settings.privacy.store_location
+        return await backends.run_cpu(
+            decode, upload.data, backends.image_specs(), limits, keep_location
+        )
     except PicSearchError as exc:
         if not exc.kind.is_client_error:
             raise
@@ -174,7 +198,7 @@ def _rejected(upload: Upload, error: PicSearchError) -> FileResult:
 
 async def _write(
     backends: Backends,
-    accepted: dict[str, tuple[int, Upload, PreparedImage]],
+    accepted: dict[str, tuple[int, Upload, Decoded]],
     metadata: dict[str, Any],
 ) -> set[str]:
     """Write every new image to the store and every collection; returns the created ids."""
@@ -189,7 +213,8 @@ async def _write(
             return set()
 
         with stage("triton"):
-            vectors = await _embed(backends, [accepted[i][2] for i in todo])
+            vectors = await _embed(backends, [accepted[i][2].image for i in todo])
+        captures = [accepted[i][2].capture for i in todo]
         now_us = time.time_ns() // 1000
         written: dict[str, str] = {}  # the collections this ingest sent vectors to
         try:
@@ -204,7 +229,7 @@ async def _write(
                 # One collection after the other: when Milvus is down the first failure
                 # ends the write, instead of leaving the other upserts retrying against it.
                 for name, collection in collections.items():
-                    rows = _rows(todo, vectors[name], metadata, now_us)
+                    rows = _rows(todo, vectors[name], metadata, now_us, captures)
                     written[name] = collection
                     await backends.vectors.upsert(collection, rows)
         except BaseException:
@@ -235,7 +260,11 @@ async def _already_there(
 
 
 def _rows(
-    ids: list[str], vectors: npt.NDArray[np.float32], metadata: dict[str, Any], now_us: int
+    ids: list[str],
+    vectors: npt.NDArray[np.float32],
+    metadata: dict[str, Any],
+    now_us: int,
+    captures: list[Capture],
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -243,6 +272,7 @@ def _rows(
             "embedding": vectors[row].tolist(),
             "created_at": now_us + row,
             "metadata": metadata,
+            **vector_fields(captures[row].record_fields()),
         }
         for row, image_id in enumerate(ids)
     ]
@@ -268,10 +298,11 @@ async def _store(
     backends: Backends,
     image_id: str,
     upload: Upload,
-    image: PreparedImage,
+    decoded: Decoded,
     metadata: dict[str, Any],
     created_at: int,
 ) -> None:
+    image = decoded.image
     record = {
         "id": image_id,
         "filename": upload.filename,
@@ -281,6 +312,7 @@ async def _store(
         "height": image.height,
         "bytes": len(upload.data),
         "created_at": created_at,
+        **decoded.capture.record_fields(),
         "metadata": metadata,
     }
     if image.thumbnail_jpeg is None:  # `_prepare` always asks for it

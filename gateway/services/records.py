@@ -1,7 +1,8 @@
 """What a result is: the file facts kept in each image's stored record.
 
 Ingest writes them (name, source path if the client sent one, size, dimensions, format,
-time); search hits and listings read them back here. Records written before a field
+time, and the capture facts EXIF gave: taken, camera, lens, location); search hits and
+listings read them back here. Records written before a field
 existed simply lack it, and a missing or unreadable record yields no facts rather than
 failing the whole search (a store outage still fails it, with 503).
 """
@@ -14,11 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.capture import camera_key, has_location, taken_key
 from gateway.errors import NotFoundError
 from gateway.observability import stage
 from gateway.services.backends import Backends
 
-FIELDS = ("filename", "path", "format", "width", "height", "bytes", "created_at")
+CAPTURE_FIELDS = ("taken", "camera", "lens", "location")
+FIELDS = ("filename", "path", "format", "width", "height", "bytes", "created_at", *CAPTURE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class FileInfo:
     height: int | None = None
     bytes: int | None = None
     created_at: int | None = None
+    taken: str | None = None  # ISO 8601 local time, with its offset when EXIF has one
+    camera: dict[str, str | None] | None = None  # {make, model}
+    lens: str | None = None
+    location: dict[str, float] | None = None  # {lat, lon}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> FileInfo:
@@ -37,6 +44,16 @@ class FileInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
+
+
+def vector_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The scalar fields a collection row keeps of a record's capture facts, for filters and
+    sorting (collections of schema version 2 on; see clients/milvus.py)."""
+    return {
+        "taken": taken_key(record.get("taken")),
+        "camera": camera_key(record.get("camera")),
+        "has_location": has_location(record.get("location")),
+    }
 
 
 async def _read(backends: Backends, image_id: str) -> FileInfo:

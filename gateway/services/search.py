@@ -10,8 +10,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from gateway.capture import TAKEN_NONE
 from gateway.clients.base import Hit
-from gateway.errors import NotFoundError, PicSearchError, TooLargeError, ValidationError
+from gateway.errors import (
+    ConflictError,
+    NotFoundError,
+    PicSearchError,
+    TooLargeError,
+    ValidationError,
+)
 from gateway.models.spec import SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
@@ -19,14 +26,27 @@ from gateway.services.backends import Backends
 from gateway.services.cutoff import Cutoff, CutoffRequest
 from gateway.services.cutoff import check_request as check_cutoff
 from gateway.services.cutoff import resolve as resolve_cutoff
-from gateway.services.filters import to_expression
+from gateway.services.filters import needs_capture_fields, to_expression
 from gateway.services.notices import image_search_notice, text_search_notice
 from gateway.services.records import FileInfo, file_infos
 from gateway.store.base import check_id
 
-__all__ = ["Hit", "Match", "SearchOptions", "SearchResult", "by_image", "by_text", "similar"]
+__all__ = [
+    "Hit",
+    "Match",
+    "SearchOptions",
+    "SearchResult",
+    "by_image",
+    "by_text",
+    "require_capture_fields",
+    "similar",
+]
 
-Sort = Literal["score", "date"]
+# score: best first; date: newest indexed first (`created_at`, when the gateway indexed the
+# file); taken: newest photo first by its EXIF date, undated photos last.
+Sort = Literal["score", "date", "taken"]
+SORTS: tuple[Sort, ...] = ("score", "date", "taken")
+CAPTURE_SCHEMA = 2  # the collection schema version with the capture fields
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,12 @@ def check_sort(sort: str | None) -> Sort:
         return "score"
     if sort == "date":
         return "date"
-    raise ValidationError("sort must be `score` or `date`", code="invalid_sort")
+    if sort == "taken":
+        return "taken"
+    raise ValidationError(
+        "sort must be `score`, `date` (newest indexed first) or `taken` (newest photo first)",
+        code="invalid_sort",
+    )
 
 
 def check_top_k(backends: Backends, top_k: int | None) -> int:
@@ -83,15 +108,29 @@ class _Checked:
     expression: str
     sort: Sort
     cutoff: CutoffRequest
+    capture_fields: bool  # the filter or the sort reads fields of schema version 2
 
 
 def _check(options: SearchOptions) -> _Checked:
     """Everything about the options that can be wrong, before any model runs."""
+    sort = check_sort(options.sort)
     return _Checked(
         to_expression(options.filters),
-        check_sort(options.sort),
+        sort,
         check_cutoff(options.min_score, options.cutoff),
+        sort == "taken" or needs_capture_fields(options.filters),
     )
+
+
+async def require_capture_fields(backends: Backends, collection: str, what: str) -> None:
+    """409 `reindex_required` when `collection` predates the capture fields `what` reads."""
+    if await backends.vectors.schema_version(collection) < CAPTURE_SCHEMA:
+        raise ConflictError(
+            f"{what} needs the capture fields (taken, camera, has_location), which collection "
+            f"{collection} was built without; run `pic-search reindex` to rebuild it from the "
+            "stored originals",
+            code="reindex_required",
+        )
 
 
 async def _chosen_model(backends: Backends, name: str | None) -> SearchModel:
@@ -113,6 +152,8 @@ async def _search(
     exclude: str | None = None,
 ) -> SearchResult:
     await backends.ensure_collections()
+    if checked.capture_fields:
+        await require_capture_fields(backends, backends.collection(model), "this filter or sort")
     with stage("milvus"):
         hits = await backends.vectors.search(
             backends.collection(model),
@@ -128,12 +169,18 @@ async def _search(
         hits = kept
     if checked.sort == "date":  # newest first, among the results that passed
         hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
+    elif checked.sort == "taken":  # newest photo first, undated ones last
+        hits = sorted(hits, key=lambda h: (-_taken(h), -h.score))
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id]) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
     random = backends.random_weights(model)
     notice = image_search_notice(model, random)
     return SearchResult(model.name, matches, took_ms, cutoff, checked.sort, random, notice)
+
+
+def _taken(hit: Hit) -> int:
+    return TAKEN_NONE if hit.taken is None else hit.taken
 
 
 async def by_image(

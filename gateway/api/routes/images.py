@@ -224,7 +224,9 @@ async def similar_images(
     model: Annotated[str | None, Query(description=MODEL_HELP)] = None,
     top_k: Annotated[int | None, Query()] = None,
     filter: Annotated[str | None, Query(description="JSON filter object.")] = None,
-    sort: Annotated[str | None, Query(description="`score` (default) or `date`.")] = None,
+    sort: Annotated[
+        str | None, Query(description="`score` (default), `date` (indexed) or `taken` (EXIF).")
+    ] = None,
     min_score: Annotated[float | None, Query(description="Drop results below.")] = None,
     cutoff: Annotated[str | None, Query(description="`auto`: the model's cutoff.")] = None,
 ) -> Response:

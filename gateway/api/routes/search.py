@@ -18,7 +18,10 @@ from gateway.services.search import SearchOptions
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Reader])
 FILTER_HELP = 'JSON filter object (see the README), e.g. {"rating": {"gte": 4}}.'
-SORT_HELP = "`score` (default) or `date` (newest first, among the results that pass)."
+SORT_HELP = (
+    "`score` (default), `date` (newest indexed first) or `taken` (newest photo first by its "
+    "EXIF date, undated last), among the results that pass."
+)
 MIN_SCORE_HELP = "Drop results scoring below this (a cosine similarity, -1..1)."
 TEXT_MODEL_HELP = "A model with a text tower; default: the best one enabled."
 CUTOFF_HELP = "`auto`: the cutoff chosen for the served model on labeled photos."

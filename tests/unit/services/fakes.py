@@ -67,6 +67,7 @@ class FakeMilvus:
         self.fail_deletes_from: set[str] = set()
         self.matching: dict[str, list[str]] = {}  # filter expression -> ids it matches
         self.existence_reads = 0  # existing_ids calls: the "already there" reads
+        self.schema_versions: dict[str, int] = {}  # collection -> version (default 2)
 
     def _collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.rows.setdefault(name, {})
@@ -94,6 +95,9 @@ class FakeMilvus:
 
     async def target(self, alias: str) -> str | None:
         return alias
+
+    async def schema_version(self, collection: str) -> int:
+        return self.schema_versions.get(collection, 2)
 
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
         if collection in self.fail_upserts_into:
@@ -136,7 +140,13 @@ class FakeMilvus:
     ) -> list[Hit]:
         query = np.asarray(vector)
         scored = [
-            Hit(i, float(np.dot(query, row["embedding"])), row["metadata"])
+            Hit(
+                i,
+                float(np.dot(query, row["embedding"])),
+                row["metadata"],
+                row.get("created_at", 0),
+                row.get("taken"),
+            )
             for i, row in self._collection(collection).items()
         ]
         return sorted(scored, key=lambda h: -h.score)[:top_k]
