@@ -21,6 +21,7 @@ import numpy as np
 from gateway.errors import ConflictError, PicSearchError
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
+from gateway.services.records import vector_fields
 
 MAX_DELETE_FRACTION = 0.05
 MAX_DELETES = 100
@@ -117,5 +118,6 @@ async def _reembed(
         "embedding": np.asarray(vector, np.float32).tolist(),
         "created_at": int(record["created_at"]),
         "metadata": record.get("metadata", {}),
+        **vector_fields(record),  # the capture facts filters read (schema version 2)
     }
     await backends.vectors.upsert(collection, [row])
