@@ -20,6 +20,7 @@ from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
 from gateway.services.ids import bounded, checked_ids
+from gateway.services.schema import check_filter_fields
 from gateway.store.base import check_id
 
 MILVUS_BATCH = 1000  # ids per Milvus delete call
@@ -74,7 +75,9 @@ async def delete_many(
                 "an empty filter would match every image; name what to delete",
                 code="invalid_delete",
             )
-        matched = await _matching(backends, to_expression(filters))
+        expression = to_expression(filters)
+        await check_filter_fields(backends, filters, map(backends.collection, backends.models))
+        matched = await _matching(backends, expression)
     sample = await _sample(backends, sorted(matched)[:SAMPLE_SIZE])
     if dry_run:
         return DeleteReport(len(matched), 0, True, sample)

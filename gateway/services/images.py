@@ -13,6 +13,7 @@ from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
 from gateway.services.ids import bounded, checked_ids
 from gateway.services.records import FileInfo, file_infos
+from gateway.services.schema import check_filter_fields
 from gateway.store.base import Kind, check_id
 
 DEFAULT_PAGE_SIZE = 24
@@ -64,6 +65,7 @@ async def newest(
     await backends.ensure_collections()
     # Every collection holds every image; the first enabled one serves the listing.
     collection = backends.collection(backends.models[0])
+    await check_filter_fields(backends, filters, [collection])
     with stage("milvus"):
         rows = await backends.vectors.newest(
             collection, before, limit + 1, to_expression(filters) if filters else ""

@@ -13,7 +13,6 @@ import numpy.typing as npt
 from gateway.capture import TAKEN_NONE
 from gateway.clients.base import Hit
 from gateway.errors import (
-    ConflictError,
     NotFoundError,
     PicSearchError,
     TooLargeError,
@@ -29,6 +28,7 @@ from gateway.services.cutoff import resolve as resolve_cutoff
 from gateway.services.filters import needs_capture_fields, to_expression
 from gateway.services.notices import image_search_notice, text_search_notice
 from gateway.services.records import FileInfo, file_infos
+from gateway.services.schema import require_capture_fields
 from gateway.store.base import check_id
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "SearchResult",
     "by_image",
     "by_text",
-    "require_capture_fields",
     "similar",
 ]
 
@@ -46,7 +45,6 @@ __all__ = [
 # file); taken: newest photo first by its EXIF date, undated photos last.
 Sort = Literal["score", "date", "taken"]
 SORTS: tuple[Sort, ...] = ("score", "date", "taken")
-CAPTURE_SCHEMA = 2  # the collection schema version with the capture fields
 
 
 @dataclass(frozen=True)
@@ -122,17 +120,6 @@ def _check(options: SearchOptions) -> _Checked:
     )
 
 
-async def require_capture_fields(backends: Backends, collection: str, what: str) -> None:
-    """409 `reindex_required` when `collection` predates the capture fields `what` reads."""
-    if await backends.vectors.schema_version(collection) < CAPTURE_SCHEMA:
-        raise ConflictError(
-            f"{what} needs the capture fields (taken, camera, has_location), which collection "
-            f"{collection} was built without; run `pic-search reindex` to rebuild it from the "
-            "stored originals",
-            code="reindex_required",
-        )
-
-
 async def _chosen_model(backends: Backends, name: str | None) -> SearchModel:
     """The model asked for, else the default, which depends on the weights Triton holds."""
     if name is None and not backends.collections_ready:
@@ -153,7 +140,10 @@ async def _search(
 ) -> SearchResult:
     await backends.ensure_collections()
     if checked.capture_fields:
-        await require_capture_fields(backends, backends.collection(model), "this filter or sort")
+        what = (
+            "sort=taken" if checked.sort == "taken" else "a filter on taken, camera or has_location"
+        )
+        await require_capture_fields(backends, [backends.collection(model)], what)
     with stage("milvus"):
         hits = await backends.vectors.search(
             backends.collection(model),

@@ -41,8 +41,8 @@ def test_numeric_ranges_render_plain_decimals() -> None:
 
 
 def test_date_ranges_compare_iso_strings_as_written() -> None:
-    assert to_expression({"taken": {"gte": "2024-01-01", "lt": "2024-07-01T12:00:00Z"}}) == (
-        'metadata["taken"] >= "2024-01-01" and metadata["taken"] < "2024-07-01T12:00:00Z"'
+    assert to_expression({"shot_on": {"gte": "2024-01-01", "lt": "2024-07-01T12:00:00Z"}}) == (
+        'metadata["shot_on"] >= "2024-01-01" and metadata["shot_on"] < "2024-07-01T12:00:00Z"'
     )
 
 
