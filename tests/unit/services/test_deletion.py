@@ -37,6 +37,10 @@ def index(backends: Backends, count: int) -> list[str]:
     return [str(r.id) for r in report.results]
 
 
+def counted(report: deletion.DeleteReport) -> tuple[int, int, bool]:
+    return report.matched, report.deleted, report.dry_run
+
+
 def left(backends: Backends, ids: list[str]) -> tuple[int, int, int]:
     """How many of `ids` the store and each collection still hold."""
     stored = set(asyncio.run(backends.store.ids()))
@@ -58,15 +62,15 @@ def many(backends: Backends, **kwargs: object) -> deletion.DeleteReport:
 def test_a_dry_run_counts_and_changes_nothing(backends: Backends) -> None:
     ids = index(backends, 4)
     report = many(backends, ids=[*ids[:3], "0" * 64], dry_run=True)
-    assert report == deletion.DeleteReport(matched=3, deleted=0, dry_run=True)
+    assert counted(report) == (3, 0, True) and len(report.sample) == 3
     assert left(backends, ids) == (4, 4, 4)
 
 
 def test_delete_by_ids_removes_bytes_and_every_collections_vectors(backends: Backends) -> None:
     ids = index(backends, 4)
-    assert many(backends, ids=ids[:3] * 2) == deletion.DeleteReport(3, 3, False)
+    assert counted(many(backends, ids=ids[:3] * 2)) == (3, 3, False)
     assert left(backends, ids) == (1, 1, 1)
-    assert many(backends, ids=ids[:3]) == deletion.DeleteReport(0, 0, False)
+    assert counted(many(backends, ids=ids[:3])) == (0, 0, False)
 
 
 def test_delete_by_filter_uses_the_compiled_expression(backends: Backends) -> None:
@@ -87,7 +91,7 @@ def test_a_crash_midway_is_finished_by_repeating_the_same_request(backends: Back
     # Bytes went first and the clip vectors too; the vgg16 vectors still match the filter.
     assert left(backends, ids) == (0, 0, 3)
     fake.fail_deletes_from = set()
-    assert many(backends, filters={"album": "x"}) == deletion.DeleteReport(3, 3, False)
+    assert counted(many(backends, filters={"album": "x"})) == (3, 3, False)
     assert left(backends, ids) == (0, 0, 0)
 
 
