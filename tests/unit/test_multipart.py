@@ -77,7 +77,7 @@ def test_a_truncated_upload_is_a_bad_request_not_a_form_without_its_file() -> No
 @pytest.mark.parametrize(
     ("files", "data", "named"),
     [
-        ({}, {"top_k": "3"}, "body.file: Field required"),
+        ({"file": ("a.jpg", b"")}, {}, "body.file: Field required"),
         ({"file": ("a.jpg", b"x")}, {"top_k": "ten"}, "body.top_k: Input should be a valid int"),
         ({"file": ("a.jpg", b"x")}, {"min_score": "high"}, "body.min_score: Input should be"),
     ],
