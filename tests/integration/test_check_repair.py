@@ -20,7 +20,9 @@ repair_gateway = gateway_fixture("repair")
 
 
 def _check(gateway: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:
-    return pic_search("check", *args, env=gateway.env, timeout_s=300)
+    # The check runs in the gateway (POST /v1/admin/check); --verbose lists the ids.
+    return pic_search("check", "--verbose", *args, "--url", gateway.url, env=gateway.env,
+                      timeout_s=300)  # fmt: skip
 
 
 def test_check_reports_inconsistencies_and_repair_mends_them(

@@ -33,7 +33,7 @@ def _cli(
 
 
 def _first_row(table: str) -> str:
-    return next(line for line in table.splitlines() if line.startswith("  1 "))
+    return next(line for line in table.splitlines() if line.startswith("   1  "))
 
 
 def _count(gateway: RunningGateway) -> int:
@@ -67,7 +67,8 @@ def test_indexing_a_folder_reports_bad_files_exits_nonzero_and_indexes_the_rest(
     )
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "indexed 4, duplicate 0, rejected 2" in result.stdout
+    assert "indexed 4, duplicate 0, rejected 2, skipped (journal) 0" in result.stdout
+    assert "7 files seen: 1 not an image" in result.stdout  # readme.txt
     assert "truncated.jpg: corrupt_image" in result.stdout
     assert "notes.jpg: unsupported_image" in result.stdout
     assert _count(cli_gateway) == before + 4
@@ -92,18 +93,21 @@ def test_an_interrupted_index_run_resumes_without_duplicates(
             break
         time.sleep(0.1)
     first.send_signal(signal.SIGINT)
-    first.communicate(timeout=120)
-    done_first = len(journal.read_text().splitlines())
+    said, _ = first.communicate(timeout=120)
+    done_first = len({json.loads(line)["id"] for line in journal.read_text().splitlines()})
     assert 3 <= done_first < len(photos), "the first run was not interrupted midway"
+    assert first.returncode == 130, said
+    assert "run the same command again to resume" in said and "Traceback" not in said
 
     second = subprocess.run(args, capture_output=True, text=True, timeout=600)
 
     assert second.returncode == 0, second.stdout + second.stderr
-    # Journaled images are skipped locally; whatever the server already had (a batch in
-    # flight at the interrupt) comes back as a duplicate, never as a second row.
-    lines = [json.loads(line)["id"] for line in journal.read_text().splitlines()]
-    assert len(set(lines)) == len(photos)
+    # Journaled images the server confirms are skipped; whatever the server already had
+    # unjournaled (a batch in flight at the interrupt) comes back as a duplicate, never as
+    # a second row.
+    assert f"skipped (journal) {done_first}" in second.stdout, second.stdout
     assert _count(cli_gateway) == before + len(photos)
+    assert journal.read_text() == ""  # the run completed: nothing left to resume
 
 
 def test_search_prints_a_ranked_table_and_stats_and_delete_work(
@@ -129,16 +133,22 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     by_image = _cli("search", str(query), "--top-k", "3", url=cli_gateway.url, cwd=tmp_path)
     assert by_image.returncode == 0, by_image.stderr
     # The image itself ranks first; its row names the file by the path it was indexed from,
-    # with its size, format and full id.
-    assert f"  {query.resolve()}  512x512 JPEG  {image_id}  " in _first_row(by_image.stdout)
+    # with its size, under a header that fits 80 columns.
+    header = next(line for line in by_image.stdout.splitlines() if line.startswith("rank"))
+    assert header.split() == ["rank", "score", "taken", "size", "file"] and len(header) <= 80
+    first = _first_row(by_image.stdout)
+    assert "  512x512  " in first and first.endswith(f"  {query.resolve()}")
+    as_json = _cli("search", str(query), "--top-k", "3", "--json", url=cli_gateway.url,
+                   cwd=tmp_path)  # fmt: skip
+    assert json.loads(as_json.stdout)["results"][0]["id"] == image_id
     by_text = _cli("search", "--text", "a cat", url=cli_gateway.url, cwd=tmp_path)
     assert by_text.returncode == 0 and "clip" in by_text.stdout
     stats = _cli("stats", url=cli_gateway.url, cwd=tmp_path)
-    assert '"cli_clip"' in stats.stdout
+    assert "cli_clip" in stats.stdout and "total" in stats.stdout
     deleted = _cli("delete", image_id, url=cli_gateway.url, cwd=tmp_path)
     assert deleted.returncode == 0
     again = _cli("delete", image_id, url=cli_gateway.url, cwd=tmp_path)
-    assert again.returncode == 1 and "image_not_found" in again.stdout
+    assert again.returncode == 1 and "image_not_found" in again.stderr
 
 
 def test_index_can_keep_paths_private_and_search_then_shows_the_file_name(
@@ -157,8 +167,11 @@ def test_index_can_keep_paths_private_and_search_then_shows_the_file_name(
     found = _cli("search", str(query), "--top-k", "5", url=cli_gateway.url, cwd=tmp_path)
 
     assert found.returncode == 0, found.stderr
-    row = next(line for line in found.stdout.splitlines() if image_id in line)
-    assert f"  private-{name}  " in row and "secret-folder" not in found.stdout
+    hits = json.loads(_cli("search", str(query), "--top-k", "5", "--json",
+                           url=cli_gateway.url, cwd=tmp_path).stdout)["results"]  # fmt: skip
+    rank = next(i for i, hit in enumerate(hits, start=1) if hit["id"] == image_id)
+    row = next(line for line in found.stdout.splitlines() if line.startswith(f"{rank:>4}  "))
+    assert row.endswith(f"  private-{name}") and "secret-folder" not in found.stdout
 
 
 def test_every_command_has_help() -> None:
@@ -167,7 +180,8 @@ def test_every_command_has_help() -> None:
     installed = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=60)
     assert installed.returncode == 0 and "Usage" in installed.stdout
     for command in (["index"], ["search"], ["stats"], ["delete"], ["serve"], ["gateway"],
-                    ["models"], ["models", "build"]):  # fmt: skip
+                    ["edit"], ["check"], ["reindex"], ["models"], ["models", "build"],
+                    ["models", "list"]):  # fmt: skip
         result = CliRunner().invoke(main.app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
 
@@ -182,15 +196,16 @@ def test_the_cli_reads_and_writes_a_protected_gateway_with_pic_search_api_key(
     url = protected_gateway.url
 
     refused = _cli("stats", url=url, cwd=tmp_path)
-    assert refused.returncode == 1 and "missing_api_key" in refused.stdout
+    assert refused.returncode == 1 and "missing_api_key" in refused.stderr
+    assert "set PIC_SEARCH_API_KEY" in refused.stderr and "Traceback" not in refused.stderr
     wrong = _cli("stats", url=url, cwd=tmp_path, key="not-the-key")
-    assert wrong.returncode == 1 and "invalid_api_key" in wrong.stdout
+    assert wrong.returncode == 1 and "invalid_api_key" in wrong.stderr
 
     indexed = _cli("index", str(query), *journal, url=url, cwd=tmp_path, key=PROTECTED_KEY)
     assert indexed.returncode == 0, indexed.stdout + indexed.stderr
     assert "rejected 0" in indexed.stdout
-    found = _cli("search", str(query), url=url, cwd=tmp_path, key=PROTECTED_KEY)
+    found = _cli("search", str(query), "--json", url=url, cwd=tmp_path, key=PROTECTED_KEY)
     assert found.returncode == 0, found.stdout
-    assert hashlib.sha256(data).hexdigest() in _first_row(found.stdout)
+    assert json.loads(found.stdout)["results"][0]["id"] == hashlib.sha256(data).hexdigest()
     stats = _cli("stats", url=url, cwd=tmp_path, key=PROTECTED_KEY)
-    assert stats.returncode == 0 and '"protected_clip"' in stats.stdout
+    assert stats.returncode == 0 and "protected_clip" in stats.stdout
