@@ -25,11 +25,11 @@ SUITE = uuid.uuid4().hex  # every image here carries it, so each filter sees onl
 SIZES = {"a.jpg": (200, 150), "b.png": (160, 160), "c.jpg": (180, 240), "d.webp": (220, 130),
          "e.jpg": (150, 210)}  # fmt: skip
 META: dict[str, dict[str, Any]] = {
-    "a.jpg": {"album": "a", "rating": 1, "taken": "2024-01-15", "flag": True},
-    "b.png": {"album": "b", "rating": 2, "taken": "2024-03-01", "flag": False},
-    "c.jpg": {"album": "c", "rating": 3.5, "taken": "2024-06-30T08:00:00Z"},
-    "d.webp": {"album": "a", "rating": 4, "taken": "2025-01-01"},
-    "e.jpg": {"album": 'b" or 1==1 or "', "rating": 5, "taken": "2025-12-31"},
+    "a.jpg": {"album": "a", "rating": 1, "shot_on": "2024-01-15", "flag": True},
+    "b.png": {"album": "b", "rating": 2, "shot_on": "2024-03-01", "flag": False},
+    "c.jpg": {"album": "c", "rating": 3.5, "shot_on": "2024-06-30T08:00:00Z"},
+    "d.webp": {"album": "a", "rating": 4, "shot_on": "2025-01-01"},
+    "e.jpg": {"album": 'b" or 1==1 or "', "rating": 5, "shot_on": "2025-12-31"},
 }
 FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
@@ -110,10 +110,10 @@ def _cases(times: list[int]) -> list[tuple[dict[str, Any], Predicate]]:
         ({"rating": {"lte": 3.5}}, lambda r: r["metadata"]["rating"] <= 3.5),
         ({"rating": {"gt": 1.5, "lte": 4}}, lambda r: 1.5 < r["metadata"]["rating"] <= 4),
         (
-            {"taken": {"gte": "2024-03-01", "lt": "2025-01-01"}},
-            lambda r: "2024-03-01" <= r["metadata"]["taken"] < "2025-01-01",
+            {"shot_on": {"gte": "2024-03-01", "lt": "2025-01-01"}},
+            lambda r: "2024-03-01" <= r["metadata"]["shot_on"] < "2025-01-01",
         ),
-        ({"taken": {"gt": "2025-01-01"}}, lambda r: r["metadata"]["taken"] > "2025-01-01"),
+        ({"shot_on": {"gt": "2025-01-01"}}, lambda r: r["metadata"]["shot_on"] > "2025-01-01"),
         ({"created_at": {"after": times[1]}}, lambda r: r["created_at"] > times[1]),
         ({"created_at": {"before": times[3]}}, lambda r: r["created_at"] < times[3]),
         (
@@ -149,7 +149,7 @@ def test_every_filter_operator_returns_exactly_the_matching_images(
 HOSTILE: list[Any] = [
     {'album"] or true or ["': 1}, {"album": {"or": 1}}, {"album": {"in": "a"}},
     {"album": {"in": [{"a": 1}]}}, {"rating": {"gt": "1 or 1==1"}}, {"rating": {"gte": None}},
-    {"taken": {"lt": '2025-01-01" or "'}}, {"created_at": {"after": "1 or true"}},
+    {"shot_on": {"lt": '2025-01-01" or "'}}, {"created_at": {"after": "1 or true"}},
     {"created_at": {"gt": 1}}, {"created_at": 1}, {"album": None}, {"a b": 1},
 ]  # fmt: skip
 
