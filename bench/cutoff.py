@@ -23,10 +23,10 @@ import numpy.typing as npt
 from bench.common import ROOT, Context, figure, target, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings, get_settings
-from gateway.labeled_set import labeled_images
+from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, is_random
-from gateway.services.labeled_eval import prepared_inputs
+from gateway.quality.labeled import prepared_inputs
 
 TOP_K = 10
 RULES = ROOT / "gateway" / "models" / "cutoffs.json"

@@ -47,7 +47,7 @@ def _load_photos() -> None:
     with _lock:
         if _pixels:
             return
-        from gateway.samples import encode, sample_arrays
+        from gateway.quality.samples import encode, sample_arrays
 
         for _, pixels in sorted(sample_arrays().items()):
             rgb = np.asarray(Image.fromarray(pixels).convert("RGB"))

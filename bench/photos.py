@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gateway.samples import encode, sample_arrays
+from gateway.quality.samples import encode, sample_arrays
 
 
 @functools.cache

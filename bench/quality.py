@@ -12,12 +12,12 @@ import numpy as np
 from bench.common import Context, figure, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import TritonSettings, get_settings
-from gateway.labeled_set import labeled_images
+from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import search_models
 from gateway.models.spec import TritonModelSpec
-from gateway.samples import sample_photos
-from gateway.services.evaluation import TRANSFORMS, evaluate_with_triton
-from gateway.services.labeled_eval import LabeledScore, evaluate_labeled, scores_as_dict
+from gateway.quality.samples import sample_photos
+from gateway.quality.copy_detection import TRANSFORMS, evaluate_with_triton
+from gateway.quality.labeled import LabeledScore, evaluate_labeled, scores_as_dict
 
 
 def run(ctx: Context) -> dict[str, Any]:

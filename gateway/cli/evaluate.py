@@ -66,18 +66,20 @@ async def _run(
     k: int,
 ) -> dict[str, Any]:
     from gateway.clients.triton import TritonClient
-    from gateway.services.evaluation import evaluate_with_triton
-    from gateway.services.labeled_eval import evaluate_labeled, scores_as_dict
+    from gateway.quality.copy_detection import evaluate_served
+    from gateway.quality.labeled import evaluate_labeled, scores_as_dict
 
-    report = await evaluate_with_triton(originals, settings, specs)
-    _print_copy_detection(report)
-    result: dict[str, Any] = {"copy_detection": report.as_dict()}
-    if classes is not None:
-        client = TritonClient(settings)
-        try:
+    client = TritonClient(settings)
+    try:
+        report = await evaluate_served(originals, client, specs)
+        _print_copy_detection(report)
+        scores = None
+        if classes is not None:
             scores = await evaluate_labeled(classes, client.embed, specs, k)
-        finally:
-            await client.close()
+    finally:
+        await client.close()
+    result: dict[str, Any] = {"copy_detection": report.as_dict()}
+    if scores is not None:
         table = Table("model", f"P@{k}", "mAP", "weights",
                       title=f"labeled retrieval: {scores[0].queries} images, "
                             f"{scores[0].classes} classes")  # fmt: skip
@@ -112,10 +114,10 @@ def _print_copy_detection(report: Any) -> None:
 
 def _labeled(folder: Path | None) -> dict[str, dict[str, bytes]]:
     if folder is None:
-        from gateway.labeled_set import labeled_images
+        from gateway.quality.labeled_set import labeled_images
 
         return labeled_images()
-    from gateway.services.labeled_eval import read_labeled_folder
+    from gateway.quality.labeled import read_labeled_folder
 
     return read_labeled_folder(folder)
 
@@ -128,7 +130,7 @@ def _first_of_each(classes: dict[str, dict[str, bytes]], limit: int) -> dict[str
 
 def _originals(folder: Path | None, limit: int) -> dict[str, bytes]:
     if folder is None:
-        from gateway.samples import sample_photos
+        from gateway.quality.samples import sample_photos
 
         return dict(list(sample_photos().items())[:limit])
     from gateway.cli.discover import find_images
@@ -141,7 +143,7 @@ def labeled_set_command(
     dest: Annotated[Path, typer.Argument(help="Folder to write <class>/<image>.jpg into.")],
 ) -> None:
     """Write the labeled set of real photos assembled from installed packages."""
-    from gateway.labeled_set import write_labeled_set
+    from gateway.quality.labeled_set import write_labeled_set
 
     count = write_labeled_set(dest)
     console.print(f"{count} images in {dest}", markup=False)

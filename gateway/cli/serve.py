@@ -78,7 +78,7 @@ def run_stack(settings: Settings, console: Console) -> None:
 
 
 def index_samples(url: str, console: Console) -> None:
-    from gateway.samples import sample_photos
+    from gateway.quality.samples import sample_photos
 
     photos = sample_photos()
     files = [("files", (name, data, "image/jpeg")) for name, data in photos.items()]

@@ -32,7 +32,7 @@ from gateway.config import LimitSettings
 from gateway.export.cpu_runtimes import INT8_ONNX, onnx_path
 from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 
 
 class PhotoCalibration(CalibrationDataReader):  # type: ignore[misc]  # ORT is untyped

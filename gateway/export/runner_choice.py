@@ -12,121 +12,44 @@ so does a text model (its check would need real queries).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from gateway.config import LimitSettings
 from gateway.export import cpu_runtimes
 from gateway.models.spec import CpuRunner, TritonModelSpec
+from gateway.quality.trials import (
+    MAX_METRIC_CHANGE,
+    MIN_COSINE,
+    Embeddings,
+    RetrievalPhotos,
+    Trial,
+    embed_all,
+    retrieval_photos,
+    trial,
+)
 
-MIN_COSINE = 0.999
-MAX_METRIC_CHANGE = 0.01
-_BATCH = 32
-Embeddings = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One runner on the retrieval photos, against the reference runner (fp32)."""
-
-    runtime: str
-    precision: str
-    images_per_s: float
-    min_cosine: float
-    mean_cosine: float
-    labeled_p5: float
-    copy_r1: float
-    keeps_rankings: bool
-
-    @property
-    def runner(self) -> CpuRunner:
-        return CpuRunner(
-            cpu_runtimes.parse_runtime(self.runtime), cpu_runtimes.parse_precision(self.precision)
-        )
-
-
-@dataclass(frozen=True)
-class RetrievalPhotos:
-    """What a trial embeds: labeled photos and the copy-detection originals with their copies,
-    prepared for one model as the gateway prepares uploads."""
-
-    labeled: npt.NDArray[np.uint8]
-    labels: list[str]
-    copies: npt.NDArray[np.uint8]  # originals first, then one block per transform
-    originals: int
-
-
-def retrieval_photos(
-    spec: TritonModelSpec,
-    per_class: int | None = None,
-    originals: int | None = None,
-    transforms: tuple[str, ...] | None = None,
-) -> RetrievalPhotos:
-    """Every labeled photo and sample photo with every copy transform, unless fewer are asked
-    for (`per_class` labeled photos per class, the first `originals` samples, `transforms` by
-    name: the benchmarks' tiny mode)."""
-    from gateway.labeled_set import labeled_images
-    from gateway.samples import sample_photos
-    from gateway.services.evaluation import TRANSFORMS, copy_detection_inputs
-    from gateway.services.labeled_eval import prepared_inputs
-
-    inputs, labels, _ = prepared_inputs(labeled_images(per_class), [spec], LimitSettings())
-    samples = dict(list(sample_photos().items())[:originals])
-    chosen = [t for t in TRANSFORMS if transforms is None or t.name in transforms]
-    copies, count = copy_detection_inputs(samples, spec, chosen)
-    return RetrievalPhotos(inputs[spec.name], labels, copies, count)
-
-
-def embed_all(run: cpu_runtimes.Runner, inputs: npt.NDArray[Any]) -> Embeddings:
-    rows = [run(inputs[i : i + _BATCH]) for i in range(0, len(inputs), _BATCH)]
-    return np.concatenate(rows).astype(np.float32)
-
-
-def trial(
-    runner: CpuRunner,
-    run: cpu_runtimes.Runner,
-    photos: RetrievalPhotos,
-    reference: tuple[Trial, Embeddings] | None = None,
-) -> tuple[Trial, Embeddings]:
-    """`run` scored on `photos`; with no `reference`, it is the reference (fp32)."""
-    from gateway.services.evaluation import copy_recall_at_1
-    from gateway.services.labeled_eval import retrieval_metrics
-
-    run(photos.labeled[:_BATCH])  # warm: kernel choice, first-batch shapes
-    started = time.perf_counter()
-    labeled = embed_all(run, photos.labeled)
-    rate = len(labeled) / (time.perf_counter() - started)
-    p5, _ = retrieval_metrics(labeled, photos.labels, 5)
-    r1 = copy_recall_at_1(embed_all(run, photos.copies), photos.originals)
-    base, base_labeled = reference if reference else (None, labeled)
-    cosines = np.sum(_unit(labeled) * _unit(base_labeled), axis=1)
-    keeps = base is None or (
-        abs(p5 - base.labeled_p5) <= MAX_METRIC_CHANGE
-        and abs(r1 - base.copy_r1) <= MAX_METRIC_CHANGE
-        and float(cosines.min()) >= MIN_COSINE
-    )
-    result = Trial(
-        runner.runtime,
-        runner.precision,
-        rate,
-        float(cosines.min()),
-        float(cosines.mean()),
-        p5,
-        r1,
-        bool(keeps),
-    )
-    return result, labeled
+__all__ = [
+    "MAX_METRIC_CHANGE",
+    "MIN_COSINE",
+    "Embeddings",
+    "RetrievalPhotos",
+    "Trial",
+    "choose_runner",
+    "embed_all",
+    "fastest_keeping",
+    "retrieval_photos",
+    "trial",
+]
 
 
 def fastest_keeping(trials: list[Trial]) -> CpuRunner:
     """The fastest runner that keeps the rankings (the reference always does)."""
-    return max((t for t in trials if t.keeps_rankings), key=lambda t: t.images_per_s).runner
+    best = max((t for t in trials if t.keeps_rankings), key=lambda t: t.images_per_s)
+    return CpuRunner(
+        cpu_runtimes.parse_runtime(best.runtime), cpu_runtimes.parse_precision(best.precision)
+    )
 
 
 def choose_runner(
@@ -158,8 +81,3 @@ def choose_runner(
         )
         trials.append(result)
     return fastest_keeping(trials), [asdict(t) for t in trials]
-
-
-def _unit(x: Embeddings) -> Embeddings:
-    unit: Embeddings = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return unit

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageEnhance, ImageOps
 
-from gateway.clients.triton import TritonClient
-from gateway.config import LimitSettings, TritonSettings
+from gateway.clients.base import Embedder
+from gateway.config import LimitSettings
 from gateway.errors import PicSearchError
 from gateway.models.spec import TritonModelSpec, is_random
 from gateway.preprocess import prepare_image, to_rgb
@@ -225,17 +225,13 @@ def _copy_inputs(
     return names, inputs, skipped
 
 
-async def evaluate_with_triton(
+async def evaluate_served(
     originals: dict[str, bytes],
-    triton: TritonSettings,
+    embedder: Embedder,
     specs: Sequence[TritonModelSpec],
     transforms: Sequence[Transform] = TRANSFORMS,
 ) -> Report:
-    """`evaluate` against the Triton at `triton.url`, recording each model's weights."""
-    client = TritonClient(triton)
-    try:
-        report = await evaluate(originals, client.embed, specs, transforms=transforms)
-        report.weights = {spec.name: await client.provenance(spec) for spec in specs}
-        return report
-    finally:
-        await client.close()
+    """`evaluate` on a served model set, recording each model's weights provenance."""
+    report = await evaluate(originals, embedder.embed, specs, transforms=transforms)
+    report.weights = {spec.name: await embedder.provenance(spec) for spec in specs}
+    return report

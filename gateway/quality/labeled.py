@@ -8,7 +8,7 @@ over the full ranking), averaged over all queries.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from gateway.config import LimitSettings
 from gateway.errors import PicSearchError
 from gateway.models.spec import TritonModelSpec
 from gateway.preprocess import prepare_image
+from gateway.quality.copy_detection import Embed
 
-Embed = Callable[[TritonModelSpec, npt.NDArray[np.uint8]], Awaitable[npt.NDArray[np.float32]]]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 

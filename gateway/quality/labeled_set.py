@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.samples import encode, sample_arrays
+from gateway.quality.samples import encode, sample_arrays
 
 GRID = 3
 # The bundled photos that are photographs of a scene (not synthetic: no colour wheel, no clock).

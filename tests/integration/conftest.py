@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.models.registry import DEFAULT_ENABLED
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import ServerProcess, free_port

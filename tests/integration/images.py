@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gateway.samples import sample_arrays
+from gateway.quality.samples import sample_arrays
 from tests.imaging import encode, png
 
 _ARRAYS = sample_arrays()

@@ -14,7 +14,7 @@ from PIL import ImageOps
 from typer.testing import CliRunner
 
 from gateway.cli import main
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 from gateway.serving.process import venv_bin
 from tests.integration import images
 from tests.integration.conftest import PROTECTED_KEY, RunningGateway

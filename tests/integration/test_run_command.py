@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 from gateway.serving.process import free_port, venv_bin
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageOps
 from playwright.sync_api import Browser, BrowserContext, JSHandle, Page, expect, sync_playwright
 
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 from tests.imaging import encode
 from tests.integration.conftest import PROTECTED_KEY, RunningGateway
 

@@ -59,3 +59,69 @@ def _names_backends(node: ast.expr) -> bool:
     """`backends.x` or `self.backends.x`."""
     name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
     return name == "backends"
+
+
+# The quality lab (gateway/quality/) measures models off the request path: it reaches a model
+# only through the `Embedder` protocol, never a concrete client nor the services' internals.
+QUALITY_MAY_IMPORT = (
+    "gateway.quality",
+    "gateway.models",
+    "gateway.preprocess",
+    "gateway.clients.base",
+    "gateway.config",
+    "gateway.errors",
+)
+
+
+def test_the_quality_lab_imports_only_models_preprocess_and_the_embedder_protocol() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / "quality").rglob("*.py"))
+        for name in imported(ast.parse(path.read_text()))
+        if name.startswith("gateway") and not name.startswith(QUALITY_MAY_IMPORT)
+    ]
+    assert offenders == []
+
+
+def test_no_service_imports_the_quality_lab() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / "services").rglob("*.py"))
+        for name in imported(ast.parse(path.read_text()))
+        if name.startswith("gateway.quality")
+    ]
+    assert offenders == []
+
+
+CONCRETE_CLIENTS = (
+    "gateway.clients.milvus",
+    "gateway.clients.triton",
+    "gateway.store.local",
+    "gateway.store.s3",
+    "gateway.store.factory",
+)
+
+
+def modules_of(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def imports_starting(paths: list[Path], prefixes: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in paths
+        for name in imported(ast.parse(path.read_text()))
+        if name.startswith(prefixes)
+    ]
+
+
+def test_services_see_clients_only_through_their_interfaces() -> None:
+    """Only the composition root (gateway/server.py) wires the concrete clients, so every
+    service runs on fakes."""
+    assert imports_starting(modules_of("services"), CONCRETE_CLIENTS) == []
+
+
+def test_the_http_api_does_not_import_the_grpc_transport() -> None:
+    """Each transport runs without the other; the composition root starts both."""
+    assert imports_starting(modules_of("api"), ("gateway.grpc",)) == []
+    assert imports_starting(modules_of("grpc"), ("gateway.api",)) == []

@@ -10,7 +10,7 @@ from gateway.config import LimitSettings
 from gateway.export.int8_export import PhotoCalibration
 from gateway.models.registry import EFFICIENTNET_LITE0, triton_models
 from gateway.preprocess import prepare_image
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 
 
 def _drain(reader: PhotoCalibration) -> list[np.ndarray]:

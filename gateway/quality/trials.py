@@ -1,0 +1,115 @@
+"""A precision trial: one CPU runner of a model on real photos, scored against fp32.
+
+A reduced precision keeps the rankings when labeled P@5 and copy R@1 stay within
+`MAX_METRIC_CHANGE` of the reference (fp32) and no photo's embedding drifts below cosine
+`MIN_COSINE` from its reference one. The exporter (export/runner_choice.py) runs trials at
+build to choose a model's CPU runner; bench/precision.py runs them for every runtime.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.config import LimitSettings
+from gateway.models.spec import CpuRunner, TritonModelSpec
+from gateway.quality.copy_detection import TRANSFORMS, copy_detection_inputs, copy_recall_at_1
+from gateway.quality.labeled import prepared_inputs, retrieval_metrics
+from gateway.quality.labeled_set import labeled_images
+from gateway.quality.samples import sample_photos
+
+MIN_COSINE = 0.999
+MAX_METRIC_CHANGE = 0.01
+BATCH = 32
+Embeddings = npt.NDArray[np.float32]
+# A model loaded in one runtime at one precision: a batch of inputs in, embeddings out.
+Run = Callable[[npt.NDArray[Any]], npt.NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One runner on the retrieval photos, against the reference runner (fp32)."""
+
+    runtime: str
+    precision: str
+    images_per_s: float
+    min_cosine: float
+    mean_cosine: float
+    labeled_p5: float
+    copy_r1: float
+    keeps_rankings: bool
+
+
+@dataclass(frozen=True)
+class RetrievalPhotos:
+    """What a trial embeds: labeled photos and the copy-detection originals with their copies,
+    prepared for one model as the gateway prepares uploads."""
+
+    labeled: npt.NDArray[np.uint8]
+    labels: list[str]
+    copies: npt.NDArray[np.uint8]  # originals first, then one block per transform
+    originals: int
+
+
+def retrieval_photos(
+    spec: TritonModelSpec,
+    per_class: int | None = None,
+    originals: int | None = None,
+    transforms: tuple[str, ...] | None = None,
+) -> RetrievalPhotos:
+    """Every labeled photo and sample photo with every copy transform, unless fewer are asked
+    for (`per_class` labeled photos per class, the first `originals` samples, `transforms` by
+    name: the benchmarks' tiny mode)."""
+    inputs, labels, _ = prepared_inputs(labeled_images(per_class), [spec], LimitSettings())
+    samples = dict(list(sample_photos().items())[:originals])
+    chosen = [t for t in TRANSFORMS if transforms is None or t.name in transforms]
+    copies, count = copy_detection_inputs(samples, spec, chosen)
+    return RetrievalPhotos(inputs[spec.name], labels, copies, count)
+
+
+def embed_all(run: Run, inputs: npt.NDArray[Any]) -> Embeddings:
+    rows = [run(inputs[i : i + BATCH]) for i in range(0, len(inputs), BATCH)]
+    return np.concatenate(rows).astype(np.float32)
+
+
+def trial(
+    runner: CpuRunner,
+    run: Run,
+    photos: RetrievalPhotos,
+    reference: tuple[Trial, Embeddings] | None = None,
+) -> tuple[Trial, Embeddings]:
+    """`run` scored on `photos`; with no `reference`, it is the reference (fp32)."""
+    run(photos.labeled[:BATCH])  # warm: kernel choice, first-batch shapes
+    started = time.perf_counter()
+    labeled = embed_all(run, photos.labeled)
+    rate = len(labeled) / (time.perf_counter() - started)
+    p5, _ = retrieval_metrics(labeled, photos.labels, 5)
+    r1 = copy_recall_at_1(embed_all(run, photos.copies), photos.originals)
+    base, base_labeled = reference if reference else (None, labeled)
+    cosines = np.sum(_unit(labeled) * _unit(base_labeled), axis=1)
+    keeps = base is None or (
+        abs(p5 - base.labeled_p5) <= MAX_METRIC_CHANGE
+        and abs(r1 - base.copy_r1) <= MAX_METRIC_CHANGE
+        and float(cosines.min()) >= MIN_COSINE
+    )
+    result = Trial(
+        runner.runtime,
+        runner.precision,
+        rate,
+        float(cosines.min()),
+        float(cosines.mean()),
+        p5,
+        r1,
+        bool(keeps),
+    )
+    return result, labeled
+
+
+def _unit(x: Embeddings) -> Embeddings:
+    unit: Embeddings = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
