@@ -30,6 +30,8 @@ class ServerSettings(BaseModel):
     # the gateway is closing; uvicorn's 5 s default did race clients (a write on a closed
     # connection, seen in CI).
     keep_alive_s: int = Field(default=75, ge=1)
+    # On SIGTERM, in-flight HTTP requests get this long to finish (gRPC: grpc.grace_s).
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("log_level", mode="before")

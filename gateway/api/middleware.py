@@ -1,8 +1,10 @@
 """One ASGI middleware for what every request gets: a request id, the body-size limit,
-the multipart content-type check, `Server-Timing`, Prometheus metrics and an access log."""
+the multipart content-type check, the per-request time bound, `Server-Timing`, Prometheus
+metrics and an access log."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -33,6 +35,7 @@ class GatewayMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_bytes = settings.limits.max_request_bytes
+        self.timeout_s = settings.limits.request_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +45,9 @@ class GatewayMiddleware:
         timings = start_request_timings()
         headers = Headers(scope=scope)
         request_id = make_request_id(headers.get("x-request-id"))
-        state: dict[str, Any] = {"status": 500, "received": 0, "too_large": False}
+        state: dict[str, Any] = {
+            "status": 500, "received": 0, "too_large": False, "started": False
+        }  # fmt: skip
 
         async def send_with_headers(message: Message) -> None:
             if state["too_large"]:
@@ -51,7 +56,7 @@ class GatewayMiddleware:
                     return
                 message = replacement
             if message["type"] == "http.response.start":
-                state["status"] = message["status"]
+                state["status"], state["started"] = message["status"], True
                 extra = MutableHeaders(scope=message)
                 extra["x-request-id"] = request_id
                 extra["server-timing"] = server_timing_header(
@@ -74,9 +79,28 @@ class GatewayMiddleware:
         with IN_FLIGHT.track_inprogress() if api else contextlib.nullcontext():
             if early is not None:
                 await early(scope, receive, send_with_headers)
-            else:
+            elif api and not scope["path"].startswith("/v1/admin/"):
+                await self._bounded(scope, counting_receive, send_with_headers, state)
+            else:  # the page, docs, probes; admin calls last as long as the library is large
                 await self.app(scope, counting_receive, send_with_headers)
         self._record(scope, request_id, state["status"], time.perf_counter() - started)
+
+    async def _bounded(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+    ) -> None:
+        """The request within `request_timeout_s`, as gRPC calls are: past it the work is
+        cancelled (an interrupted ingest undoes its writes) and the client gets 504."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self.app(scope, receive, send)
+        except TimeoutError:
+            if state["started"]:
+                raise  # too late for an error response: the connection is cut instead
+            message = (
+                f"the request took longer than {self.timeout_s:g} s "
+                "(PIC_SEARCH_LIMITS__REQUEST_TIMEOUT_S)"
+            )
+            await error_response(504, "deadline_exceeded", message)(scope, receive, send)
 
     def _reject_early(self, scope: Scope, headers: Headers) -> ASGIApp | None:
         length = headers.get("content-length")

@@ -68,23 +68,12 @@ def _settings() -> Settings:
 
 @app.command()
 def gateway() -> None:
-    """Run only the gateway HTTP server (what containers run); settings from PIC_SEARCH_*."""
-    import uvicorn
-
-    from gateway.api.app import create_app
+    """Run the gateway, HTTP and gRPC (what containers run); settings from PIC_SEARCH_*."""
+    from gateway.server import run
 
     settings = _settings()
     configure_logging(settings.server.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level=settings.server.log_level,
-        timeout_keep_alive=settings.server.keep_alive_s,
-        access_log=False,  # ours (gateway.access) carries the request id and timing
-        # In-flight requests get this long to finish on SIGTERM.
-        timeout_graceful_shutdown=int(settings.limits.request_timeout_s),
-    )
+    run(settings)
 
 
 @app.command()

@@ -1,13 +1,12 @@
-"""Everything the services need, opened once by the app's lifespan (or the CLI).
+"""Everything the services need, built once by the composition root (gateway/server.py).
 
-The clients sit behind the interfaces of clients/base.py and store/base.py: `open()` wires
+The clients sit behind the interfaces of clients/base.py and store/base.py: the root wires
 the real ones, unit tests build a `Backends` from fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from gateway.services.record_cache import RecordCache
 from gateway.services.single_flight import SingleFlight
 from gateway.store.base import ImageStore
 
-log = logging.getLogger("gateway")
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -65,35 +63,6 @@ class Backends:
             leftovers=Leftovers(vectors, store),
             models=search_models(settings.models.enabled),
         )
-
-    @classmethod
-    async def open(cls, settings: Settings, check_collections: bool = True) -> Backends:
-        # Imported here: only the real wiring needs the client libraries.
-        from gateway.clients.milvus import VectorIndex
-        from gateway.clients.triton import TritonClient
-        from gateway.store.factory import open_store
-
-        backends = cls.create(
-            settings,
-            TritonClient(settings.triton),
-            VectorIndex(settings.milvus),
-            await open_store(settings.store),
-        )
-        try:
-            if check_collections:
-                await backends.ensure_collections()
-        except PicSearchError as exc:
-            if exc.kind is ErrorKind.MISCONFIGURED:
-                # Collections of other weights: serve nothing from them (every use answers
-                # model_mismatch, readiness fails) but stay up, so `pic-search reindex` can
-                # rebuild them through this service's admin API.
-                log.error("%s", exc.message)
-            elif exc.kind is not ErrorKind.UNAVAILABLE:
-                await backends.close()
-                raise
-            # Triton or Milvus is not up yet: start anyway, stay unready, retry on use.
-        backends.leftovers.start()
-        return backends
 
     async def close(self) -> None:
         await self.leftovers.stop()

@@ -1,11 +1,12 @@
-"""A collection built with other weights: the gateway refuses to start, `pic-search
-reindex` re-embeds the stored originals into a new collection and moves the alias."""
+"""A collection built with other weights: the gateway serves nothing from it (unready,
+every use answers model_mismatch) but stays up, and `pic-search reindex`, through the
+service's admin API, re-embeds the stored originals into a new collection and moves the
+alias."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import threading
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from tests.integration.conftest import (
     RunningTriton,
     isolated_gateway,
 )
-from tests.integration.support import pic_search
+from tests.integration.support import pic_search, wait_until
 
 ALIAS = "rx_clip"
 FIELDS = ["id", "embedding", "created_at", "metadata"]
@@ -120,9 +121,13 @@ class AliasWatcher(threading.Thread):
 
 
 def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
-    gateway_factory: GatewayFactory, triton: RunningTriton, milvus: RunningMilvus, tmp_path: Path
+    gateway_factory: GatewayFactory,
+    triton: RunningTriton,
+    milvus: RunningMilvus,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
 ) -> None:
-    env = {"PIC_SEARCH_STORE__PATH": str(tmp_path / "store")}
+    env = {"PIC_SEARCH_STORE__PATH": str(tmp_path_factory.mktemp("rx-store") / "store")}
     files = [images.save(images.photo(n), "JPEG") for n in ("coffee", "moon", "page")]
     ids = [hashlib.sha256(d).hexdigest() for d in files]
     with gateway_factory("rx", env) as gateway, gateway.client() as client:
@@ -135,9 +140,10 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
 
     other = _replace_with_other_weights(milvus.uri, built)
     other_rows = _rows(milvus_client, ALIAS, ids)
-    # The gateway exits at startup, saying what to do, instead of mixing vectors.
-    with pytest.raises(RuntimeError, match="pic-search reindex"), gateway_factory("rx", env):
-        pass
+    # The gateway stays up to be reindexed, but unready and serving nothing of the other
+    # weights' vectors, saying what to do.
+    gateway = isolated_gateway("rx", triton, milvus, tmp_path_factory, env)
+    gateway.process.start()
 
     known = {
         "other weights": {i: np.array(r["embedding"]) for i, r in other_rows.items()},
@@ -149,23 +155,24 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
     watchers = [AliasWatcher(milvus.uri, level, ids, known) for level in ("Session", "Strong")]
     for watcher in watchers:
         watcher.start()
-    cli_env = {
-        **os.environ,
-        **env,
-        "PIC_SEARCH_TRITON__URL": triton.grpc_url,
-        "PIC_SEARCH_MILVUS__URI": milvus.uri,
-        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "rx_",
-    }
     try:
-        result = pic_search("reindex", env=cli_env)
+        with gateway.client() as client:
+            wait_until(lambda: _answers(client))
+            assert client.get("/readyz").status_code == 503
+            refused = client.get("/v1/search/text", params={"q": "coffee"})
+            assert refused.json()["error"]["code"] == "model_mismatch", refused.text
+            assert "pic-search reindex" in refused.json()["error"]["message"]
+            # From another folder, as a person would run it: only the URL says where.
+            result = pic_search("reindex", "--url", gateway.url, cwd=tmp_path)
     finally:
+        gateway.process.stop()
         for watcher in watchers:
             watcher.stop.set()
             watcher.join(timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{ALIAS}: now" in result.stdout and "(3 images)" in result.stdout
-    assert "rx_vgg16: already built" in result.stdout
+    assert ALIAS in result.stdout and "rebuilt" in result.stdout
     assert other not in milvus_client.list_collections()
+    assert list(tmp_path.iterdir()) == []  # the CLI created nothing where it ran
 
     # Reads through the alias never failed and never saw a mix: the other weights' vectors
     # until the alias moved, then the re-embedded ones.

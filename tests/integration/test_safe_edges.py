@@ -134,7 +134,7 @@ def test_the_grpc_twins_answer_as_http_does(
     edges_gateway: RunningGateway, indexed: list[str]
 ) -> None:
     with grpc.insecure_channel(edges_gateway.grpc_target) as channel:
-        stub = pb_grpc.PicSearchStub(channel)
+        stub = pb_grpc.PicSearchStub(channel)  # type: ignore[no-untyped-call]
         exist = stub.ImagesExist(pb.ImagesExistRequest(ids=["0" * 64, indexed[0]]), timeout=30)
         assert list(exist.existing) == [indexed[0]]
         updated = stub.UpdateMetadata(

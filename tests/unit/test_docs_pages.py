@@ -4,20 +4,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.api.app import create_app
-from gateway.config import Settings
+from tests.unit.api.app_on_fakes import http_on_fakes
 
 # Every src= or href= in a page, and every URL its inline script names.
 URL = re.compile(r"""(?:src|href|spec-url)=["']([^"']+)["']|url:\s*["']([^"']+)["']""")
 
 
-@pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings()))  # no lifespan: the docs need no backend
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with http_on_fakes(tmp_path) as (client, _):
+        yield client
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
