@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from gateway.samples import sample_photos
+from gateway.quality.samples import sample_photos
 from gateway.serving.process import free_port, venv_bin
 from tests.integration.conftest import PROTECTED_KEY, RunningGateway
 
@@ -161,3 +161,25 @@ def test_models_list_reads_the_gateway(cli_gateway: RunningGateway, tmp_path: Pa
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert rows["clip"][4] == "yes" and rows["resnet50"][4] == "no"
     assert "no gateway answered" not in result.stdout
+
+
+def test_the_same_rules_hold_over_grpc(cli_gateway: RunningGateway, tmp_path: Path) -> None:
+    photo = _photo(tmp_path, "grpc.jpg", b"grpc-index-delete-index")
+    image_id = hashlib.sha256(photo.read_bytes()).hexdigest()
+    grpc = ["--grpc", cli_gateway.grpc_target]
+    index = ["index", str(photo), *grpc, "--journal", str(tmp_path / "j")]
+    assert "indexed 1" in _cli(*index, cwd=tmp_path).stdout
+    refused = _cli("delete", "--ids", image_id, *grpc, cwd=tmp_path)
+    assert refused.returncode == 2 and _held(cli_gateway, image_id)
+    deleted = _cli("delete", "--ids", image_id, "--yes", *grpc, cwd=tmp_path)
+    assert "deleted 1 image" in deleted.stdout, deleted.stdout + deleted.stderr
+
+    again = _cli(*index, "--metadata", '{"album": "grpc"}', cwd=tmp_path)
+
+    assert "indexed 1, duplicate 0" in again.stdout, again.stdout + again.stderr
+    edited = _cli("edit", image_id, "--unset", "album", "--set", "k=v", *grpc, cwd=tmp_path)
+    assert edited.returncode == 0 and "k = v" in edited.stdout and "album" not in edited.stdout
+    checked = _cli("check", *grpc, cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.strip().endswith("consistent")
+    stopped = _cli("stats", "--grpc", f"127.0.0.1:{free_port()}", cwd=tmp_path)
+    _one_line_error(stopped, 1, "cannot reach")
