@@ -31,6 +31,8 @@ RUN python -c "import tomllib, re; deps = tomllib.load(open('pyproject.toml', 'r
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['serving']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
  && pip install -r /tmp/requirements.txt
 COPY gateway ./gateway
+# The cutoff=auto rules bench chose: `models build` writes them into the configs.
+COPY bench/results/cutoff.json ./bench/results/cutoff.json
 RUN pip install --no-deps .
 RUN groupadd --system --gid 10001 builder \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/builder builder \

@@ -104,9 +104,17 @@ def build(
             "(the trials go to provenance.json). Random weights keep the registry's runner.",
         ),
     ] = True,
+    cutoff_rules: Annotated[
+        Path,
+        typer.Option(
+            help="The `cutoff=auto` thresholds `python -m bench --only cutoff` chose; a model "
+            "whose weights have one gets it in its config (absent file: no rules)."
+        ),
+    ] = Path("bench/results/cutoff.json"),
 ) -> None:
     """Export the enabled models as SavedModels and ONNX files with their Triton configs."""
     from gateway.config import get_settings
+    from gateway.export.cutoff_rules import thresholds
     from gateway.export.repository import build_repository
     from gateway.export.triton_config import ServingOptions
     from gateway.export.weights import WeightsUnavailableError
@@ -122,7 +130,10 @@ def build(
             typer.echo(f"{output} already holds every model asked for")
             return
     options = ServingOptions(
-        tensorrt_fp16, parse_cpu_runners(cpu_runner or []), choose_precision=choose_precision
+        tensorrt_fp16,
+        parse_cpu_runners(cpu_runner or []),
+        choose_precision=choose_precision,
+        cutoffs=thresholds(cutoff_rules),
     )
     try:
         per_model, default = parse_weights(weights or ["pretrained"], seed)

@@ -23,6 +23,8 @@ class ModelServing:
     weights: str
     runtime: str
     precision: str
+    # The `cutoff=auto` threshold chosen for these weights, if the build had one.
+    cutoff: float | None = None
 
 
 @dataclass(frozen=True)

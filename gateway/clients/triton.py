@@ -13,6 +13,7 @@ from gateway.clients.retry import with_retries
 from gateway.config import TritonSettings
 from gateway.errors import PicSearchError, TritonUnavailableError
 from gateway.models.spec import (
+    CUTOFF_PARAMETER,
     PRECISION_PARAMETER,
     PROVENANCE_PARAMETER,
     RUNTIME_PARAMETER,
@@ -103,10 +104,12 @@ class TritonClient:
                 str(parameters[key].string_value or "unknown") if key in parameters else "unknown"
             )
 
+        cutoff = parameters[CUTOFF_PARAMETER].string_value if CUTOFF_PARAMETER in parameters else ""
         return ModelServing(
             weights=value(PROVENANCE_PARAMETER),
             runtime=value(RUNTIME_PARAMETER),
             precision=value(PRECISION_PARAMETER),
+            cutoff=float(cutoff) if cutoff else None,
         )
 
     def _unavailable(self, model: str, exc: InferenceServerException) -> PicSearchError:

@@ -7,6 +7,8 @@ in the server. Two variants share one `dynamic_batching` block:
   (`--model-config-name=onnx`; Compose and Kubernetes);
 - `configs/cpu.pbtxt`: the Python-backend runner on CPU (local stack, tests, benchmarks,
   CPU containers; `--model-config-name=cpu`), its runtime and precision as parameters.
+Both record the weights provenance and, where bench chose one for those weights, the
+`cutoff=auto` threshold (export/cutoff_rules.py) in `parameters`, where the gateway reads them.
 The TensorFlow backend's `config.pbtxt` is gone with the backend (last shipped in 25.02).
 """
 
@@ -21,6 +23,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from gateway.export import cpu_runtimes
 from gateway.models.spec import (
+    CUTOFF_PARAMETER,
     PRECISION_PARAMETER,
     PROVENANCE_PARAMETER,
     RUNTIME_PARAMETER,
@@ -49,6 +52,8 @@ class ServingOptions:
     # Image models with real weights and no runner asked for: measure each precision this
     # CPU offers at build and take the fastest that keeps the rankings (runner_choice.py).
     choose_precision: bool = False
+    # (fingerprint, min_score): the `cutoff=auto` rules bench chose (export/cutoff_rules.py).
+    cutoffs: tuple[tuple[str, float], ...] = ()
 
     def cpu_runner(self, spec: TritonModelSpec) -> CpuRunner:
         return dict(self.cpu_runners).get(spec.name, spec.cpu)
@@ -94,6 +99,10 @@ def build_config(
         )
     )
     config.parameters[PROVENANCE_PARAMETER].string_value = provenance
+    # Only for the exact weights the threshold was chosen on: other weights score otherwise.
+    cutoff = dict(options.cutoffs).get(f"{spec.name}@{provenance}")
+    if cutoff is not None:
+        config.parameters[CUTOFF_PARAMETER].string_value = repr(cutoff)
     return config
 
 

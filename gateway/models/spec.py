@@ -17,6 +17,9 @@ PROVENANCE_PARAMETER = "weights_provenance"
 # ties them), reported by `/v1/stats`.
 RUNTIME_PARAMETER = "runtime"
 PRECISION_PARAMETER = "precision"
+# The `cutoff=auto` threshold chosen for exactly these weights on labeled photos (the exporter
+# writes it from bench/results/cutoff.json when the fingerprint matches; else it is absent).
+CUTOFF_PARAMETER = "cutoff_min_score"
 
 TritonDType = Literal["UINT8", "INT32", "FP32"]
 ResizePolicy = Literal["direct", "shortest_side_center_crop"]

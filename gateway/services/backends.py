@@ -42,6 +42,8 @@ class Backends:
     fingerprints: dict[str, str] = field(default_factory=dict)
     # Search model name -> the weights provenance of its image model.
     provenance: dict[str, str] = field(default_factory=dict)
+    # Search model name -> its `cutoff=auto` threshold, as the model's Triton config records it.
+    cutoffs: dict[str, float | None] = field(default_factory=dict)
     collections_ready: bool = False
     # Image ids being ingested by this gateway: one ingest per id at a time.
     ingests: SingleFlight = field(default_factory=SingleFlight)
@@ -101,9 +103,10 @@ class Backends:
 
     async def fingerprint(self, model: SearchModel) -> str:
         """What the collection's vectors depend on: the Triton model and its weights."""
-        provenance = await self.triton.provenance(model.image_model)
-        self.provenance[model.name] = provenance
-        return f"{model.image_model.name}@{provenance}"
+        serving = await self.triton.serving(model.image_model)
+        self.provenance[model.name] = serving.weights
+        self.cutoffs[model.name] = serving.cutoff
+        return f"{model.image_model.name}@{serving.weights}"
 
     def image_specs(self) -> list[TritonModelSpec]:
         return [model.image_model for model in self.models]

@@ -2,25 +2,23 @@
 
 A fixed threshold means little across models (their scores live on different scales), so
 `auto` uses a threshold chosen for the exact weights being served, on a labeled set of real
-photos (`bench/cutoff.py` chooses it and records its precision and recall). The rules are
-keyed by fingerprint (Triton model + weights provenance): weights without a rule, random
-ones above all, get every result back and a message saying no meaningful cutoff exists.
+photos: `python -m bench --only cutoff` chooses it per fingerprint (Triton model + weights
+provenance) into bench/results/cutoff.json, `pic-search models build` writes it into the
+model's Triton config when the fingerprint matches, and the gateway reads it from there with
+the weights. Weights without a rule, random ones above all, get every result back and a
+message saying no meaningful cutoff exists.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
 from gateway.errors import ValidationError
 from gateway.models.spec import is_random
 
 Mode = Literal["none", "min_score", "auto"]
-RULES_FILE = "cutoffs.json"
 
 
 @dataclass(frozen=True)
@@ -54,23 +52,15 @@ def check_request(min_score: float | None, cutoff: str | None) -> CutoffRequest:
     return CutoffRequest("auto" if cutoff == "auto" else "none")
 
 
-@cache
-def rules() -> dict[str, dict[str, Any]]:
-    """fingerprint -> {"min_score": ..., "precision": ..., "recall": ...}."""
-    text = resources.files("gateway.models").joinpath(RULES_FILE).read_text()
-    loaded: dict[str, dict[str, Any]] = json.loads(text)["rules"]
-    return loaded
-
-
-def resolve(request: CutoffRequest, fingerprint: str) -> Cutoff:
-    """The threshold to apply (none for `none`, or for `auto` without a rule)."""
+def resolve(request: CutoffRequest, fingerprint: str, rule: float | None) -> Cutoff:
+    """The threshold to apply (none for `none`, or for `auto` without a `rule`: the threshold
+    the served model's config records for its weights)."""
     if request.mode == "min_score":
         return Cutoff("min_score", request.min_score)
     if request.mode == "none":
         return Cutoff("none")
-    rule = rules().get(fingerprint)
     if rule is not None:
-        return Cutoff("auto", float(rule["min_score"]))
+        return Cutoff("auto", rule)
     weights = fingerprint.partition("@")[2]
     if is_random(weights):
         why = f"{weights} scores do not separate matches from the rest"

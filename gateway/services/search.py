@@ -152,7 +152,9 @@ async def _search(
             checked.expression,
         )
     hits = [h for h in hits if h.id != exclude][:top_k]
-    cutoff = resolve_cutoff(checked.cutoff, backends.fingerprints.get(model.name, ""))
+    cutoff = resolve_cutoff(
+        checked.cutoff, backends.fingerprints.get(model.name, ""), backends.cutoffs.get(model.name)
+    )
     if cutoff.min_score is not None:
         kept = [h for h in hits if h.score >= cutoff.min_score]
         cutoff = replace(cutoff, cut=len(hits) - len(kept))

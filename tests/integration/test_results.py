@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.services.cutoff import rules as cutoff_rules
+from gateway.export.cutoff_rules import rules as cutoff_rules
 from tests.integration.conftest import (
     RunningGateway,
     RunningMilvus,
