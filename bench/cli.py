@@ -14,25 +14,20 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from bench.common import RESULTS, Context, Stack, other_cpu, served_weights
+from bench.common import RESULTS, Context, Stack, served_weights
 from gateway.config import get_settings
 from gateway.serving.process import lower_own_priority
 
 Needs = Literal["none", "milvus", "triton", "gateway"]
 # name -> (module, what it needs running); the order is the order they run in.
 BENCHMARKS: dict[str, tuple[str, Needs]] = {
-    "preprocess": ("bench.preprocess", "none"),
-    "ingest": ("bench.ingest", "gateway"),
-    "search_latency": ("bench.search_latency", "gateway"),
     "throughput": ("bench.throughput", "gateway"),
-    "grpc_vs_http": ("bench.grpc_vs_http", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
     "cutoff": ("bench.cutoff", "triton"),
-    # Starts Tritons and gateways of its own (before/after), on the run's Milvus.
-    "precision": ("bench.precision", "milvus"),
+    # In-process runtimes on the local copy of the models (its provenance.json: the weights).
+    "precision": ("bench.precision", "none"),
     "vector_search": ("bench.vector_search", "milvus"),
-    "delete": ("bench.delete", "gateway"),
     "locust": ("bench.load", "gateway"),
     "vector_search_1m": ("bench.vector_search", "milvus"),
     "soak": ("bench.load", "gateway"),
@@ -44,6 +39,11 @@ NOT_DEFAULT = ("vector_search_1m", "soak")
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="seconds per benchmark (smoke run)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: regenerate docs/performance.md from bench/results",
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -75,6 +75,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.report_only:
+        from bench.report import write_page
+
+        print(f"[bench] wrote {write_page(args.results_dir or RESULTS)}", flush=True)
+        return 0
     names = args.only or [n for n in BENCHMARKS if n not in NOT_DEFAULT]
     names = [n for n in BENCHMARKS if n in names]
     results_dir = args.results_dir or (RESULTS / "tiny" if args.tiny else RESULTS)
@@ -94,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
                 module_name, _ = BENCHMARKS[name]
                 ctx.log(f"== {name} ==")
                 started = time.monotonic()
-                ctx.others_at_start = other_cpu()
                 try:
                     module: Any = importlib.import_module(module_name)
                     runner = getattr(module, f"run_{name}", None) or module.run
@@ -106,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if not args.tiny and args.results_dir is None:
-        from bench.report import update_readme
+        from bench.report import write_page
 
-        update_readme(results_dir)
+        write_page(results_dir)
     if failed:
         print(f"[bench] FAILED: {', '.join(failed)}", flush=True)
         return 1

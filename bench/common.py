@@ -20,10 +20,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import psutil
 from matplotlib.figure import Figure
 
 from gateway.config import get_settings
+from gateway.export import cpu_runtimes
 from gateway.models.registry import triton_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +51,6 @@ class Context:
     workdir: Path  # scratch space, deleted after the run
     run_id: str = field(default_factory=lambda: os.urandom(4).hex())
     weights: dict[str, str] = field(default_factory=dict)  # Triton model -> provenance
-    # CPU seconds of processes outside this run, when the current benchmark started.
-    others_at_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def log(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -78,40 +76,8 @@ def target(
     }
 
 
-def _our_cpu_s() -> float:
-    """CPU seconds used by this process and everything it started (live or reaped)."""
-    total = 0.0
-    me = psutil.Process()
-    for proc in (me, *me.children(recursive=True)):
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (not idle, not waiting on I/O)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def other_cpu() -> tuple[float, float, float]:
-    """A snapshot (time, machine busy seconds, our busy seconds): the machine is shared,
-    and a benchmark is only as good as the quiet it ran in."""
-    return time.monotonic(), _machine_busy_s(), _our_cpu_s()
-
-
-def other_cores_since(start: tuple[float, float, float]) -> float:
-    """Mean number of cores kept busy by processes this run did not start, since `start`."""
-    started, machine_before, ours_before = start
-    if started == 0.0:
-        return float("nan")
-    now, machine_now, ours_now = other_cpu()
-    others = (machine_now - machine_before) - (ours_now - ours_before)
-    return max(others, 0.0) / max(now - started, 1e-9)
+_NOTABLE_FLAGS = frozenset(("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
+    "avx512_fp16", "amx_bf16", "amx_int8", "avx_vnni"))  # fmt: skip
 
 
 def machine(tiny: bool) -> dict[str, Any]:
@@ -132,7 +98,9 @@ def machine(tiny: bool) -> dict[str, Any]:
         pass
     return {
         "cpu_model": model,
-        "cpu_flags": cpu_flags(),
+        # The SIMD flags that decide which kernels (and precisions) the runtimes pick here.
+        "cpu_flags": sorted(cpu_runtimes.cpu_flags() & _NOTABLE_FLAGS),
+        "lscpu": lscpu_summary(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
@@ -144,31 +112,28 @@ def machine(tiny: bool) -> dict[str, Any]:
     }
 
 
-# The flags that decide which kernels inference runtimes pick on this CPU.
-_NOTABLE_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16",
-                  "amx_bf16", "amx_int8", "avx_vnni")  # fmt: skip
+# The lscpu lines that describe the machine a result was measured on (docs/performance.md).
+_LSCPU_KEYS = (
+    "Architecture",
+    "Model name",
+    "CPU(s)",
+    "Thread(s) per core",
+    "Core(s) per socket",
+    "Socket(s)",
+    "L2 cache",
+    "L3 cache",
+    "Hypervisor vendor",
+    "Virtualization type",
+)
 
 
-def cpu_flags() -> list[str]:
-    """The notable SIMD flags `lscpu` reports (falls back to /proc/cpuinfo)."""
+def lscpu_summary() -> dict[str, str]:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        out = ""
-    lines = out.splitlines() or _cpuinfo_lines()
-    flags: set[str] = set()
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "flags":
-            flags.update(value.split())
-    return [f for f in _NOTABLE_FLAGS if f in flags]
-
-
-def _cpuinfo_lines() -> list[str]:
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
+        return {}
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {k: fields[k].strip() for k in _LSCPU_KEYS if k in fields}
 
 
 def served_weights(stack: Stack) -> dict[str, str]:
@@ -205,11 +170,7 @@ def write_result(
     ctx.results_dir.mkdir(parents=True, exist_ok=True)
     body = {
         "benchmark": name,
-        "machine": {
-            **machine(ctx.tiny),
-            # With the stack given by URL, its servers count as "other" too.
-            "other_processes_busy_cores": other_cores_since(ctx.others_at_start),
-        },
+        "machine": machine(ctx.tiny),
         "weights": ctx.weights,
         "targets": targets,
         "results": results,

@@ -1,35 +1,35 @@
 """Choosing `cutoff=auto`: a score threshold per model, on a labeled set of real photos.
 
-Every image of the labeled set (`gateway.labeled_set`: tiles of real photographs, and LFW
+Every image of the labeled set (`gateway.quality.labeled_set`: tiles of real photographs, and LFW
 faces and non-faces) queries all the others; a result is relevant when it shares the query's
 class. For each model the threshold that maximises F1 over the top 10 results is chosen on
 half of the queries (even positions) and its precision and recall are reported on the other
 half, beside the no-cutoff baseline: precision = relevant results kept / results kept,
 recall = relevant results kept / relevant results in the top 10. Weights that are random
-get no rule (their scores carry no meaning); a full run writes the rules of the others to
-`gateway/models/cutoffs.json`, keyed by fingerprint (Triton model @ weights provenance).
+get no rule (their scores carry no meaning). The result file, bench/results/cutoff.json, is
+the rules' source: `pic-search models build` writes each model's threshold into its Triton
+config when the weights it builds have the fingerprint (Triton model @ weights provenance)
+the threshold was chosen for (gateway/export/cutoff_rules.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import ROOT, Context, figure, target, write_result
+from bench.common import Context, figure, target, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings, get_settings
-from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, is_random
 from gateway.quality.labeled import prepared_inputs
+from gateway.quality.labeled_set import labeled_images
 
 TOP_K = 10
-RULES = ROOT / "gateway" / "models" / "cutoffs.json"
 GRID = np.round(np.arange(-1.0, 1.0001, 0.0025), 4)
 
 
@@ -103,7 +103,6 @@ def run(ctx: Context) -> dict[str, Any]:
     ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
     embedded, labels = asyncio.run(_embed_all(ctx.stack.triton_grpc, classes))
     per_model: dict[str, Any] = {}
-    rules: dict[str, Any] = {}
     for model, (vectors, provenance) in embedded.items():
         top, relevant = _top_k(vectors, labels)
         threshold, fit, held, baseline = _choose(top, relevant)
@@ -120,17 +119,6 @@ def run(ctx: Context) -> dict[str, Any]:
             "no_cutoff": {"precision": baseline.precision, "recall": baseline.recall},
             "note": "random weights: no meaningful cutoff exists" if random else "",
         }  # fmt: skip
-        if not random:
-            rules[fingerprint] = {
-                "min_score": threshold,
-                "precision": held.precision,
-                "recall": held.recall,
-                "no_cutoff_precision": baseline.precision,
-            }
-    if not ctx.tiny and rules:
-        body = json.loads(RULES.read_text())
-        body["rules"] = rules
-        RULES.write_text(json.dumps(body, indent=2) + "\n")
     results = {"images": len(labels), "classes": len(classes), "top_k": TOP_K,
                "models": per_model}  # fmt: skip
     real = {n: m for n, m in per_model.items() if not m["random_weights"]}

@@ -1,21 +1,15 @@
 """Evidence of where the time goes: Triton's per-model statistics, the gateway's per-stage
-Prometheus timings, and a py-spy profile of the gateway process."""
+Prometheus timings, and the CPU each server kept busy."""
 
 from __future__ import annotations
 
 import collections
 import json
-import shutil
-import subprocess
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import psutil
 
-from gateway.serving.process import venv_bin
-
-PY_SPY_RATE = 50
 _STAT_KINDS = ("queue", "compute_input", "compute_infer", "compute_output", "success")
 
 
@@ -87,75 +81,6 @@ def stage_delta(
         if spent > 0 and per > 0:
             out[f"{stage}_ms"] = spent * 1000 / per
     return out
-
-
-def py_spy_available() -> str | None:
-    found = venv_bin() / "py-spy"
-    return str(found) if found.exists() else shutil.which("py-spy")
-
-
-def py_spy_start(pid: int, out: Path, seconds: int) -> subprocess.Popen[bytes] | None:
-    """Samples `pid` for `seconds` (non-blocking, so the profiled process is not paused)."""
-    exe = py_spy_available()
-    if exe is None:
-        return None
-    argv = [
-        exe,
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(seconds),
-        "--rate",
-        str(PY_SPY_RATE),
-        "--nonblocking",
-        "--format",
-        "raw",
-        "--output",
-        str(out),
-    ]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def py_spy_summary(raw: Path, seconds: float, top: int = 8) -> dict[str, Any]:
-    """Collapsed stacks -> how busy the process was (active samples per sampling tick,
-    summed over threads: 1.0 is one core) and the functions holding most samples, by self
-    time (the leaf frame) and by the innermost project frame on the stack."""
-    if not raw.exists():
-        return {"error": "py-spy wrote no profile (ptrace not permitted?)"}
-    leaves: collections.Counter[str] = collections.Counter()
-    ours: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = stack.split(";")
-        leaves[_frame(frames[-1])] += count
-        project = [f for f in frames if "(gateway/" in f and "gateway/cli/" not in f]
-        if project:
-            ours[_frame(project[-1])] += count
-    if total == 0:
-        return {"samples": 0}
-    return {
-        "samples": total,
-        "busy_cores": total / (seconds * PY_SPY_RATE),
-        "self_top": [{"frame": f, "share": c / total} for f, c in leaves.most_common(top)],
-        "innermost_gateway_frame_top": [
-            {"frame": f, "share": c / total} for f, c in ours.most_common(top)
-        ],
-    }
-
-
-def _frame(frame: str) -> str:
-    # py-spy frames look like "function (path/to/file.py:123)".
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    path, _, line = where.rpartition(":")
-    short = "/".join(Path(path).parts[-2:]) if path else where
-    return f"{name} ({short}:{line})" if line else name
 
 
 def _role(proc: psutil.Process, gateway_pid: int | None) -> str | None:

@@ -1,5 +1,5 @@
-"""Locust, headless: the mixed load test (`locust`) and the soak (`soak`), which also
-follows the gateway's memory (RSS) while a fixed number of users keep it busy."""
+"""Locust, headless, against the gateway: the mixed load (`locust`) and the longer soak
+(`soak`); both follow the gateway's memory (RSS) and count every failure."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from subprocess import DEVNULL
 from typing import Any
 
 import numpy as np
@@ -96,34 +97,86 @@ def _failures(prefix: Path) -> list[dict[str, str]]:
 
 
 def run_locust(ctx: Context) -> dict[str, Any]:
+    """The mixed load: what a library's users do, as many as the machine serves."""
     users, seconds = (4, 8) if ctx.tiny else (16, 60)
-    prefix = ctx.results_dir / "locust"
+    return _run(ctx, "locust", users, seconds, think_s=1.0)
+
+
+def run_soak(ctx: Context) -> dict[str, Any]:
+    """Fewer users for longer: zero errors, and the gateway's memory over time."""
+    users, seconds = (4, 8) if ctx.tiny else (8, 180)
+    return _run(ctx, "soak", users, seconds, think_s=0.5)
+
+
+def _run(ctx: Context, name: str, users: int, seconds: int, think_s: float) -> dict[str, Any]:
     ctx.results_dir.mkdir(parents=True, exist_ok=True)
+    prefix = ctx.results_dir / name if name == "locust" else ctx.workdir / name
     argv = locust_argv(ctx.stack.gateway_url, users, seconds, prefix)
-    ctx.log(f"locust: {users} users for {seconds} s against {ctx.stack.gateway_url}")
-    subprocess.run(argv, capture_output=True, timeout=seconds + 180, cwd=ROOT)
+    gateway = psutil.Process(ctx.stack.gateway_pid) if ctx.stack.gateway_pid else None
+    ctx.log(f"{name}: {users} users for {seconds} s against {ctx.stack.gateway_url}")
+    rss: list[tuple[float, float]] = []  # (s, gateway MiB), when this run started the gateway
+    started = time.monotonic()
+    env = {**os.environ, "BENCH_THINK_S": str(think_s)}
+    with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=DEVNULL, stderr=DEVNULL) as locust:
+        try:
+            while locust.poll() is None:
+                if gateway is not None:
+                    rss.append((time.monotonic() - started, _rss_mib(gateway)))
+                time.sleep(1.0 if ctx.tiny else 2.0)
+        finally:
+            if locust.poll() is None:
+                locust.terminate()
     stats = read_stats(prefix)
-    history = read_history(prefix)
-    total = stats.get("Aggregated", {})
+    total = stats.get("Aggregated", {"requests": 0, "failures": 0})
+    mib = [r for _, r in rss]
+    fifth = max(1, len(mib) // 5)
+    start_mib = float(np.median(mib[:fifth])) if mib else None
+    end_mib = float(np.median(mib[-fifth:])) if mib else None
+    memory = f"; gateway RSS {start_mib:.0f} -> {end_mib:.0f} MiB" if mib else ""
     results = {
         "users": users,
         "seconds": seconds,
-        "think_time_s": [0.0, 1.0],
+        "think_time_s": [0.0, think_s],
         "command": " ".join(Path(a).name if a.endswith(".py") else a for a in argv),
+        "requests": total["requests"],
+        "failures": total["failures"],
         "endpoints": stats,
-        "failures": _failures(prefix),
+        "failure_samples": _failures(prefix),
+        "rss_mib": [[round(t, 1), round(r, 1)] for t, r in rss],
+        "rss_start_mib": start_mib,
+        "rss_end_mib": end_mib,
         "headline": (
             f"{users} users, {seconds} s: {total.get('requests_per_s', 0):.1f} requests/s, "
             f"p50 {total.get('p50_ms', 0):.0f} ms, p95 {total.get('p95_ms', 0):.0f} ms, "
-            f"{total.get('failures', 0)} failures of {total.get('requests', 0)}"
+            f"{total['failures']} failures of {total['requests']}{memory}"
         ),
     }
-    fig, axes = figure(2, 1, width=8)
+    clean = total["requests"] > 0 and total["failures"] == 0
+    targets = [
+        target(
+            f"{name} ({users} users, {seconds} s): zero errors",
+            "0 failures",
+            total["failures"],
+            clean,
+            "" if clean else f"failures: {results['failure_samples'][:3]}",
+            f"{total['failures']} failures in {total['requests']} requests{memory}",
+        )
+    ]
+    write_result(ctx, name, results, targets, _plot(name, stats, read_history(prefix), rss))
+    return results
+
+
+def _plot(
+    name: str,
+    stats: dict[str, dict[str, Any]],
+    history: dict[str, list[float]],
+    rss: list[tuple[float, float]],
+) -> Any:
+    fig, axes = figure(3, 1, width=11)
     axes[0][0].plot(history["t"], history["rps"], label="requests/s")
     axes[0][0].plot(history["t"], history["fps"], label="failures/s", color="#c44")
-    axes[0][0].set_xlabel("s")
+    axes[0][0].set(xlabel="s", title=f"{name}: the locust mix")
     axes[0][0].legend(fontsize=7)
-    axes[0][0].set_title(f"locust mix, {users} users")
     names = [n for n in stats if n != "Aggregated"]
     axes[0][1].barh(names, [stats[n]["p50_ms"] for n in names], label="p50")
     axes[0][1].barh(
@@ -136,84 +189,9 @@ def run_locust(ctx: Context) -> dict[str, Any]:
     axes[0][1].set_xlabel("ms")
     axes[0][1].tick_params(axis="y", labelsize=7)
     axes[0][1].legend(fontsize=7)
-    write_result(ctx, "locust", results, [], fig)
-    return results
-
-
-def run_soak(ctx: Context) -> dict[str, Any]:
-    users, seconds, every = (4, 8, 1.0) if ctx.tiny else (8, 180, 2.0)
-    prefix = ctx.workdir / "soak"
-    argv = locust_argv(ctx.stack.gateway_url, users, seconds, prefix)
-    gateway = psutil.Process(ctx.stack.gateway_pid) if ctx.stack.gateway_pid else None
-    ctx.log(
-        f"soak: {users} users for {seconds} s; gateway RSS "
-        f"{'sampled every ' + str(every) + ' s' if gateway else 'not known (no pid)'}"
-    )
-    samples: list[tuple[float, float]] = []
-    started = time.monotonic()
-    env = {**os.environ, "BENCH_THINK_S": "0.5"}
-    with subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    ) as locust:
-        try:
-            while locust.poll() is None:
-                if gateway is not None:
-                    samples.append((time.monotonic() - started, _rss_mib(gateway)))
-                time.sleep(every)
-        finally:
-            if locust.poll() is None:
-                locust.terminate()
-    stats = read_stats(prefix)
-    total = stats.get("Aggregated", {"requests": 0, "failures": 0})
-    rss = [r for _, r in samples]
-    fifth = max(1, len(rss) // 5)
-    growth = (np.median(rss[-fifth:]) - np.median(rss[:fifth])) if rss else float("nan")
-    zero_errors = total["requests"] > 0 and total["failures"] == 0
-    results = {
-        "users": users,
-        "seconds": seconds,
-        "requests": total["requests"],
-        "failures": total["failures"],
-        "endpoints": stats,
-        "failure_samples": _failures(prefix),
-        "rss_mib": [[round(t, 1), round(r, 1)] for t, r in samples],
-        "rss_start_mib": float(np.median(rss[:fifth])) if rss else None,
-        "rss_end_mib": float(np.median(rss[-fifth:])) if rss else None,
-        "rss_growth_mib": growth,
-        "headline": (
-            f"{users} users for {seconds} s: {total['requests']} requests, "
-            f"{total['failures']} failures; gateway RSS "
-            + (
-                f"{np.median(rss[:fifth]):.0f} -> {np.median(rss[-fifth:]):.0f} MiB"
-                if rss
-                else "not sampled"
-            )
-        ),
-    }
-    fig, axes = figure(1, 1, width=6.5, height=3.4)
-    if samples:
-        axes[0][0].plot([t for t, _ in samples], rss, color="#37a")
-    axes[0][0].set_xlabel("s")
-    axes[0][0].set_ylabel("gateway RSS MiB")
-    axes[0][0].set_title(f"soak: {total['requests']} requests, {total['failures']} failures")
-    limit = "" if zero_errors else f"failures: {results['failure_samples'][:3]}"
-    display = f"{total['failures']} failures in {total['requests']} requests" + (
-        f"; gateway RSS {np.median(rss[:fifth]):.0f} -> {np.median(rss[-fifth:]):.0f} MiB"
-        if rss
-        else ""
-    )
-    targets = [
-        target(
-            f"soak ({users} users, {seconds} s): zero errors",
-            "0 failures",
-            total["failures"],
-            zero_errors,
-            limit,
-            display,
-        )
-    ]
-    write_result(ctx, "soak", results, targets, fig)
-    return results
+    axes[0][2].plot([t for t, _ in rss], [r for _, r in rss], color="#37a")
+    axes[0][2].set(xlabel="s", ylabel="gateway RSS MiB", title="gateway memory")
+    return fig
 
 
 def _rss_mib(process: psutil.Process) -> float:

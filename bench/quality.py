@@ -12,12 +12,12 @@ import numpy as np
 from bench.common import Context, figure, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import TritonSettings, get_settings
-from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import search_models
 from gateway.models.spec import TritonModelSpec
-from gateway.quality.samples import sample_photos
-from gateway.quality.copy_detection import TRANSFORMS, evaluate_with_triton
+from gateway.quality.copy_detection import TRANSFORMS, Report, Transform, evaluate_served
 from gateway.quality.labeled import LabeledScore, evaluate_labeled, scores_as_dict
+from gateway.quality.labeled_set import labeled_images
+from gateway.quality.samples import sample_photos
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -30,10 +30,9 @@ def run(ctx: Context) -> dict[str, Any]:
     settings = TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600)
     models = search_models(get_settings().models.enabled)
     specs = [m.image_model for m in models]
-    report = asyncio.run(evaluate_with_triton(photos, settings, specs, transforms))
     labeled = labeled_images(per_class=2 if ctx.tiny else None)
     ctx.log(f"quality: labeled set of {sum(len(v) for v in labeled.values())} photos")
-    labeled_scores = asyncio.run(_labeled(labeled, settings, specs))
+    report, labeled_scores = asyncio.run(_evaluate(photos, transforms, labeled, settings, specs))
     results = report.as_dict()
     results["labeled"] = scores_as_dict(labeled_scores)
     results["per_model"] = {
@@ -90,11 +89,16 @@ def run(ctx: Context) -> dict[str, Any]:
     return results
 
 
-async def _labeled(
-    labeled: dict[str, dict[str, bytes]], settings: TritonSettings, specs: list[TritonModelSpec]
-) -> list[LabeledScore]:
+async def _evaluate(
+    photos: dict[str, bytes],
+    transforms: tuple[Transform, ...],
+    labeled: dict[str, dict[str, bytes]],
+    settings: TritonSettings,
+    specs: list[TritonModelSpec],
+) -> tuple[Report, list[LabeledScore]]:
     client = TritonClient(settings)
     try:
-        return await evaluate_labeled(labeled, client.embed, specs, k=5)
+        report = await evaluate_served(photos, client, specs, transforms)
+        return report, await evaluate_labeled(labeled, client.embed, specs, k=5)
     finally:
         await client.close()

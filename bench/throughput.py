@@ -2,7 +2,7 @@
 
 Ingest and image search go through the gateway at 1, 8 and 32 clients. Beside each, the same
 clients send the same work straight to Triton (and, for search, Milvus), in the same run.
-The bulk CLI is measured beside Triton alone too. Each cell runs its two paths in alternating
+Each cell runs its two paths in alternating
 halves, so drift from other load hits both. It records per-stage gateway time, Triton's
 batching, and the cores each server kept busy.
 
@@ -17,21 +17,22 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from bench import diagnose, uploads
 from bench.common import Context, LoadResult, closed_loop, figure, percentiles, target, write_result
-from bench.direct import DirectClients
-from bench.ingest import index_command
-from bench.photos import distinct_photos, write_folder
+from bench.photos import distinct_photos
+from gateway.clients.milvus import VectorIndex
+from gateway.clients.triton import TritonClient
 from gateway.config import Settings
 from gateway.models.registry import search_models
-from gateway.models.spec import SearchModel
+from gateway.models.spec import SearchModel, TritonModelSpec
+from gateway.preprocess import PreparedImage, prepare_image
 
 RATIO_TARGET = 0.90
 # Rounds of each cell in full runs. One round's ratio moved by up to 0.15 from the next one's
@@ -39,35 +40,56 @@ RATIO_TARGET = 0.90
 SEARCH_ROUNDS, INGEST_ROUNDS = 5, 2
 ADDED_P50_BUDGET_MS = 10.0
 TOP_K = 10
-BULK_BATCH, BULK_WORKERS = 16, 2  # the CLI's defaults
 Call = Callable[[int], Awaitable[float | None]]
 DIRECT_MEANS = (
     "a client that decodes and resizes its image itself (prepare_image, in a pool the "
     "gateway's size), then calls every enabled image model at once (ingest) or one model "
-    "and a Milvus search with the gateway's parameters (search); it runs at the gateway's "
-    "CPU priority, as the benchmark's other clients do"
+    "and a Milvus search (search) through the gateway's own Triton and Milvus clients; it "
+    "runs at the gateway's CPU priority, as the benchmark's other clients do"
 )
 
 
-class Direct(DirectClients):
-    """The gateway's inference work without the gateway: same libraries, same parameters."""
+class Direct:
+    """The gateway's inference work without the gateway: its own clients and parameters."""
 
     def __init__(self, ctx: Context, settings: Settings) -> None:
-        super().__init__(ctx, settings)
+        update = {"url": ctx.stack.triton_grpc, "timeout_s": 600.0}
+        self.triton = TritonClient(settings.triton.model_copy(update=update))
+        self.milvus = VectorIndex(settings.milvus.model_copy(update={"uri": ctx.stack.milvus_uri}))
+        self.limits = settings.limits
+        self.cpu = ThreadPoolExecutor(settings.preprocess_pool_size())
         self.models = search_models(settings.models.enabled)
+
+    async def close(self) -> None:
+        await self.triton.close()
+        await self.milvus.close()
+        self.cpu.shutdown()
+
+    async def prepare(
+        self, photos: list[bytes], specs: list[TritonModelSpec], thumbnail: bool
+    ) -> list[PreparedImage]:
+        """As the gateway prepares uploads (with a thumbnail) or queries (without)."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(
+            *(
+                loop.run_in_executor(self.cpu, prepare_image, d, specs, self.limits, thumbnail)
+                for d in photos
+            )
+        )
 
     async def ingest(self, photos: list[bytes]) -> None:
         """Decode, then every enabled image model at once on the whole batch."""
         specs = [m.image_model for m in self.models]
         prepared = await self.prepare(photos, specs, thumbnail=True)
         await asyncio.gather(
-            *(self.embed(s, np.stack([p.inputs[s.name] for p in prepared])) for s in specs)
+            *(self.triton.embed(s, np.stack([p.inputs[s.name] for p in prepared])) for s in specs)
         )
 
     async def search_image(self, data: bytes, model: SearchModel, collection: str) -> None:
         (prepared,) = await self.prepare([data], [model.image_model], thumbnail=False)
-        vector = await self.embed(model.image_model, prepared.inputs[model.image_model.name][None])
-        await self.search(collection, vector[0], TOP_K)
+        spec = model.image_model
+        vector = await self.triton.embed(spec, prepared.inputs[spec.name][None])
+        await self.milvus.search(collection, vector[0].tolist(), TOP_K)
 
 
 class Probe:
@@ -215,8 +237,6 @@ async def _run(ctx: Context) -> dict[str, Any]:
             )
             search[str(c)]["model"] = default.name
 
-        # Enough images that the CLI's own start-up (a few seconds) is a small share.
-        bulk = await _bulk(ctx, direct, probe, 8 if ctx.tiny else 192)
     finally:
         await http.close()
         await direct.close()
@@ -226,10 +246,9 @@ async def _run(ctx: Context) -> dict[str, Any]:
         "nice_below_triton": settings.stack.nice_below_triton,
         "ingest_one_image_per_request": ingest,
         "image_search": search,
-        "bulk_cli": bulk,
-        "headline": _headline(ingest, search, bulk),
+        "headline": _headline(ingest, search),
     }
-    write_result(ctx, "throughput", results, _targets(ingest, search, bulk), _plot(ingest, search))
+    write_result(ctx, "throughput", results, _targets(ingest, search), _plot(ingest, search))
     return results
 
 
@@ -250,47 +269,7 @@ async def _default_model(
     return next(m for m in models if m.name == name), collection
 
 
-async def _bulk(ctx: Context, direct: Direct, probe: Probe, count: int) -> dict[str, Any]:
-    """`pic-search index` (batches of 16, 2 workers) beside Triton fed the same way."""
-    photos = distinct_photos(2 * count, seed=f"throughput-bulk-{ctx.run_id}")
-    folder = ctx.workdir / "throughput-bulk"
-    write_folder(folder, photos[:count])
-    ctx.log(f"throughput: bulk, {count} images: Triton alone, then `pic-search index`")
-    batches = [photos[count + i : count + i + BULK_BATCH] for i in range(0, count, BULK_BATCH)]
-    queue = iter(batches)
-
-    async def worker() -> None:
-        for batch in queue:
-            await direct.ingest(batch)
-
-    before = probe.snapshot()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(BULK_WORKERS)))
-    direct_s = time.perf_counter() - started
-    direct_evidence = probe.delta(before, count)
-
-    journal = ctx.workdir / "throughput-journal.jsonl"
-    argv = [*index_command(ctx, folder, journal), "--batch-size", str(BULK_BATCH)]
-    argv += ["--workers", str(BULK_WORKERS)]
-    before = probe.snapshot()
-    started = time.perf_counter()
-    done = await asyncio.to_thread(
-        subprocess.run, argv, capture_output=True, text=True, timeout=3600
-    )
-    gateway_s = time.perf_counter() - started
-    if done.returncode != 0 or f"indexed {count}," not in done.stdout:
-        raise RuntimeError(f"pic-search index failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
-    return {
-        "images": count,
-        "direct": {"per_s": count / direct_s, **direct_evidence},
-        "gateway": {"per_s": count / gateway_s, **probe.delta(before, count)},
-        "ratio": direct_s / gateway_s,
-    }
-
-
-def _targets(
-    ingest: dict[str, Any], search: dict[str, Any], bulk: dict[str, Any]
-) -> list[dict[str, Any]]:
+def _targets(ingest: dict[str, Any], search: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for c in ("8", "32"):
         cell = ingest.get(c)
@@ -328,17 +307,6 @@ def _targets(
             f"{one['direct']['p50_ms']:.1f} ms)",
         )
     )
-    out.append(
-        target(
-            "bulk CLI (16 per request, 2 workers): gateway / Triton alone",
-            "indicator",
-            bulk["ratio"],
-            None,
-            "",
-            f"{bulk['ratio']:.2f} ({bulk['gateway']['per_s']:.1f} vs "
-            f"{bulk['direct']['per_s']:.1f} images/s)",
-        )
-    )
     return out
 
 
@@ -366,10 +334,9 @@ def _limit(cell: dict[str, Any]) -> str:
     )
 
 
-def _headline(ingest: dict[str, Any], search: dict[str, Any], bulk: dict[str, Any]) -> str:
+def _headline(ingest: dict[str, Any], search: dict[str, Any]) -> str:
     parts = [f"ingest c={c}: {cell['ratio']:.2f}" for c, cell in ingest.items()]
     parts += [f"search c={c}: {cell['ratio']:.2f}" for c, cell in search.items()]
-    parts.append(f"bulk: {bulk['ratio']:.2f}")
     median = statistics.median(cell["ratio"] for cell in ingest.values())
     return f"gateway / direct throughput: {', '.join(parts)} (ingest median {median:.2f})"
 

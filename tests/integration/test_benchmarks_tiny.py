@@ -1,7 +1,7 @@
 """Every benchmark runs in tiny mode against the session's real Triton and Milvus and a
 gateway of its own, and writes its JSON and plot with sane numbers; each target's "met"
 follows from its value (the targets are not expected to be met in tiny mode), and the
-README table renders from those files."""
+performance page renders from those files."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.report import END, START, update_readme
+from bench.report import load, render
 from tests.conftest import ROOT
 from tests.integration.conftest import (
     RunningGateway,
@@ -25,17 +25,12 @@ from tests.integration.conftest import (
 )
 
 BENCHMARKS = (
-    "preprocess",
-    "ingest",
-    "search_latency",
     "throughput",
-    "grpc_vs_http",
     "batching",
     "quality",
     "cutoff",
     "precision",
     "vector_search",
-    "delete",
     "locust",
     "soak",
 )
@@ -117,19 +112,6 @@ def _targets(out: Path, name: str) -> list[dict[str, Any]]:
     return targets
 
 
-def test_ingest_compares_the_gateway_with_the_models_in_process(
-    tiny_results: tuple[Path, float, str],
-) -> None:
-    results = _load(tiny_results[0], "ingest")
-    assert results["gateway"]["images_per_s"] > 0
-    assert results["in_process"]["models_images_per_s"] > 0
-    assert 0 < results["ratio"] < 5
-    assert results["gateway"]["triton"]["vgg16"]["images_or_texts"] >= results["images"]
-    [ratio] = _targets(tiny_results[0], "ingest")
-    assert ratio["target"] == ">= 0.9" and ratio["value"] == results["ratio"]
-    assert ratio["met"] == (results["ratio"] >= 0.9)
-
-
 def test_throughput_compares_one_image_requests_with_triton_alone(
     tiny_results: tuple[Path, float, str],
 ) -> None:
@@ -148,11 +130,6 @@ def test_throughput_compares_one_image_requests_with_triton_alone(
     # Every one-image upload reached every enabled image model.
     ingest8 = results["ingest_one_image_per_request"]["8"]["gateway"]["triton"]
     assert {m: t["images_or_texts"] for m, t in ingest8.items()} == dict.fromkeys(ingest8, 8)
-    bulk = results["bulk_cli"]
-    # The JSON keeps four decimals.
-    assert bulk["ratio"] == pytest.approx(
-        bulk["gateway"]["per_s"] / bulk["direct"]["per_s"], rel=1e-3
-    )
     by_name = {t["name"]: t for t in _body(out, "throughput")["targets"]}
     eight = by_name["ingest, 8 clients x 1 image: gateway / Triton alone"]
     assert eight["met"] == (eight["value"] >= 0.9)
@@ -160,40 +137,6 @@ def test_throughput_compares_one_image_requests_with_triton_alone(
     one = by_name["image search, 1 client: what the gateway adds at p50"]
     assert one["value"] == results["image_search"]["1"]["added_p50_ms"]
     assert one["met"] == (one["value"] <= 10) and (one["met"] or one["limit"])
-
-
-def test_search_latency_has_percentiles_for_both_paths_at_every_level(
-    tiny_results: tuple[Path, float, str],
-) -> None:
-    results = _load(tiny_results[0], "search_latency")
-    assert results["cells"]
-    for cell in results["cells"].values():
-        for path in ("direct", "gateway"):
-            stats = cell[path]
-            assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] < 60_000
-            assert stats["errors"] == 0
-    cells = list(results["cells"].values())
-    p50, p99 = _targets(tiny_results[0], "search_latency")
-    assert (p50["target"], p99["target"]) == ("<= 10 ms", "<= 15%")
-    assert p50["value"] == max(c["added_p50_ms"] for c in cells)
-    assert p50["met"] == (p50["value"] <= 10)
-    assert p99["value"] == max(c["added_p99_fraction"] for c in cells)
-    assert p99["met"] == (p99["value"] <= 0.15)
-
-
-def test_grpc_vs_http_reports_search_latency_at_1_and_8_clients_and_ingest_rates(
-    tiny_results: tuple[Path, float, str],
-) -> None:
-    results = _load(tiny_results[0], "grpc_vs_http")
-    assert set(results["cells"]) == {"image@1", "text@1", "image@8", "text@8"}
-    for cell in results["cells"].values():
-        for transport in ("http", "grpc"):
-            stats = cell[transport]
-            assert 0 < stats["p50_ms"] <= stats["p99_ms"] < 60_000
-            assert stats["errors"] == 0
-    assert results["ingest"]["grpc_images_per_s"] > 0
-    assert results["ingest"]["http_images_per_s"] > 0
-    assert "gRPC" in results["headline"]
 
 
 def test_batching_measures_both_configurations(tiny_results: tuple[Path, float, str]) -> None:
@@ -219,15 +162,6 @@ def test_vector_search_reports_recall_and_latency_per_setting(
     [search] = _targets(tiny_results[0], "vector_search")
     assert search["target"] == "recall@10 >= 0.95 with p99 <= 20 ms"
     assert search["met"] == any(r["recall_at_10"] >= 0.95 and r["p99_ms"] <= 20 for r in rows)
-
-
-def test_preprocess_times_both_paths(tiny_results: tuple[Path, float, str]) -> None:
-    results = _load(tiny_results[0], "preprocess")
-    assert results["speedup"] > 1
-    assert max(results["mean_abs_pixel_difference_vs_naive"].values()) < 3
-    [speedup] = _targets(tiny_results[0], "preprocess")
-    assert speedup["target"] == ">= 4x" and speedup["value"] == results["speedup"]
-    assert speedup["met"] == (results["speedup"] >= 4)
 
 
 def test_quality_scores_every_model_and_says_the_weights_are_random(
@@ -262,16 +196,7 @@ def test_precision_times_every_runtime_and_compares_ingest_before_and_after(
     # The stack serves what its build measured: a variant that keeps the rankings here too.
     keeping = [k for k, r in rows.items() if k.startswith("openvino:") and r["keeps_rankings"]]
     assert results["build_default"]["efficientnet_lite0"] in keeping
-    ingest = results["ingest"]
-    assert ingest["before"]["images_per_s"] > 0 and ingest["after"]["images_per_s"] > 0
-    speedup, search_speedup, kept = _targets(tiny_results[0], "precision")
-    for key, target in (("images_per_s", speedup), ("searches_per_s", search_speedup)):
-        ratio = ingest["after"][key] / ingest["before"][key]
-        assert target["value"] == pytest.approx(ratio, rel=1e-3), key
-        assert target["met"] == (target["value"] >= 1.8), key
-    assert results["speedup"] == speedup["value"]
-    assert results["search_speedup"] == search_speedup["value"]
-    assert ingest["after"]["searches"] == 16 and ingest["after"]["search_p50_ms"] > 0
+    [kept] = _targets(tiny_results[0], "precision")
     assert kept["met"] is True  # no default runs a reduced precision that changes rankings
 
 
@@ -290,26 +215,14 @@ def test_cutoff_chooses_a_rule_only_for_real_weights_and_reports_what_it_keeps(
     assert rule["met"] == (lite0["held_out"]["precision"] > lite0["no_cutoff"]["precision"])
 
 
-def test_delete_empties_both_collections_and_the_store_of_what_it_deleted(
-    tiny_results: tuple[Path, float, str],
-) -> None:
-    results = _load(tiny_results[0], "delete")
-    bulk = results["bulk"]
-    assert bulk["dry_run_matched"] == bulk["deleted"] == results["bulk_images"]
-    assert bulk["repeat_matched"] == 0 and bulk["images_per_s"] > 0
-    assert 0 < results["single_ms"]["p50_ms"] < 60_000
-    left = results["left_afterwards"]
-    assert left["store"] == 0 and set(left["collections"].values()) == {0}
-
-
 def test_locust_and_soak_send_requests_without_errors(
     tiny_results: tuple[Path, float, str],
 ) -> None:
     out = tiny_results[0]
     locust = _load(out, "locust")
     assert locust["endpoints"]["Aggregated"]["requests"] > 0
-    assert locust["endpoints"]["Aggregated"]["failures"] == 0, locust["failures"]
-    assert locust["failures"] == []
+    assert locust["endpoints"]["Aggregated"]["failures"] == 0, locust["failure_samples"]
+    assert locust["failure_samples"] == []
     assert (out / "locust_stats.csv").exists()
     soak = _load(out, "soak")
     assert soak["requests"] > 0 and soak["failures"] == 0
@@ -318,28 +231,21 @@ def test_locust_and_soak_send_requests_without_errors(
     assert (zero["target"], zero["value"], zero["met"]) == ("0 failures", 0, True)
 
 
-def test_the_readme_table_renders_every_target_from_the_results(
-    tiny_results: tuple[Path, float, str], tmp_path: Path
+def test_the_performance_page_renders_every_target_and_plot_from_the_results(
+    tiny_results: tuple[Path, float, str],
 ) -> None:
     out = tiny_results[0]
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\nbefore\n\n{START}\nold table\n{END}\n\nafter\n")
-
-    update_readme(out, readme)
-
-    text = readme.read_text()
-    assert text.startswith(f"# Title\n\nbefore\n\n{START}\n")
-    assert text.endswith(f"{END}\n\nafter\n") and "old table" not in text
-    table = text.split(START)[1].split(END)[0]
-    assert "| benchmark | measure | target | result | status |" in table
+    page = render(load(out), Path("tiny"))
     for name in BENCHMARKS:
         body = json.loads((out / f"{name}.json").read_text())
         for t in body["targets"]:
             # None: an indicator, or a target not measured at this (tiny) scale.
             status = {True: "met", False: "**not met**", None: "indicator"}[t["met"]]
             row = f"| {name} | {t['name']} | {t['target']} | {t['display']} | {status} |"
-            assert row in table, row
+            assert row in page, row
             if t["met"] is False:
-                assert f"- **{name}**: {t['limit']}" in table
+                assert f"- **{name}**: {t['limit']}" in page
         if not body["targets"]:
-            assert f"| {name} | " in table and "| report only |" in table, name
+            assert f"| {name} | " in page and "| report only |" in page, name
+        assert f"![{name}](tiny/{name}.png)" in page
+    assert "## Where the time goes" in page and "Inside the gateway:" in page
