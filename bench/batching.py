@@ -70,27 +70,11 @@ def run(ctx: Context) -> dict[str, Any]:
     fig, axes = figure(2, 1, width=8)
     for name, curve in curves.items():
         style = "-" if "on" in name else "--"
-        axes[0][0].plot(
-            levels,
-            [curve[str(c)]["throughput_per_s"] for c in levels],
-            style,
-            marker="o",
-            label=name,
-        )
-        axes[0][1].plot(
-            levels,
-            [curve[str(c)]["p50_ms"] for c in levels],
-            style,
-            marker="o",
-            label=f"{name} p50",
-        )
-        axes[0][1].plot(
-            levels,
-            [curve[str(c)]["p99_ms"] for c in levels],
-            style,
-            marker="x",
-            label=f"{name} p99",
-        )
+        for col, key, marker, label in ((0, "throughput_per_s", "o", name),
+                                        (1, "p50_ms", "o", f"{name} p50"),
+                                        (1, "p99_ms", "x", f"{name} p99")):  # fmt: skip
+            ys = [curve[str(c)][key] for c in levels]
+            axes[0][col].plot(levels, ys, style, marker=marker, label=label)
     for ax, label in ((axes[0][0], "images/s"), (axes[0][1], "latency ms")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(levels), [str(c) for c in levels])
