@@ -170,7 +170,7 @@ class StackSettings(BaseModel):
     # Niceness of Milvus and the gateway on the local stack, Triton's being 0. On shared cores
     # a preempted inference thread stalls its whole batch (the CPU runner's threads meet at
     # every layer), while the gateway's and Milvus' work waits well for a few milliseconds:
-    # worth about 0.02-0.04 of the throughput ratios on 2 cores (README).
+    # worth about 0.02-0.04 of the throughput ratios on 2 cores.
     nice_below_triton: int = Field(6, ge=0, le=19)
 
 

@@ -132,7 +132,7 @@ class TextQuery(Strict):
     top_k: int | None = Field(default=None, description="How many results (1..max_top_k).")
     filter: dict[str, Any] | None = Field(
         default=None,
-        description='A filter object (see the README), e.g. {"album": {"in": ["a", "b"]}}.',
+        description='A filter object (docs/api.md#filters), e.g. {"album": {"in": ["a", "b"]}}.',
     )
     sort: str | None = Field(
         default=None,

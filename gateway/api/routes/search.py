@@ -17,7 +17,7 @@ from gateway.services.filters import parse_json
 from gateway.services.search import SearchOptions
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Reader])
-FILTER_HELP = 'JSON filter object (see the README), e.g. {"rating": {"gte": 4}}.'
+FILTER_HELP = 'JSON filter object (see docs/api.md#filters), e.g. {"rating": {"gte": 4}}.'
 SORT_HELP = (
     "`score` (default), `date` (newest indexed first) or `taken` (newest photo first by its "
     "EXIF date, undated last), among the results that pass."
