@@ -21,7 +21,7 @@ class ErrorCode(StrEnum):
         "INVALID_ARGUMENT",
         "an image in an accepted format that does not decode (truncated or damaged)",
     )
-    BAD_REQUEST = "bad_request", 400, "INVALID_ARGUMENT", "a malformed multipart body"
+    BAD_REQUEST = "bad_request", 400, "", "a malformed multipart body"
     NO_FILES = (
         "no_files",
         400,
