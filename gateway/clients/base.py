@@ -6,6 +6,7 @@ fakes. Errors follow gateway/errors.py: an outage is an UnavailableError subclas
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,6 +15,17 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.models.spec import TritonModelSpec
+
+# Collections' schema version (see clients/milvus.py); 2 added the capture fields.
+SCHEMA_VERSION = 2
+CAPTURE_COLUMNS = ("taken", "camera", "has_location")
+
+
+def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:
+    """The collection holding `fingerprint`'s vectors at schema `version` behind `alias`
+    (version 1, from before versions, keeps the name it always had)."""
+    key = fingerprint if version == 1 else f"{fingerprint}|schema={version}"
+    return f"{alias}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ pymilvus is synchronous, so every call runs in a worker thread with a timeout.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import json
 import threading
@@ -32,7 +31,7 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.client.types import LoadState
 from pymilvus.exceptions import MilvusException, ParamError
 
-from gateway.clients.base import Hit, Row
+from gateway.clients.base import CAPTURE_COLUMNS, SCHEMA_VERSION, Hit, Row, physical_name
 from gateway.clients.retry import with_retries
 from gateway.config import MilvusSettings
 from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearchError
@@ -41,17 +40,8 @@ T = TypeVar("T")
 ID_MAX_LENGTH = 64  # sha256 hex
 STRONG_AFTER_DELETE_S = 6.0  # longer than Milvus' default staleness bound (5 s)
 SEAL_TIMEOUT_S = 3600.0  # an HNSW build of 1M vectors took 34 min here
-SCHEMA_VERSION = 2
-CAPTURE_COLUMNS = ("taken", "camera", "has_location")  # the fields version 2 added
 CAMERA_MAX_LENGTH = 256
 SCHEMA_CACHE_S = 30.0  # another replica's reindex may move an alias meanwhile
-
-
-def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:
-    """The collection holding `fingerprint`'s vectors at schema `version` (version 1, from
-    before versions, has the name it always had)."""
-    key = fingerprint if version == 1 else f"{fingerprint}|schema={version}"
-    return f"{alias}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def schema_of(description: str) -> int:

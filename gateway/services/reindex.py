@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gateway.capture import read_capture
-from gateway.clients.milvus import SCHEMA_VERSION, physical_name
+from gateway.clients.base import SCHEMA_VERSION, physical_name
 from gateway.errors import PicSearchError
 from gateway.models.spec import SearchModel
 from gateway.preprocess import prepare_image
