@@ -70,12 +70,12 @@ def refusal(report: Report) -> str | None:
         return (
             f"the image store holds no images while the collections hold {vectors} vectors; "
             "a repair would delete them all. Check the gateway's store settings "
-            "(PIC_SEARCH_STORE__*); repair with force only if the images are really gone"
+            "(PIC_SEARCH_STORE__*) before forcing it"
         )
     if doomed > MAX_DELETES or doomed > MAX_DELETE_FRACTION * vectors:
         return (
             f"a repair would delete {doomed} of {vectors} vectors (more than "
-            f"{MAX_DELETE_FRACTION:.0%} or {MAX_DELETES}); repair with force if that is intended"
+            f"{MAX_DELETE_FRACTION:.0%} or {MAX_DELETES})"
         )
     return None
 

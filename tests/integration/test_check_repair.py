@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 from pymilvus import MilvusClient
 
+from gateway.services.records import vector_fields
 from tests.integration import images
 from tests.integration.conftest import (
     RunningGateway,
@@ -42,17 +43,21 @@ def test_check_reports_inconsistencies_and_repair_mends_them(
     milvus_client = MilvusClient(uri=milvus.uri)
     milvus_client.delete("repair_vgg16", ids=[lost])
     vector = np.ones(512, np.float32) / np.sqrt(512)
-    milvus_client.upsert(
-        "repair_clip",
-        [{"id": orphan, "embedding": vector.tolist(), "created_at": 1, "metadata": {}}],
-    )
+    row = {"id": orphan, "embedding": vector.tolist(), "created_at": 1, "metadata": {}}
+    milvus_client.upsert("repair_clip", [{**row, **vector_fields({})}])
 
     found = _check(repair_gateway)
     assert found.returncode == 1
     assert f"missing vector in repair_vgg16: {lost}" in found.stdout
     assert f"vector without stored image in repair_clip: {orphan}" in found.stdout
 
-    repaired = _check(repair_gateway, "--repair")
+    # One orphan in three vectors is over the 5 % a repair deletes unasked: it shows its
+    # plan, refuses and changes nothing; --force repairs.
+    refused = _check(repair_gateway, "--repair")
+    assert refused.returncode == 1 and "repair refused" in refused.stderr
+    assert "--force" in refused.stdout + refused.stderr
+    assert _check(repair_gateway).returncode == 1
+    repaired = _check(repair_gateway, "--repair", "--force")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "repaired; now: consistent" in repaired.stdout
     assert _check(repair_gateway).stdout.strip().endswith("consistent")
