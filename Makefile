@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 PROTOS := $(wildcard gateway/grpc/proto/picsearch/v1/*.proto)
 STUBS := gateway/grpc/_generated/picsearch/v1/picsearch_pb2_grpc.py
 
-.PHONY: install stubs models test-models browser lint test test-unit run bench bench-full soak clean
+.PHONY: install stubs models test-models browser wordnet tag-vocabulary lint test test-unit run bench bench-full soak clean
 
 install: $(STAMPS)/venv $(STUBS)
 
@@ -40,6 +40,19 @@ $(STAMPS)/browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@touch $@
+
+# WordNet 3.0's database (Debian's package) for the tag vocabulary's generator and its test;
+# the gateway itself never reads WordNet (gateway/assets/tag_vocabulary.json is committed).
+wordnet: $(STAMPS)/wordnet
+$(STAMPS)/wordnet:
+	@mkdir -p $(STAMPS)
+	@test -f /usr/share/wordnet/data.noun || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wordnet-base >/dev/null; }
+	@touch $@
+
+tag-vocabulary: $(STAMPS)/venv $(STAMPS)/wordnet
+	$(BIN)/python -m gateway.assets.build_tag_vocabulary
 
 # Every registry model, as the tests use them; nothing downloads: seeded random weights,
 # except EfficientNet-Lite0's real ImageNet weights, which ship inside a pip package (so the
@@ -69,11 +82,12 @@ lint: $(STAMPS)/venv $(STUBS)
 	$(BIN)/mypy
 
 # Unit and integration tests; the fixtures start and stop every server they use.
-test: $(STAMPS)/venv $(STAMPS)/test-models $(STAMPS)/browser lint
+test: $(STAMPS)/venv $(STAMPS)/test-models $(STAMPS)/browser $(STAMPS)/wordnet lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# "Unit" includes the exported graphs' own tests, so it needs the test models too.
-test-unit: $(STAMPS)/venv $(STUBS) $(STAMPS)/test-models
+# Fakes only: no model is built (tests that need the exported models are marked `models`
+# and run with the integration lane).
+test-unit: $(STAMPS)/venv $(STUBS)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 run: $(STAMPS)/venv $(STUBS) $(STAMPS)/models

@@ -20,6 +20,15 @@ def test_models() -> Path:
     return TEST_MODELS
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the built models runs in the integration lane, so `make test-unit`
+    builds nothing and takes about a minute."""
+    for item in items:
+        if "test_models" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.models)
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Every server a fixture started must be gone once the fixtures are torn down."""
     survivors = [p for p in psutil.Process().children(recursive=True) if p.is_running()]

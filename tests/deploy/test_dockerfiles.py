@@ -107,7 +107,7 @@ def test_the_gateway_image_runs_the_gateway_command_of_the_cli() -> None:
     assert "pic-search" in PYPROJECT["project"]["scripts"]
 
 
-def test_the_dockerignore_sends_only_the_package_and_its_metadata() -> None:
+def test_the_dockerignore_sends_only_the_package_its_metadata_and_the_build_inputs() -> None:
     lines = [
         line.strip()
         for line in (ROOT / ".dockerignore").read_text().splitlines()
@@ -115,7 +115,8 @@ def test_the_dockerignore_sends_only_the_package_and_its_metadata() -> None:
     ]
     assert lines[0] == "**"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "gateway"}
+    # bench/results/cutoff.json: the cutoff rules the model builder writes into configs.
+    assert allowed == {"pyproject.toml", "README.md", "gateway", "bench/results/cutoff.json"}
     readme = PYPROJECT["project"]["readme"]
     assert readme in allowed
 

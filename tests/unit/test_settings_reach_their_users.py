@@ -7,18 +7,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from gateway import server
 from gateway.cli import main, serve
 from gateway.config import Settings, StoreSettings, get_settings
 from gateway.errors import NotFoundError
 from gateway.logs import configure_logging
+from gateway.services.backends import Backends
 from gateway.store.s3 import S3ImageStore
+from tests.unit.services.fakes import fake_backends
 
 
 @pytest.fixture(autouse=True)
@@ -38,13 +43,22 @@ def restored_logging() -> Iterator[None]:
 
 
 def test_uvicorn_gets_the_shutdown_grace_keep_alive_and_log_level_settings(
-    monkeypatch: pytest.MonkeyPatch, restored_logging: None
+    monkeypatch: pytest.MonkeyPatch, restored_logging: None, tmp_path: Path
 ) -> None:
     handed: dict[str, Any] = {}
-    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: handed.update(kwargs))
-    monkeypatch.setenv("PIC_SEARCH_LIMITS__REQUEST_TIMEOUT_S", "7")
+
+    async def fake_serve(self: uvicorn.Server, sockets: object = None) -> None:
+        handed.update(vars(self.config))
+
+    async def fake_open(settings: Settings) -> Backends:
+        return fake_backends(tmp_path, settings)
+
+    monkeypatch.setattr(uvicorn.Server, "serve", fake_serve)
+    monkeypatch.setattr(server, "open_backends", fake_open)
+    monkeypatch.setenv("PIC_SEARCH_SERVER__SHUTDOWN_GRACE_S", "7")
     monkeypatch.setenv("PIC_SEARCH_SERVER__LOG_LEVEL", "error")
     monkeypatch.setenv("PIC_SEARCH_SERVER__KEEP_ALIVE_S", "90")
+    monkeypatch.setenv("PIC_SEARCH_GRPC__ENABLED", "false")
     result = CliRunner().invoke(main.app, ["gateway"])
     assert result.exit_code == 0, result.output
     assert handed["timeout_graceful_shutdown"] == 7
