@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gateway.api.docs_pages import install_docs
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import GatewayMiddleware
-from gateway.api.routes import admin, images, ops, search, session
+from gateway.api.routes import admin, images, library, ops, search, session
 from gateway.api.strict import reject_unknown_parameters
 from gateway.config import Settings
 from gateway.services.backends import Backends
@@ -33,7 +33,14 @@ def create_app(
     app.state.api_keys = api_keys or []
     install_error_handlers(app)
     install_docs(app)
-    for router in (images.router, search.router, ops.router, session.router, admin.router):
+    for router in (
+        images.router,
+        library.router,
+        search.router,
+        ops.router,
+        session.router,
+        admin.router,
+    ):
         app.include_router(router)
     if settings.server.cors_origins:
         app.add_middleware(

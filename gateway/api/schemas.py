@@ -78,12 +78,22 @@ class FileFacts(BaseModel):
     )
 
 
+class CopyRef(BaseModel):
+    id: str
+    score: float
+
+
 class SearchHit(FileFacts):
     id: str
     score: float
     metadata: dict[str, Any]
     content_url: str
     thumbnail_url: str
+    display_url: str
+    copies: list[CopyRef] = Field(
+        default_factory=list,
+        description="With `group=true`: this hit's near-copies among the results, best first.",
+    )
 
 
 class CutoffBody(BaseModel):
@@ -141,6 +151,9 @@ class TextQuery(Strict):
     )
     min_score: float | None = Field(default=None, description="Drop results scoring below.")
     cutoff: str | None = Field(default=None, description="`auto`: the model's own cutoff.")
+    group: bool = Field(
+        default=False, description="Collapse near-copies into one hit; `top_k` counts groups."
+    )
 
 
 class ImageSummary(FileFacts):
@@ -148,11 +161,27 @@ class ImageSummary(FileFacts):
     metadata: dict[str, Any]
     content_url: str
     thumbnail_url: str
+    display_url: str
 
 
 class ImageList(BaseModel):
     items: list[ImageSummary]
     next_cursor: str | None
+    sort: Literal["indexed", "taken"] = "indexed"
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class FacetKey(BaseModel):
+    key: str
+    values: list[FacetValue] = Field(description="The commonest values, most photos first.")
+
+
+class FacetList(BaseModel):
+    keys: list[FacetKey]
 
 
 class ImageRecord(FileFacts):
@@ -160,6 +189,7 @@ class ImageRecord(FileFacts):
     metadata: dict[str, Any]
     content_url: str
     thumbnail_url: str
+    display_url: str
 
 
 class Readiness(BaseModel):

@@ -54,6 +54,7 @@ class Row:
     id: str
     created_at: int
     metadata: dict[str, Any]
+    taken: int | None = None  # set by newest_taken (TAKEN_NONE for undated photos)
 
 
 class Embedder(Protocol):
@@ -140,4 +141,11 @@ class VectorStore(Protocol):
         self, collection: str, before: int | None, limit: int, filter_expr: str = ""
     ) -> list[Row]:
         """The `limit` newest rows created before `before` that match, newest first."""
+        ...
+
+    async def newest_taken(
+        self, collection: str, before: tuple[int, int] | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
+        """The `limit` rows ordered by (taken, created_at) descending that come after the
+        cursor `before` = (taken, created_at) and match; undated photos last."""
         ...

@@ -442,6 +442,48 @@ class VectorIndex:
 
         return await self._run(scan)
 
+    async def newest_taken(
+        self, collection: str, before: tuple[int, int] | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
+        """As `newest`, ordered by the date taken (schema version 2), then by created_at."""
+        clauses = []
+        if before is not None:
+            taken, created = int(before[0]), int(before[1])
+            clauses.append(f"(taken < {taken} or (taken == {taken} and created_at < {created}))")
+        expr = " and ".join(clauses + ([f"({filter_expr})"] if filter_expr else []))
+
+        def scan(client: MilvusClient) -> list[Row]:
+            iterator = client.query_iterator(
+                collection,
+                batch_size=1000,
+                filter=expr,
+                output_fields=["id", "created_at", "taken"],
+                **self._reads(),
+            )
+            best: list[tuple[int, int, str]] = []
+            try:
+                while batch := iterator.next():
+                    for row in batch:
+                        item = (int(row["taken"]), int(row["created_at"]), str(row["id"]))
+                        if len(best) < limit:
+                            heapq.heappush(best, item)
+                        else:
+                            heapq.heappushpop(best, item)
+            finally:
+                iterator.close()
+            ordered = sorted(best, reverse=True)
+            if not ordered:
+                return []
+            metadata = {
+                str(r["id"]): r.get("metadata") or {}
+                for r in client.get(
+                    collection, ids=[i for _, _, i in ordered], output_fields=["id", "metadata"]
+                )
+            }
+            return [Row(i, ts, dict(metadata.get(i, {})), tk) for tk, ts, i in ordered]
+
+        return await self._run(scan)
+
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)

@@ -21,6 +21,7 @@ from gateway.errors import (
 from gateway.models.spec import SearchModel
 from gateway.observability import stage
 from gateway.preprocess import prepare_image
+from gateway.services import grouping
 from gateway.services.backends import Backends
 from gateway.services.cutoff import Cutoff, CutoffRequest
 from gateway.services.cutoff import check_request as check_cutoff
@@ -55,14 +56,17 @@ class SearchOptions:
     sort: str | None = None
     min_score: float | None = None
     cutoff: str | None = None
+    # Collapse near-copies into one result; `top_k` then counts groups (services/grouping.py).
+    group: bool = False
 
 
 @dataclass(frozen=True)
 class Match:
-    """A hit and the stored facts of its file."""
+    """A hit and the stored facts of its file; with grouping, its near-copies."""
 
     hit: Hit
     file: FileInfo
+    copies: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class _Checked:
     sort: Sort
     cutoff: CutoffRequest
     capture_fields: bool  # the filter or the sort reads fields of schema version 2
+    group: bool = False
 
 
 def _check(options: SearchOptions) -> _Checked:
@@ -117,6 +122,7 @@ def _check(options: SearchOptions) -> _Checked:
         sort,
         check_cutoff(options.min_score, options.cutoff),
         sort == "taken" or needs_capture_fields(options.filters),
+        options.group,
     )
 
 
@@ -144,14 +150,17 @@ async def _search(
             "sort=taken" if checked.sort == "taken" else "a filter on taken, camera or has_location"
         )
         await require_capture_fields(backends, [backends.collection(model)], what)
+    wanted = top_k
+    if checked.group:  # read enough candidates to still have `top_k` groups
+        wanted = grouping.fetch_size(top_k, backends.settings.limits.max_top_k * 4)
     with stage("milvus"):
         hits = await backends.vectors.search(
             backends.collection(model),
             vector.tolist(),
-            top_k + (exclude is not None),
+            wanted + (exclude is not None),
             checked.expression,
         )
-    hits = [h for h in hits if h.id != exclude][:top_k]
+    hits = [h for h in hits if h.id != exclude][:wanted]
     cutoff = resolve_cutoff(
         checked.cutoff, backends.fingerprints.get(model.name, ""), backends.cutoffs.get(model.name)
     )
@@ -159,12 +168,18 @@ async def _search(
         kept = [h for h in hits if h.score >= cutoff.min_score]
         cutoff = replace(cutoff, cut=len(hits) - len(kept))
         hits = kept
+    copies: dict[str, tuple[Hit, ...]] = {}
+    if checked.group:
+        groups = await grouping.group_hits(backends, backends.collection(model), model.name, hits)
+        groups = groups[:top_k]
+        hits = [g.hit for g in groups]
+        copies = {g.hit.id: tuple(g.copies) for g in groups}
     if checked.sort == "date":  # newest first, among the results that passed
         hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":  # newest photo first, undated ones last
         hits = sorted(hits, key=lambda h: (-_taken(h), -h.score))
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
-    matches = [Match(h, files[h.id]) for h in hits]
+    matches = [Match(h, files[h.id], copies.get(h.id, ())) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
     random = backends.random_weights(model)
     notice = image_search_notice(model, random)
@@ -221,7 +236,8 @@ async def by_text(
     model, k = backends.text_model(model_name), check_top_k(backends, top_k)
     assert model.text_model is not None
     with stage("tokenize"):
-        ids = backends.tokenizer.tokenize([text])
+        # Only as long as the query: clip_text runs each batch at its longest row's length.
+        ids = backends.tokenizer.tokenize([text], trim=True)
     with stage("triton"):
         vectors = await backends.triton.embed(model.text_model, ids)
     result = await _search(backends, model, vectors[0], k, checked, started)

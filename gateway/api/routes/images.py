@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +23,7 @@ from gateway.api.schemas import (
     SearchResponse,
 )
 from gateway.errors import UnsupportedMediaError, ValidationError
-from gateway.services import deletion, images, ingest, metadata, search
+from gateway.services import deletion, display, facets, images, ingest, metadata, search
 from gateway.services.backends import Backends
 from gateway.services.filters import parse_json, parse_json_object
 from gateway.services.records import FileInfo
@@ -34,6 +35,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _MIME = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
          "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff", "HEIF": "image/heic",
          "AVIF": "image/avif"}  # fmt: skip
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that keeps the file's name: an ASCII fallback and RFC 5987's
+    UTF-8 form for browsers that read it."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _immutable(backends: Backends) -> dict[str, str]:
@@ -70,6 +78,8 @@ async def delete_images(backends: BackendsDep, request: BulkDelete) -> dict[str,
     `dry_run` only counts what would go. Safe to repeat: a second run finishes what a crash
     interrupted, and then matches nothing."""
     report = await deletion.delete_many(backends, request.ids, request.filter, request.dry_run)
+    if report.deleted:
+        facets.invalidate(backends)
     return {
         "matched": report.matched,
         "deleted": report.deleted,
@@ -117,20 +127,30 @@ async def ingest_images(
     uploads = [
         await _read(f, limits.max_upload_bytes, p) for f, p in zip(files, sources, strict=True)
     ]
-    return ingest_response(await ingest.ingest(backends, uploads, meta))
+    report = await ingest.ingest(backends, uploads, meta)
+    facets.invalidate(backends)
+    return ingest_response(report)
 
 
 @router.get("", response_model=ImageList, responses=ERRORS, dependencies=[Reader])
 async def list_images(
     backends: BackendsDep,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=48)] = None,
     limit: Annotated[int, Query()] = images.DEFAULT_PAGE_SIZE,
     filter: Annotated[str | None, Query(description="JSON filter object, as in search.")] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="`indexed` (default: newest indexed first) or `taken` (newest "
+            "photo first by its EXIF date, undated last)."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Indexed images, newest first; pass `next_cursor` back as `cursor` for the next page
-    (with the same `filter`)."""
+    (with the same `filter` and `sort`)."""
     filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
-    items, next_cursor = await images.newest(backends, cursor, limit, filters or None)
+    order = images.check_list_sort(sort)
+    items, next_cursor = await images.newest(backends, cursor, limit, filters or None, order)
     return {
         "items": [
             {
@@ -140,6 +160,7 @@ async def list_images(
             for item in items
         ],
         "next_cursor": next_cursor,
+        "sort": order,
     }
 
 
@@ -186,6 +207,7 @@ async def patch_image(
     raw = await request.body()
     patch = parse_json(raw.decode("utf-8", "replace"), "metadata", len(raw) + 1)
     record = await metadata.patch_metadata(backends, image_id, patch)
+    facets.invalidate(backends)
     return _record_body(backends, image_id, record)
 
 
@@ -195,12 +217,39 @@ async def patch_image(
     response_class=Response,
     dependencies=[Reader],
 )
-async def get_content(backends: BackendsDep, image_id: str) -> Response:
+async def get_content(
+    backends: BackendsDep,
+    image_id: str,
+    download: Annotated[
+        bool, Query(description="Send it as an attachment named as the file was.")
+    ] = False,
+) -> Response:
     record = await images.record(backends, image_id)
     data = await images.blob(backends, image_id, "original")
     media_type = _MIME.get(record.get("format", ""), "application/octet-stream")
     headers = {**_immutable(backends), "ETag": f'"{image_id}"'}
+    if download:
+        headers["Content-Disposition"] = attachment(record.get("filename") or image_id)
     return Response(data, media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/{image_id}/display",
+    responses={200: {"content": {"image/jpeg": {}}}, 304: {}, **ERRORS},
+    response_class=Response,
+    dependencies=[Reader],
+    summary="A JPEG for viewing, at most 2,048 px",
+)
+async def get_display(backends: BackendsDep, image_id: str, request: Request) -> Response:
+    """Any stored format (HEIC, AVIF, TIFF, 16-bit PNG...) as an upright JPEG of at most
+    2,048 px with no EXIF, so no location: what a browser's viewer shows."""
+    etag = f'"d{image_id}"'
+    headers = {**_immutable(backends), "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        images.check_id(image_id)
+        return Response(status_code=304, headers=headers)
+    data = await display.display(backends, image_id)
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 @router.get(
@@ -229,10 +278,13 @@ async def similar_images(
     ] = None,
     min_score: Annotated[float | None, Query(description="Drop results below.")] = None,
     cutoff: Annotated[str | None, Query(description="`auto`: the model's cutoff.")] = None,
+    group: Annotated[
+        bool, Query(description="Collapse near-copies into one hit; `top_k` counts groups.")
+    ] = False,
 ) -> Response:
     """Images like an indexed one, by its stored vector (the image itself is left out)."""
     filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
-    options = search.SearchOptions(filters, sort, min_score, cutoff)
+    options = search.SearchOptions(filters, sort, min_score, cutoff, group)
     return search_response(
         backends, await search.similar(backends, image_id, model, top_k, options)
     )
@@ -241,4 +293,5 @@ async def similar_images(
 @router.delete("/{image_id}", status_code=204, responses=ERRORS, dependencies=[Writer])
 async def delete_image(backends: BackendsDep, image_id: str) -> Response:
     await deletion.delete_one(backends, image_id)
+    facets.invalidate(backends)
     return Response(status_code=204)

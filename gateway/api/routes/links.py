@@ -25,7 +25,11 @@ MODEL_HELP = (
 
 def image_links(backends: Backends, image_id: str) -> dict[str, str]:
     base = f"{backends.settings.server.public_url.rstrip('/')}/v1/images/{image_id}"
-    return {"content_url": f"{base}/content", "thumbnail_url": f"{base}/thumbnail"}
+    return {
+        "content_url": f"{base}/content",
+        "thumbnail_url": f"{base}/thumbnail",
+        "display_url": f"{base}/display",
+    }
 
 
 def image_body(
@@ -44,6 +48,7 @@ def hit_body(backends: Backends, match: Match) -> dict[str, Any]:
         **image_body(backends, hit.id, match.file, hit.created_at),
         "score": hit.score,
         "metadata": hit.metadata,
+        "copies": [{"id": c.id, "score": c.score} for c in match.copies],
     }
 
 

@@ -25,6 +25,7 @@ SORT_HELP = (
 MIN_SCORE_HELP = "Drop results scoring below this (a cosine similarity, -1..1)."
 TEXT_MODEL_HELP = "A model with a text tower; default: the best one enabled."
 CUTOFF_HELP = "`auto`: the cutoff chosen for the served model on labeled photos."
+GROUP_HELP = "Collapse near-copies into one hit with `copies`; `top_k` counts groups."
 
 
 # Read by gateway.api.multipart, not by FastAPI's form handling (0.4 ms of CPU per search);
@@ -42,6 +43,7 @@ class ImageQuery(BaseModel):
     sort: str | None = Field(None, description=SORT_HELP)
     min_score: float | None = Field(None, description=MIN_SCORE_HELP)
     cutoff: str | None = Field(None, description=CUTOFF_HELP)
+    group: bool = Field(False, description=GROUP_HELP)
 
 
 IMAGE_QUERY_BODY = {
@@ -64,6 +66,7 @@ async def search_by_image(backends: BackendsDep, request: Request) -> Response:
         query.sort,
         query.min_score,
         query.cutoff,
+        query.group,
     )
     found = await search.by_image(backends, query.file, query.model, query.top_k, options)
     return search_response(backends, found)
@@ -79,15 +82,16 @@ async def search_by_text_get(
     sort: Annotated[str | None, Query(description=SORT_HELP)] = None,
     min_score: Annotated[float | None, Query(description=MIN_SCORE_HELP)] = None,
     cutoff: Annotated[str | None, Query(description=CUTOFF_HELP)] = None,
+    group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> Response:
     filters = parse_json(filter, "filter", backends.settings.limits.max_metadata_bytes)
-    options = SearchOptions(filters, sort, min_score, cutoff)
+    options = SearchOptions(filters, sort, min_score, cutoff, group)
     return search_response(backends, await search.by_text(backends, q, top_k, options, model))
 
 
 @router.post("/text", response_model=SearchResponse, responses=ERRORS)
 async def search_by_text_post(backends: BackendsDep, query: TextQuery) -> Response:
     """Long queries belong here: servers cap URL length long before the text limit."""
-    options = SearchOptions(query.filter, query.sort, query.min_score, query.cutoff)
+    options = SearchOptions(query.filter, query.sort, query.min_score, query.cutoff, query.group)
     found = await search.by_text(backends, query.q, query.top_k, options, query.model)
     return search_response(backends, found)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.capture import TAKEN_NONE
 from gateway.clients.base import Hit, ModelServing, Row
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
@@ -166,10 +167,21 @@ class FakeMilvus:
         rows = [
             Row(i, r["created_at"], r["metadata"])
             for i, r in self._collection(collection).items()
-            if (before is None or r["created_at"] < before)
-            and (matching is None or i in matching)
+            if (before is None or r["created_at"] < before) and (matching is None or i in matching)
         ]
         return sorted(rows, key=lambda r: -r.created_at)[:limit]
+
+    async def newest_taken(
+        self, collection: str, before: tuple[int, int] | None, limit: int, filter_expr: str = ""
+    ) -> list[Row]:
+        matching = set(self.matching.get(filter_expr, [])) if filter_expr else None
+        rows = [
+            Row(i, r["created_at"], r["metadata"], r.get("taken", TAKEN_NONE))
+            for i, r in self._collection(collection).items()
+            if matching is None or i in matching
+        ]
+        rows = [r for r in rows if before is None or (r.taken or 0, r.created_at) < before]
+        return sorted(rows, key=lambda r: (-(r.taken or 0), -r.created_at))[:limit]
 
 
 def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:

@@ -1,0 +1,87 @@
+"""Near-copies collapse into one result: a photo and its resized, re-encoded or lightly
+edited copies are one card with "+N copies", and `top_k` counts such groups.
+
+Two hits are copies when the cosine similarity of their stored vectors reaches the model's
+copy threshold. Groups form greedily in rank order: each hit joins the best-ranked group
+whose first hit it copies, else starts a group, so the group's face is its best hit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.clients.base import Hit
+from gateway.observability import stage
+from gateway.services.backends import Backends
+from gateway.services.ids import bounded
+
+# Per model, the similarity at which two photos are copies of each other, read off the
+# copy-detection set (gateway/quality: resized, re-encoded, cropped and mirrored sample
+# photos against the other photos): copies score above it, distinct photos below.
+COPY_THRESHOLDS: dict[str, float] = {
+    "efficientnet_lite0": 0.90,
+    "clip": 0.95,
+    "vgg16": 0.92,
+}
+DEFAULT_COPY_THRESHOLD = 0.93
+# How many candidates a grouped search reads per group asked for: enough for a few copies
+# of each photo without reading the whole collection.
+FETCH_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Group:
+    hit: Hit
+    copies: list[Hit] = field(default_factory=list)
+
+
+def threshold(model_name: str) -> float:
+    return COPY_THRESHOLDS.get(model_name, DEFAULT_COPY_THRESHOLD)
+
+
+def fetch_size(top_k: int, limit: int) -> int:
+    return min(max(top_k * FETCH_FACTOR, top_k), limit)
+
+
+def group_vectors(
+    hits: list[Hit], vectors: dict[str, npt.NDArray[np.float32]], min_similarity: float
+) -> list[Group]:
+    """Groups of `hits` (kept in their order); a hit without a vector stands alone."""
+    leaders: list[tuple[Group, npt.NDArray[np.float32]]] = []
+    for hit in hits:
+        vector = vectors.get(hit.id)
+        if vector is not None:
+            home = next((g for g, v in leaders if float(np.dot(v, vector)) >= min_similarity), None)
+            if home is not None:
+                home.copies.append(hit)
+                continue
+        group = Group(hit, [])
+        leaders.append((group, vector if vector is not None else np.zeros(1, np.float32)))
+    return [g for g, _ in leaders]
+
+
+async def stored_vectors(
+    backends: Backends, collection: str, ids: list[str]
+) -> dict[str, npt.NDArray[np.float32]]:
+    with stage("milvus"):
+        rows = await bounded(backends.vectors.get(collection, id_, with_vector=True) for id_ in ids)
+    return {
+        id_: _unit(np.asarray(row["embedding"], np.float32))
+        for id_, row in zip(ids, rows, strict=True)
+        if row is not None
+    }
+
+
+def _unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+async def group_hits(
+    backends: Backends, collection: str, model_name: str, hits: list[Hit]
+) -> list[Group]:
+    vectors = await stored_vectors(backends, collection, [h.id for h in hits])
+    return group_vectors(hits, vectors, threshold(model_name))
