@@ -43,6 +43,21 @@ _OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
 Array = np.ndarray[Any, Any]
 Runner = Callable[[Array], Array]
+OutputsRunner = Callable[[Array], list[Array]]
+
+
+def stack_ragged(arrays: list[Array]) -> Array:
+    """One batch of the requests' rows. Requests of different lengths (`clip_text`, whose
+    config allows ragged batches) are zero-padded to the longest: zeros after the end token
+    change nothing in a causal text tower that pools at that token."""
+    longest = tuple(max(sizes) for sizes in zip(*(a.shape[1:] for a in arrays), strict=True))
+    padded = [
+        a
+        if a.shape[1:] == longest
+        else np.pad(a, [(0, 0), *((0, n - m) for n, m in zip(longest, a.shape[1:], strict=True))])
+        for a in arrays
+    ]
+    return np.concatenate(padded, axis=0)
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -104,8 +119,21 @@ def load_runner(
     runtime: Runtime, precision: Precision, version_dir: Path, input_name: str, output_name: str
 ) -> Runner:
     """A function from one input batch to its output rows, for the model in `version_dir`."""
+    run = load_outputs_runner(runtime, precision, version_dir, input_name, (output_name,))
+    return lambda batch: run(batch)[0]
+
+
+def load_outputs_runner(
+    runtime: Runtime,
+    precision: Precision,
+    version_dir: Path,
+    input_name: str,
+    output_names: tuple[str, ...],
+) -> OutputsRunner:
+    """A function from one input batch to the rows of each of `output_names`, in that order:
+    a model with a label head has two outputs from one forward pass."""
     if runtime == "tensorflow":
-        return _tensorflow(version_dir / "model.savedmodel", input_name, output_name)
+        return _tensorflow(version_dir / "model.savedmodel", input_name, output_names)
     onnx_file = onnx_path(version_dir, precision)
     if not onnx_file.exists():
         # Fail at load, by name: falling back to fp32 here would report int8 and run fp32.
@@ -114,33 +142,36 @@ def load_runner(
             "CPU runner asks for int8"
         )
     if runtime == "onnxruntime":
-        return _onnxruntime(onnx_file, input_name, output_name)
-    return _openvino(onnx_file, _OPENVINO_PRECISION[precision], input_name)
+        return _onnxruntime(onnx_file, input_name, output_names)
+    return _openvino(onnx_file, _OPENVINO_PRECISION[precision], input_name, output_names)
 
 
-def _tensorflow(path: Path, input_name: str, output_name: str) -> Runner:
+def _tensorflow(path: Path, input_name: str, output_names: tuple[str, ...]) -> OutputsRunner:
     import tensorflow as tf
 
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
 
-    def run(batch: Array) -> Array:
-        return np.asarray(signature(**{input_name: tf.constant(batch)})[output_name].numpy())
+    def run(batch: Array) -> list[Array]:
+        outputs = signature(**{input_name: tf.constant(batch)})
+        return [np.asarray(outputs[name].numpy()) for name in output_names]
 
     return run
 
 
-def _onnxruntime(path: Path, input_name: str, output_name: str) -> Runner:
+def _onnxruntime(path: Path, input_name: str, output_names: tuple[str, ...]) -> OutputsRunner:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
-    def run(batch: Array) -> Array:
-        return np.asarray(session.run([output_name], {input_name: batch})[0])
+    def run(batch: Array) -> list[Array]:
+        return [np.asarray(a) for a in session.run(list(output_names), {input_name: batch})]
 
     return run
 
 
-def _openvino(path: Path, precision: str, input_name: str) -> Runner:
+def _openvino(
+    path: Path, precision: str, input_name: str, output_names: tuple[str, ...]
+) -> OutputsRunner:
     import openvino as ov
 
     # LATENCY: one execution at a time uses every core; the Python backend runs one batch
@@ -151,10 +182,11 @@ def _openvino(path: Path, precision: str, input_name: str) -> Runner:
         {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"},
     )
     request = compiled.create_infer_request()
-    output = compiled.output(0)
+    outputs = [compiled.output(name) for name in output_names]
 
-    def run(batch: Array) -> Array:
-        # A copy: the request reuses its output buffer on the next call.
-        return np.array(request.infer({input_name: batch})[output])
+    def run(batch: Array) -> list[Array]:
+        # Copies: the request reuses its output buffers on the next call.
+        result = request.infer({input_name: batch})
+        return [np.array(result[output]) for output in outputs]
 
     return run

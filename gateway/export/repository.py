@@ -44,14 +44,20 @@ def savedmodel_path(repository: Path, spec: TritonModelSpec) -> Path:
 
 def save_savedmodel(net: BuiltNetwork, spec: TritonModelSpec, path: Path) -> None:
     """Export `net` with a `serving_default` signature named after the spec's tensors."""
-    signature = tf.TensorSpec(
-        [None, *spec.input.dims], _TF_DTYPES[spec.input.dtype], spec.input.name
-    )
+    dims = [None if d == -1 else d for d in spec.input.dims]  # -1: any length (clip_text)
+    signature = tf.TensorSpec([None, *dims], _TF_DTYPES[spec.input.dtype], spec.input.name)
     module = tf.Module()
     module.layers = net.keras_model
-    module.serve = tf.function(
-        lambda x: {spec.output.name: net.embed(x)}, input_signature=[signature]
-    )
+    if (spec.labels is None) != (net.embed_with_labels is None):
+        raise ValueError(f"{spec.name}: the registry and the builder disagree on a label head")
+
+    def serve(x: tf.Tensor) -> dict[str, tf.Tensor]:
+        if spec.labels is None or net.embed_with_labels is None:
+            return {spec.output.name: net.embed(x)}
+        embeddings, probabilities = net.embed_with_labels(x)
+        return {spec.output.name: embeddings, spec.labels.name: probabilities}
+
+    module.serve = tf.function(serve, input_signature=[signature])
     # Write next to the target, then swap, so a crash never leaves half a model behind.
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".staging-"))

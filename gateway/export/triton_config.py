@@ -71,7 +71,7 @@ def build_config(
     config = mc.ModelConfig(name=spec.name, max_batch_size=spec.batching.max_batch_size)
     if variant == "onnx":
         config.platform = "onnxruntime_onnx"
-        _tensorrt(config, fp16=options.tensorrt_fp16)
+        _tensorrt(config, spec, fp16=options.tensorrt_fp16)
         config.parameters[RUNTIME_PARAMETER].string_value = "onnxruntime+tensorrt"
         config.parameters[PRECISION_PARAMETER].string_value = (
             "fp16" if options.tensorrt_fp16 else "fp32"
@@ -79,12 +79,16 @@ def build_config(
     else:
         config.backend = "python"
         _cpu_runner(config, spec, options)
-    config.input.add(
+    model_input = config.input.add(
         name=spec.input.name, data_type=_DTYPES[spec.input.dtype], dims=spec.input.dims
     )
-    config.output.add(
-        name=spec.output.name, data_type=_DTYPES[spec.output.dtype], dims=spec.output.dims
-    )
+    # The CPU runner pads a batch of different lengths to its longest (causal text towers
+    # ignore what follows the end token), so requests of any length batch together there.
+    # ONNX Runtime's backend cannot: it batches requests of equal shape, which the gateway
+    # makes common by rounding lengths up to a few buckets (gateway/models/clip_tokenizer.py).
+    model_input.allow_ragged_batch = variant == "cpu" and spec.input.is_variable
+    for output in spec.outputs:  # the embedding, then a label head's probabilities
+        config.output.add(name=output.name, data_type=_DTYPES[output.dtype], dims=output.dims)
     config.dynamic_batching.preferred_batch_size.extend(spec.batching.preferred_batch_sizes)
     config.dynamic_batching.max_queue_delay_microseconds = (
         spec.batching.max_queue_delay_microseconds
@@ -95,7 +99,7 @@ def build_config(
     warmup = config.model_warmup.add(name=f"{spec.name}_zeros", batch_size=1)
     warmup.inputs[spec.input.name].CopyFrom(
         mc.ModelWarmup.Input(
-            data_type=_DTYPES[spec.input.dtype], dims=spec.input.dims, zero_data=True
+            data_type=_DTYPES[spec.input.dtype], dims=spec.input.largest, zero_data=True
         )
     )
     config.parameters[PROVENANCE_PARAMETER].string_value = provenance
@@ -106,11 +110,41 @@ def build_config(
     return config
 
 
-def _tensorrt(config: mc.ModelConfig, fp16: bool) -> None:
+# The token count TensorRT tunes a variable-length text model for: most queries are a few
+# words (a handful of BPE tokens plus start and end); longer ones still run, a little slower.
+TYPICAL_QUERY_TOKENS = 16
+
+
+def optimization_profile(spec: TritonModelSpec) -> dict[str, str]:
+    """TensorRT's one optimization profile: every batch size the dynamic batcher forms, every
+    length up to the maximum, tuned for the first preferred batch at a typical length.
+
+    Without it TensorRT builds an engine for the first shape it sees and rebuilds (seconds
+    to minutes) whenever a batch falls outside it."""
+    batching = spec.batching
+    opt_batch = min(batching.preferred_batch_sizes, default=batching.max_batch_size)
+    typical = tuple(
+        min(TYPICAL_QUERY_TOKENS, most) if dim == -1 else dim
+        for dim, most in zip(spec.input.dims, spec.input.largest, strict=True)
+    )
+    smallest = tuple(1 if dim == -1 else dim for dim in spec.input.dims)
+
+    def shape(batch: int, dims: tuple[int, ...]) -> str:
+        return f"{spec.input.name}:" + "x".join(str(d) for d in (batch, *dims))
+
+    return {
+        "trt_profile_min_shapes": shape(1, smallest),
+        "trt_profile_opt_shapes": shape(opt_batch, typical),
+        "trt_profile_max_shapes": shape(batching.max_batch_size, spec.input.largest),
+    }
+
+
+def _tensorrt(config: mc.ModelConfig, spec: TritonModelSpec, fp16: bool) -> None:
     # ONNX Runtime hands TensorRT the graph it can run and keeps the rest on CUDA.
     tensorrt = config.optimization.execution_accelerators.gpu_execution_accelerator.add(
         name="tensorrt"
     )
+    tensorrt.parameters.update(optimization_profile(spec))
     tensorrt.parameters["precision_mode"] = "FP16" if fp16 else "FP32"
     tensorrt.parameters["max_workspace_size_bytes"] = str(1 << 30)
     # Engines are built on first load; caching them beside nothing would rebuild on restart.

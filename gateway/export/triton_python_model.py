@@ -5,7 +5,7 @@ config's parameters choose the runtime (OpenVINO or ONNX Runtime on `model.onnx`
 calibrated `model.int8.onnx` at int8; TensorFlow on `model.savedmodel`) and the precision; a
 precision this CPU does not offer falls back to fp32, said in the log. Triton's dynamic
 batcher hands `execute` the queued requests without stacking them, so we concatenate their
-inputs, run once, and split the rows back in order.
+inputs (ragged ones padded to the longest), run once, and split the rows back in order.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         self.input_name = config["input"][0]["name"]
-        self.output_name = config["output"][0]["name"]
+        # The embedding, and a label head's probabilities where the model has one.
+        self.output_names = tuple(str(output["name"]) for output in config["output"])
         parameters = config.get("parameters", {})
 
         def parameter(key: str, default: str) -> str:
@@ -43,15 +44,15 @@ class TritonPythonModel:
         if fallback:
             pb_utils.Logger.log_warn(f"{config['name']}: {fallback}")
         version_dir = Path(args["model_repository"]) / args["model_version"]
-        self.run = cpu_runtimes.load_runner(
-            runtime, precision, version_dir, self.input_name, self.output_name
+        self.run = cpu_runtimes.load_outputs_runner(
+            runtime, precision, version_dir, self.input_name, self.output_names
         )
 
     def execute(self, requests: list[Any]) -> list[Any]:
         arrays = [
             pb_utils.get_input_tensor_by_name(r, self.input_name).as_numpy() for r in requests
         ]
-        outputs = self.run(np.concatenate(arrays, axis=0))
+        outputs = self.run(cpu_runtimes.stack_ragged(arrays))
         responses = []
         start = 0
         for array in arrays:

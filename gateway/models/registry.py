@@ -21,6 +21,7 @@ from gateway.models.spec import (
     TritonModelSpec,
     embedding_output,
     image_input,
+    imagenet_labels,
 )
 
 # Keras' `load_img(target_size=...)` resizes directly, ignoring the aspect ratio.
@@ -53,7 +54,9 @@ CLIP = SearchModel(
     image_model=_image_model("clip_image", 512, _CROP_BICUBIC),
     text_model=TritonModelSpec(
         name="clip_text",
-        input=Tensor("input_ids", "INT32", (CLIP_CONTEXT_LENGTH,)),
+        # Any length up to 77: the text tower is causal and pools at the end token, so a
+        # batch run at its longest query's length equals the 77-token result.
+        input=Tensor("input_ids", "INT32", (-1,), max_dims=(CLIP_CONTEXT_LENGTH,)),
         output=embedding_output(512),
         batching=Batching(max_batch_size=64, preferred_batch_sizes=(16, 64)),
         preprocess=None,
@@ -65,8 +68,16 @@ CLIP = SearchModel(
 EFFICIENTNET_LITE0 = SearchModel(
     name="efficientnet_lite0",
     title="EfficientNet-Lite0",
-    # The reference evaluation resizes the shortest side and centre-crops.
-    image_model=_image_model("efficientnet_lite0", 1280, _CROP_BILINEAR),
+    # The reference evaluation resizes the shortest side and centre-crops. Its ImageNet
+    # classifier is served beside the features: the label head behind auto-tags.
+    image_model=TritonModelSpec(
+        "efficientnet_lite0",
+        image_input(),
+        embedding_output(1280),
+        Batching(),
+        _CROP_BILINEAR,
+        labels=imagenet_labels(),
+    ),
     text_model=None,
     builder="efficientnet_lite0",
     pretrained=PretrainedWeights(

@@ -30,11 +30,24 @@ CpuPrecision = Literal["fp32", "bf16", "int8"]
 
 @dataclass(frozen=True)
 class Tensor:
-    """One Triton tensor; `dims` excludes the batch dimension."""
+    """One Triton tensor; `dims` excludes the batch dimension, -1 marks a variable one.
+
+    `max_dims` bounds the variable dims (warm-up, TensorRT's optimization profile, what
+    clients may send); it equals `dims` for a tensor of fixed shape.
+    """
 
     name: str
     dtype: TritonDType
     dims: tuple[int, ...]
+    max_dims: tuple[int, ...] | None = None
+
+    @property
+    def largest(self) -> tuple[int, ...]:
+        return self.max_dims if self.max_dims is not None else self.dims
+
+    @property
+    def is_variable(self) -> bool:
+        return -1 in self.dims
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,13 @@ class TritonModelSpec:
     batching: Batching
     preprocess: ImagePreprocess | None  # None for text models
     cpu: CpuRunner = CpuRunner()
+    # A label head: the model's ImageNet-1k class probabilities, a second output of the same
+    # forward pass (`probabilities`, in the class order of gateway/assets/tag_vocabulary.json).
+    labels: Tensor | None = None
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        return (self.output,) + ((self.labels,) if self.labels else ())
 
     @property
     def is_image_model(self) -> bool:
@@ -137,6 +157,11 @@ class SearchModel:
         return self.image_model.output.dims[0]
 
     @property
+    def label_head(self) -> bool:
+        """Whether the image model also outputs ImageNet class probabilities (auto-tags)."""
+        return self.image_model.labels is not None
+
+    @property
     def triton_models(self) -> tuple[TritonModelSpec, ...]:
         return (self.image_model,) + ((self.text_model,) if self.text_model else ())
 
@@ -147,3 +172,11 @@ def image_input(size: int = 224) -> Tensor:
 
 def embedding_output(dim: int) -> Tensor:
     return Tensor("embeddings", "FP32", (dim,))
+
+
+IMAGENET_CLASSES = 1000
+
+
+def imagenet_labels() -> Tensor:
+    """An ImageNet-1k classifier's softmax probabilities (the label head's output)."""
+    return Tensor("probabilities", "FP32", (IMAGENET_CLASSES,))

