@@ -15,8 +15,8 @@ from types import FrameType
 from typing import Any, Literal
 
 from bench.common import RESULTS, Context, Stack, served_weights
-from gateway.config import get_settings
 from gateway.serving.process import lower_own_priority
+from gateway.serving.stack_settings import get_stack_settings
 
 Needs = Literal["none", "milvus", "triton", "gateway"]
 # name -> (module, what it needs running); the order is the order they run in.
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = _stack(args, names, workdir, servers)
             # The load generator's clients (the direct baselines too) run where the gateway
             # runs, below Triton: both paths of every comparison share one CPU priority.
-            lower_own_priority(get_settings().stack.nice_below_triton)
+            lower_own_priority(get_stack_settings().nice_below_triton)
             ctx = Context(stack, args.tiny, results_dir, workdir)
             ctx.weights = served_weights(stack)
             for name in names:

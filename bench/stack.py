@@ -12,6 +12,7 @@ from gateway.config import get_settings
 from gateway.serving.gateway import gateway_process as start_gateway
 from gateway.serving.milvus import milvus_process
 from gateway.serving.process import ServerProcess, free_port
+from gateway.serving.stack_settings import get_stack_settings
 from gateway.serving.triton import TritonPorts, served_models, triton_process
 
 COLLECTION_PREFIX = "bench_"
@@ -55,7 +56,7 @@ def local_stack(
     with ExitStack() as servers:
         milvus_port = free_port()
         say(f"starting Milvus server on {milvus_port}")
-        nice = get_settings().stack.nice_below_triton  # as `pic-search serve` runs them
+        nice = get_stack_settings().nice_below_triton  # as `pic-search serve` runs them
         servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port, nice=nice))
         milvus_uri = f"http://127.0.0.1:{milvus_port}"
         triton_grpc, triton_http = "", None

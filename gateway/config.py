@@ -156,24 +156,6 @@ class ModelSettings(BaseModel):
         return list(dict.fromkeys(value))
 
 
-class StackSettings(BaseModel):
-    """The local one-command stack (`pic-search serve`)."""
-
-    data_dir: Path = Path("data")
-    model_repository: Path = Path("model_repository")
-    triton_http_port: int = 8000
-    triton_grpc_port: int = 8001
-    triton_metrics_port: int = 8002
-    milvus_port: int = 19530
-    milvus: Literal["server", "lite"] = "server"
-    index_samples: bool = True
-    # Niceness of Milvus and the gateway on the local stack, Triton's being 0. On shared cores
-    # a preempted inference thread stalls its whole batch (the CPU runner's threads meet at
-    # every layer), while the gateway's and Milvus' work waits well for a few milliseconds:
-    # worth about 0.02-0.04 of the throughput ratios on 2 cores.
-    nice_below_triton: int = Field(6, ge=0, le=19)
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIC_SEARCH_", env_nested_delimiter="__", extra="ignore"
@@ -186,7 +168,6 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
-    stack: StackSettings = Field(default_factory=StackSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 

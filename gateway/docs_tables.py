@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 
 from gateway.config import Settings
 from gateway.error_codes import ErrorCode
+from gateway.serving.stack_settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -118,12 +119,13 @@ def settings_table() -> str:
 
 
 def setting_groups() -> list[tuple[str, type[BaseModel]]]:
-    groups = []
+    """The gateway's groups, then the local stack's own (PIC_SEARCH_STACK__*)."""
+    groups: list[tuple[str, type[BaseModel]]] = []
     for name, field in Settings.model_fields.items():
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
             groups.append((name, model))
-    return groups
+    return [*groups, ("stack", StackSettings)]
 
 
 def group_settings(group: str) -> list[Setting]:

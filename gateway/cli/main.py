@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -14,6 +15,7 @@ from gateway.cli.options import console
 from gateway.config import Settings
 from gateway.logs import configure_logging
 
+T = TypeVar("T")
 app = typer.Typer(
     cls=ErrorBoundary,
     help="Pic Search: reverse image and text-to-image search.",
@@ -54,13 +56,18 @@ def main_options(
 
 
 def _settings() -> Settings:
-    """The settings, or exit 2 with pydantic's message naming each bad variable."""
-    from pydantic import ValidationError
-
     from gateway.config import get_settings
 
+    return _validated(get_settings)
+
+
+def _validated(read: Callable[[], T]) -> T:
+    """Settings as `read` gives them, or exit 2 with pydantic's message naming each bad
+    variable."""
+    from pydantic import ValidationError
+
     try:
-        return get_settings()
+        return read()
     except ValidationError as exc:
         typer.echo(f"invalid settings: {exc}", err=True)  # unwrapped, whatever the width
         raise typer.Exit(2) from None
@@ -88,10 +95,12 @@ def serve(
 ) -> None:
     """Start Milvus, Triton and the gateway locally, index the samples; Ctrl-C stops all."""
     from gateway.cli.serve import run_stack
+    from gateway.serving.stack_settings import get_stack_settings
 
     settings = _settings()
+    stack = _validated(get_stack_settings)
     if data_dir is not None:
-        settings.stack.data_dir = data_dir
+        stack.data_dir = data_dir
     if samples is not None:  # the flag wins over the setting, which is read otherwise
-        settings.stack.index_samples = samples
-    run_stack(settings, console)
+        stack.index_samples = samples
+    run_stack(settings, stack, console)

@@ -11,11 +11,11 @@ from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
 from gateway.serving.gateway import gateway_process
 from gateway.serving.milvus import milvus_process
+from gateway.serving.stack_settings import StackSettings
 from gateway.serving.triton import TritonPorts, built_models, served_models, triton_process
 
 
-def gateway_env(settings: Settings) -> dict[str, str]:
-    stack = settings.stack
+def gateway_env(stack: StackSettings) -> dict[str, str]:
     return {
         "PIC_SEARCH_TRITON__URL": f"127.0.0.1:{stack.triton_grpc_port}",
         "PIC_SEARCH_MILVUS__URI": (
@@ -27,8 +27,7 @@ def gateway_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def run_stack(settings: Settings, console: Console) -> None:
-    stack = settings.stack
+def run_stack(settings: Settings, stack: StackSettings, console: Console) -> None:
     data = stack.data_dir.resolve()
     repository = stack.model_repository.resolve()
     enabled = settings.models.enabled
@@ -61,7 +60,7 @@ def run_stack(settings: Settings, console: Console) -> None:
             console.print(f"starting the gateway on {url} ...")
             gateway = gateway_process(
                 settings.server.port,
-                gateway_env(settings),
+                gateway_env(stack),
                 data / "gateway.log",
                 nice=stack.nice_below_triton,
             )

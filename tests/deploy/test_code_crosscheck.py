@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.config import Settings, StackSettings
+from gateway.config import Settings
 from gateway.grpc.stubs import SERVICE_NAME
+from gateway.serving.stack_settings import StackSettings
 from tests.deploy.support import (
     DEPLOY,
     OVERLAYS,
@@ -78,7 +79,7 @@ def test_every_pic_search_variable_in_kubernetes_is_a_real_setting(overlay: str)
 
 def test_the_kubernetes_config_map_or_secret_wires_every_gateway_setting() -> None:
     wired = {setting_path(variable) for variable in kubernetes_env("overlays/prod")}
-    wanted = {path for path in all_setting_paths() if path[0] != "stack"}  # local launcher
+    wanted = all_setting_paths()
     missing = wanted - wired - set(NOT_IN_KUBERNETES)
     assert not missing, f"settings not wired in deploy/base/gateway.env: {sorted(missing)}"
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from gateway.cli import serve
 from gateway.config import Settings
 from gateway.serving.process import ServerProcess
+from gateway.serving.stack_settings import StackSettings
 
 # Starts a second thread, then sleeps: each thread's niceness can be read while it runs.
 TWO_THREADS = "import threading, time; threading.Thread(target=time.sleep, args=(60,)).start(); "
@@ -107,9 +108,8 @@ def test_serve_starts_milvus_and_the_gateway_below_triton(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings = Settings()
-    settings.stack.index_samples = False
-    serve.run_stack(settings, Console(quiet=True))
+    stack = StackSettings(index_samples=False)
+    serve.run_stack(Settings(), stack, Console(quiet=True))
     assert started.nice == {"milvus_process": nice, "triton_process": None, "gateway_process": nice}
 
 
@@ -119,4 +119,4 @@ def test_a_niceness_outside_0_to_19_fails_at_start(
 ) -> None:
     monkeypatch.setenv("PIC_SEARCH_STACK__NICE_BELOW_TRITON", value)
     with pytest.raises(ValueError, match="nice_below_triton"):
-        Settings()
+        StackSettings()

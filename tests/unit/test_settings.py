@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.serving.process import venv_bin
+from gateway.serving.stack_settings import StackSettings
 from tests.deploy.support import ROOT, all_setting_paths, setting_path
 
 
@@ -121,12 +122,22 @@ def _documented_settings(row: str) -> set[tuple[str, ...]]:
             field = short
         if field == "*":
             fields = re.findall(r"`([A-Z][A-Z0-9_]+)", row.split("|")[3])
-            found |= {setting_path(f"PIC_SEARCH_{group}__{name}") for name in fields}
+            found |= {_path(group, name) for name in fields}
         else:
-            found.add(setting_path(f"PIC_SEARCH_{group}__{field}"))
+            found.add(_path(group, field))
     return found
+
+
+def _path(group: str, field: str) -> tuple[str, ...]:
+    """A gateway setting's path, checked to exist; the local stack's are its own model's."""
+    if group == "STACK":
+        assert field.lower() in StackSettings.model_fields, field
+        return ("stack", field.lower())
+    return setting_path(f"PIC_SEARCH_{group}__{field}")
 
 
 def test_the_readme_settings_table_names_every_setting_and_nothing_else() -> None:
     documented = set().union(*map(_documented_settings, _readme_settings_table()))
-    assert documented == all_setting_paths(), sorted(all_setting_paths() - documented)
+    stack = {("stack", name) for name in StackSettings.model_fields}
+    wanted = all_setting_paths() | stack
+    assert documented == wanted, sorted(wanted ^ documented)

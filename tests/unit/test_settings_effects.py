@@ -17,10 +17,11 @@ from gateway.cli.serve import gateway_env
 from gateway.clients import milvus as milvus_module
 from gateway.clients.milvus import VectorIndex
 from gateway.clients.triton import TritonClient
-from gateway.config import MilvusSettings, ServerSettings, Settings, StackSettings, TritonSettings
+from gateway.config import MilvusSettings, ServerSettings, Settings, TritonSettings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.registry import CLIP
 from gateway.serving.process import free_port
+from gateway.serving.stack_settings import StackSettings
 
 
 @pytest.mark.parametrize("timeout_s", [0.5, 2.0])
@@ -102,7 +103,7 @@ def test_preprocess_workers_sets_the_pool_size_and_zero_means_usable_cores() -> 
 @pytest.mark.parametrize("kind", ["server", "lite"])
 def test_the_stacks_milvus_choice_picks_the_gateways_milvus_uri(tmp_path: Path, kind: str) -> None:
     stack = StackSettings(data_dir=tmp_path, milvus=kind, milvus_port=19999)  # type: ignore[arg-type]
-    uri = gateway_env(Settings(stack=stack))["PIC_SEARCH_MILVUS__URI"]
+    uri = gateway_env(stack)["PIC_SEARCH_MILVUS__URI"]
     if kind == "server":
         assert uri == "http://127.0.0.1:19999"
     else:  # a Milvus Lite file: the gateway opens it itself, no server runs

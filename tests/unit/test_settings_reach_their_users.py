@@ -22,6 +22,7 @@ from gateway.config import Settings, StoreSettings, get_settings
 from gateway.errors import NotFoundError
 from gateway.logs import configure_logging
 from gateway.services.backends import Backends
+from gateway.serving.stack_settings import StackSettings, get_stack_settings
 from gateway.store.s3 import S3ImageStore
 from tests.unit.services.fakes import fake_backends
 
@@ -117,10 +118,12 @@ def test_the_s3_region_signs_every_request(monkeypatch: pytest.MonkeyPatch) -> N
 def test_index_samples_decides_whether_serve_indexes_the_samples(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flags: list[str], indexes: bool
 ) -> None:
-    ran: list[Settings] = []
-    monkeypatch.setattr(serve, "run_stack", lambda settings, console: ran.append(settings))
+    ran: list[StackSettings] = []
+    monkeypatch.setattr(serve, "run_stack", lambda settings, stack, console: ran.append(stack))
+    get_stack_settings.cache_clear()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(main.app, ["serve", *flags])
     assert result.exit_code == 0, result.output
-    assert [s.stack.index_samples for s in ran] == [indexes]
+    assert [stack.index_samples for stack in ran] == [indexes]
+    get_stack_settings.cache_clear()
