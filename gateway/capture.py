@@ -22,15 +22,13 @@ from typing import Any
 
 from PIL import Image
 
-# Imported for its side effect too: the HEIF and AVIF openers are registered there.
-from gateway.preprocess import ALLOWED_FORMATS, AVIF_SUPPORTED
+from gateway.formats import OPENERS
 
 log = logging.getLogger("gateway.capture")
 
 MAX_ENTRIES = 1024  # real directories hold tens; more is a crafted block
 MAX_TEXT_BYTES = 256  # make, model, lens, dates: real values are far shorter
 YEARS = range(1800, 3000)  # outside this, a date is a broken clock or a crafted value
-_OPENERS = tuple(f for f in ALLOWED_FORMATS if f != "MPO" and (f != "AVIF" or AVIF_SUPPORTED))
 _EPOCH = datetime(1970, 1, 1)
 
 # Tags (EXIF 2.32 / 3.0), by the directory that holds them.
@@ -140,7 +138,7 @@ def has_location(location: Any) -> bool:
 # -- finding the block ---------------------------------------------------------------------------
 def _exif_block(data: bytes) -> bytes | None:
     """The TIFF structure holding the EXIF tags (for a TIFF file, the file itself)."""
-    with Image.open(io.BytesIO(data), formats=_OPENERS) as img:
+    with Image.open(io.BytesIO(data), formats=OPENERS) as img:
         if img.format == "TIFF":
             return data
         raw = img.info.get("exif")

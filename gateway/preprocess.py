@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pillow_heif
-from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from gateway.config import LimitSettings
 from gateway.errors import (
@@ -26,22 +25,9 @@ from gateway.errors import (
     TooLargeError,
     ValidationError,
 )
+from gateway.formats import ALLOWED_FORMATS, OPENERS, looks_like_allowed_image
 from gateway.models.spec import ImagePreprocess, TritonModelSpec
 
-# Pillow's own plugins first, so none of them can replace an opener registered below.
-Image.init()
-pillow_heif.register_heif_opener()
-# Pillow >= 11.2 decodes AVIF itself (pillow-heif >= 1.0 dropped it); older pairs need
-# pillow-heif's opener.
-_register_avif = getattr(pillow_heif, "register_avif_opener", None)
-if not features.check("avif") and _register_avif is not None:
-    _register_avif()
-AVIF_SUPPORTED = bool(features.check("avif")) or _register_avif is not None
-
-ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF", "MPO")
-# What `Image.open` may try, in this order (AVIF before HEIF: both are ISO-BMFF). MPO has no
-# opener of its own: the JPEG opener returns an MPO image when the file is one.
-_OPENERS = tuple(f for f in ALLOWED_FORMATS if f != "MPO" and (f != "AVIF" or AVIF_SUPPORTED))
 THUMBNAIL_SIZE = 256
 THUMBNAIL_QUALITY = 85
 
@@ -71,8 +57,6 @@ _ORIENTATIONS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"} if AVIF_SUPPORTED else set()
 
 
 @dataclass(frozen=True)
@@ -190,14 +174,14 @@ def model_input(
 def _open(data: bytes, limits: LimitSettings) -> ImageFile.ImageFile:
     """Reads the header only: format, size, mode, metadata."""
     try:
-        return Image.open(io.BytesIO(data), formats=_OPENERS)
+        return Image.open(io.BytesIO(data), formats=OPENERS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard, at twice Image.MAX_IMAGE_PIXELS: our limit is the lower one.
         raise TooLargeError(
             f"the image has more than {limits.max_pixels} pixels", code="too_many_pixels"
         ) from exc
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
-        if _looks_like_allowed_image(data):
+        if looks_like_allowed_image(data):
             raise CorruptImageError("the image data is damaged or truncated") from exc
         raise InvalidImageError(
             f"not an image in a supported format ({', '.join(ALLOWED_FORMATS)})",
@@ -325,16 +309,3 @@ def _stretch(values: npt.NDArray[np.float64], low: float, high: float) -> npt.ND
     scale = 255.0 / (high - low)
     stretched: npt.NDArray[np.uint8] = np.rint((values - low) * scale).astype(np.uint8)
     return stretched
-
-
-def _looks_like_allowed_image(data: bytes) -> bool:
-    """Whether the bytes start like an allowed format, so a failed open means damage."""
-    if data.startswith(
-        (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
-    ):
-        return True
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return True
-    if data.startswith(b"BM") and len(data) >= 18:
-        return struct.unpack("<I", data[14:18])[0] in (12, 40, 52, 56, 64, 108, 124)
-    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS | _AVIF_BRANDS

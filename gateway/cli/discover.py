@@ -6,34 +6,24 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from gateway.formats import HEAD_BYTES, looks_like_allowed_image
+
 EXTENSIONS = {
     ".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
     ".heic", ".heif", ".avif", ".mpo",
 }  # fmt: skip
 # Files with these extensions are never images; skip them without opening them.
 NOT_IMAGES = {".txt", ".md", ".json", ".xml", ".html", ".py", ".db", ".zip", ".xmp", ".pdf", ".svg"}
-_MAGIC = (
-    b"\xff\xd8\xff",
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",
-    b"II*\x00",
-    b"MM\x00*",
-)
 
 
 def looks_like_image(path: Path) -> bool:
+    """The gateway's own test of a file's first bytes, so the CLI sends what it will take."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(HEAD_BYTES)
     except OSError:
         return False
-    if head.startswith(_MAGIC):
-        return True
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return True
-    return head[4:8] == b"ftyp"  # HEIF / AVIF
+    return looks_like_allowed_image(head)
 
 
 def find_images(paths: Iterable[Path], skipped: list[Path] | None = None) -> Iterator[Path]:
