@@ -15,7 +15,7 @@ from gateway.cli.api import GrpcApi, HttpApi, open_api
 from gateway.cli.errors import INTERRUPTED, ApiError, CliError, UsageProblem
 from gateway.cli.options import Grpc, Json, Url, Verbose, console, print_json, say
 
-SEARCH_OPTIONS = ("top_k", "sort", "min_score", "cutoff", "filter")
+SEARCH_OPTIONS = ("top_k", "sort", "min_score", "cutoff", "filter", "group")
 
 
 def index(
@@ -82,6 +82,10 @@ def search(
     ] = "score",
     min_score: Annotated[float | None, typer.Option(help="Drop results below.")] = None,
     cutoff: Annotated[str | None, typer.Option(help="auto: the model's own cutoff.")] = None,
+    group: Annotated[
+        bool,
+        typer.Option("--group", help="Near-copies of a photo count once (shown as +N copies)."),
+    ] = False,
     ids: Annotated[bool, typer.Option("--ids", help="Show full ids instead of files.")] = False,
     as_json: Json = False,
     url: Url = None,
@@ -94,7 +98,7 @@ def search(
         raise UsageProblem("give an IMAGE or --text, not both")
     name = inputs.model_name(model)
     options: dict[str, Any] = {"top_k": top_k, "sort": sort, "filter": inputs.filter_object(filter)}
-    options |= {"min_score": min_score, "cutoff": cutoff}
+    options |= {"min_score": min_score, "cutoff": cutoff, "group": group or None}
     options = {k: v for k, v in options.items() if v is not None}
     with open_api(url, grpc) as api:
         try:

@@ -63,11 +63,17 @@ def results_table(
             f"{hit['score']:.4f}",
             _taken(hit),
             _size(hit),
-            str(hit["id"]) if ids else str(hit.get("path") or hit.get("filename") or "?"),
+            (str(hit["id"]) if ids else str(hit.get("path") or hit.get("filename") or "?"))
+            + _copies(hit),
         ]
         for rank, hit in enumerate(results, start=1)
     ]
     return render(header, rows, [True, True, False, True, False], width)
+
+
+def _copies(hit: dict[str, Any]) -> str:
+    n = len(hit.get("copies") or [])
+    return f" (+{n} {'copy' if n == 1 else 'copies'})" if n else ""
 
 
 def stats_table(body: dict[str, Any], width: int | None = None) -> list[str]:

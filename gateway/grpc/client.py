@@ -36,6 +36,7 @@ class Hit:
     score: float
     metadata: dict[str, Any]
     file: dict[str, Any] = field(default_factory=dict)  # filename, path, format, ...
+    copies: list[dict[str, Any]] = field(default_factory=list)  # with group: {id, score}
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,12 @@ class PicSearchClient:
         }
 
     def list_images(
-        self, cursor: str = "", limit: int | None = None
+        self, cursor: str = "", limit: int | None = None, sort: str = "", filter_json: str = ""
     ) -> tuple[list[dict[str, Any]], str | None]:
-        r = self._unary("ListImages", pb.ListImagesRequest(cursor=cursor, limit=limit))
+        request = pb.ListImagesRequest(
+            cursor=cursor, limit=limit, sort=sort, filter_json=filter_json
+        )
+        r = self._unary("ListImages", request)
         items = [
             {**_facts(i.file), "id": i.id, "created_at": i.created_at,
              "metadata": convert.to_python(i.metadata)}
@@ -250,6 +254,16 @@ class PicSearchClient:
         r = self._unary("DeleteImages", request)
         sample = [{"id": i.id, "filename": i.filename, "path": i.path or None} for i in r.sample]
         return {"matched": r.matched, "deleted": r.deleted, "dry_run": r.dry_run, "sample": sample}
+
+    def facets(self) -> dict[str, Any]:
+        """`{"keys": [{"key", "values": [{"value", "count"}]}]}`, as GET /v1/facets."""
+        r = self._unary("GetFacets", pb.GetFacetsRequest())
+        return {
+            "keys": [
+                {"key": k.key, "values": [{"value": v.value, "count": v.count} for v in k.values]}
+                for k in r.keys
+            ]
+        }
 
     def stats(self) -> dict[str, Any]:
         r = self._unary("Stats", pb.StatsRequest())
@@ -303,6 +317,7 @@ def _options(filter: dict[str, Any] | None, options: dict[str, Any]) -> Any:
         sort=options.get("sort") or "",
         min_score=options.get("min_score"),
         cutoff=options.get("cutoff") or "",
+        group=bool(options.get("group")),
     )
 
 
@@ -340,7 +355,16 @@ def image_record(r: Any) -> dict[str, Any]:
 
 
 def _search_result(r: Any) -> SearchResult:
-    hits = [Hit(h.id, h.score, convert.to_python(h.metadata), _facts(h.file)) for h in r.hits]
+    hits = [
+        Hit(
+            h.id,
+            h.score,
+            convert.to_python(h.metadata),
+            _facts(h.file),
+            [{"id": c.id, "score": c.score} for c in h.copies],
+        )
+        for h in r.hits
+    ]
     cutoff = {
         "mode": r.cutoff.mode or "none",
         "min_score": r.cutoff.min_score if r.cutoff.HasField("min_score") else None,
@@ -371,7 +395,10 @@ def _api_error(exc: grpc.RpcError) -> GrpcApiError:
 
 def search_body(result: SearchResult) -> dict[str, Any]:
     """The HTTP API's search body (without links), for printing and comparisons."""
-    hits = [{**h.file, "id": h.id, "score": h.score, "metadata": h.metadata} for h in result.hits]
+    hits = [
+        {**h.file, "id": h.id, "score": h.score, "metadata": h.metadata, "copies": h.copies}
+        for h in result.hits
+    ]
     return {
         "model": result.model,
         "results": hits,

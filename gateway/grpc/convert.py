@@ -94,8 +94,19 @@ def search_response(result: SearchResult) -> Any:
     for match in result.matches:
         hit = match.hit
         facts = file_facts(match.file, hit.created_at)
-        fill(response.hits.add(id=hit.id, score=hit.score, file=facts).metadata, hit.metadata)
+        added = response.hits.add(id=hit.id, score=hit.score, file=facts)
+        fill(added.metadata, hit.metadata)
+        added.copies.extend(pb.CopyRef(id=c.id, score=c.score) for c in match.copies)
     return response
+
+
+def facets_response(body: dict[str, Any]) -> Any:
+    return pb.GetFacetsResponse(
+        keys=[
+            pb.FacetKey(key=k["key"], values=[pb.FacetValue(**v) for v in k["values"]])
+            for k in body["keys"]
+        ]
+    )
 
 
 def delete_response(report: DeleteReport) -> Any:

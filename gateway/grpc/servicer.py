@@ -12,7 +12,16 @@ from gateway.errors import BadInputError, ValidationError
 from gateway.grpc import convert
 from gateway.grpc.calls import Call, CallRules
 from gateway.grpc.stubs import pb, pb_grpc
-from gateway.services import admin, deletion, images, ingest, metadata, search, status
+from gateway.services import (
+    admin,
+    deletion,
+    facets,
+    images,
+    ingest,
+    metadata,
+    search,
+    status,
+)
 from gateway.services.backends import Backends
 from gateway.services.filters import check_sized_object, parse_json
 
@@ -45,6 +54,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
             options.sort or None,
             options.min_score if options.HasField("min_score") else None,
             options.cutoff or None,
+            options.group,
         )
 
     async def SearchByImage(self, request: Any, context: aio.ServicerContext) -> Any:
@@ -107,13 +117,19 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                     request.cursor or None,
                     limit,
                     self._filter({}, request.filter_json) or None,
+                    request.sort or None,
                 )
             )
             return convert.list_response(items, next_cursor)
 
+    async def GetFacets(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("GetFacets", context) as call:
+            return convert.facets_response(await call.bounded(facets.facets(self.backends)))
+
     async def DeleteImage(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("DeleteImage", context, write=True) as call:
             await call.bounded(deletion.delete_one(self.backends, request.id))
+            facets.invalidate(self.backends)
             return pb.DeleteImageResponse()
 
     async def DeleteImages(self, request: Any, context: aio.ServicerContext) -> Any:
@@ -123,6 +139,8 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
             report = await call.bounded(
                 deletion.delete_many(self.backends, ids, filters, request.dry_run)
             )
+            if report.deleted:
+                facets.invalidate(self.backends)
             return convert.delete_response(report)
 
     async def Stats(self, request: Any, context: aio.ServicerContext) -> Any:
@@ -138,6 +156,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
         async with self._call("UpdateMetadata", context, write=True) as call:
             patch = parse_json(request.patch_json, "metadata", self.limits.max_metadata_bytes)
             record = await call.bounded(metadata.patch_metadata(self.backends, request.id, patch))
+            facets.invalidate(self.backends)
             return convert.image_response(record, b"", b"")
 
     # Admin calls take as long as the library is large: the client's deadline bounds them,
@@ -172,6 +191,7 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
                 while (batch := await self._next_batch(queue)) is not None:
                     for metadata, uploads in self._groups(batch):
                         report = await call.bounded(ingest.ingest(self.backends, uploads, metadata))
+                        facets.invalidate(self.backends)
                         for result in convert.index_results(report, sent):
                             yield result
                         sent += len(uploads)
