@@ -40,7 +40,7 @@ def test_a_large_photo_is_shown_at_most_2048_px_and_turned_upright() -> None:
     shown = opened(render(data, LIMITS))
     assert shown.size == (1365, 2048)
     # The red corner (top left of the stored pixels) is top right once upright.
-    r, g, b = shown.convert("RGB").getpixel((shown.width - 20, 20))
+    r, _, b = shown.convert("RGB").getpixel((shown.width - 20, 20))
     assert r > 150 and b < 100
 
 
@@ -75,7 +75,8 @@ def unit(*values: float) -> np.ndarray:
 
 
 def test_near_copies_join_the_best_ranked_photo_they_copy() -> None:
-    hits = [Hit(name, score, {}) for name, score in [("a", 0.9), ("b", 0.8), ("a2", 0.7), ("c", 0.6)]]
+    ranked = [("a", 0.9), ("b", 0.8), ("a2", 0.7), ("c", 0.6)]
+    hits = [Hit(name, score, {}) for name, score in ranked]
     vectors = {"a": unit(1, 0, 0), "b": unit(0, 1, 0), "a2": unit(1, 0.05, 0), "c": unit(0, 0, 1)}
     groups = group_vectors(hits, vectors, 0.95)
     assert [g.hit.id for g in groups] == ["a", "b", "c"]
