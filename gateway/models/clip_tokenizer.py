@@ -165,14 +165,22 @@ class ClipTokenizer:
         return ids
 
     def tokenize(
-        self, texts: str | Sequence[str], context_length: int = CLIP_CONTEXT_LENGTH
+        self,
+        texts: str | Sequence[str],
+        context_length: int = CLIP_CONTEXT_LENGTH,
+        trim: bool = False,
     ) -> npt.NDArray[np.int32]:
         """`clip.tokenize(texts, truncate=True)`: int32 [N, context_length].
 
         Each row is the start token, the ids, the end token, then zeros. Too long a text is
         cut to `context_length` with the end token kept last, since the text tower pools
-        its embedding at the end token.
+        its embedding at the end token. With `trim`, the columns after the longest row's end
+        token are dropped (`trim_to_longest`).
         """
+        ids = self._tokenize(texts, context_length)
+        return trim_to_longest(ids) if trim else ids
+
+    def _tokenize(self, texts: str | Sequence[str], context_length: int) -> npt.NDArray[np.int32]:
         if isinstance(texts, str):
             texts = [texts]
         out = np.zeros((len(texts), context_length), dtype=np.int32)
@@ -182,3 +190,17 @@ class ClipTokenizer:
                 ids = [*ids[: context_length - 1], END_TOKEN_ID]
             out[row, : len(ids)] = ids
         return out
+
+
+def trim_to_longest(ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """`ids` without the columns after the longest row's end token.
+
+    CLIP's text tower is causal and pools at the end token, so positions after it change
+    nothing in any row: a query of five words runs 7 positions instead of 77, and the
+    embedding equals the full-length one (tests/integration/test_clip_text_length.py).
+    The end token has the largest id, so each row's argmax is its end (id 0 is "!", a real
+    token, so zeros cannot be counted)."""
+    if ids.size == 0:
+        return ids
+    longest = int(ids.argmax(axis=1).max()) + 1
+    return np.ascontiguousarray(ids[:, :longest])

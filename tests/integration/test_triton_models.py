@@ -28,7 +28,7 @@ def _inputs(spec: TritonModelSpec, n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if spec.input.dtype == "UINT8":
         return rng.integers(0, 256, (n, *spec.input.dims), dtype=np.uint8)
-    ids = np.zeros((n, *spec.input.dims), np.int32)
+    ids = np.zeros((n, *spec.input.largest), np.int32)
     for row in range(n):
         length = int(rng.integers(1, 20))
         ids[row, 0] = 49406

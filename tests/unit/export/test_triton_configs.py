@@ -77,8 +77,9 @@ def test_every_config_matches_the_savedmodel_signature(
     assert [o.name for o in config.output] == list(outputs)
     for tensor in config.input:
         assert _TRITON_TO_TF[tensor.data_type] == inputs[tensor.name].dtype
-        # Triton's dims exclude the batch dimension, which the signature leaves open.
-        assert [None, *tensor.dims] == inputs[tensor.name].shape
+        # Triton's dims exclude the batch dimension, which the signature leaves open, as
+        # it leaves open a variable dim (-1: clip_text's length).
+        assert [None, *(None if d == -1 else d for d in tensor.dims)] == inputs[tensor.name].shape
     for tensor in config.output:
         assert _TRITON_TO_TF[tensor.data_type] == outputs[tensor.name].dtype
         assert [None, *tensor.dims] == outputs[tensor.name].shape
@@ -104,9 +105,10 @@ def test_the_onnx_config_matches_the_onnx_file_tensor_for_tensor(
         for tensor, value in zip(configured, declared, strict=True):
             shape = value.type.tensor_type.shape.dim
             assert value.type.tensor_type.elem_type == _TRITON_TO_ONNX[tensor.data_type]
-            # Batch first and open (a named dimension), then exactly the config's dims.
+            # Batch first and open (a named dimension), then exactly the config's dims
+            # (open where the config says -1).
             assert shape[0].dim_value == 0
-            assert [d.dim_value for d in shape[1:]] == list(tensor.dims)
+            assert [d.dim_value for d in shape[1:]] == [max(d, 0) for d in tensor.dims]
 
 
 def test_the_onnx_config_serves_the_onnx_file_on_gpu_with_tensorrt_at_fp32(
