@@ -13,6 +13,7 @@ from gateway.services.images import Listed
 from gateway.services.ingest import FileResult, IngestReport
 from gateway.services.records import FileInfo
 from gateway.services.search import SearchResult
+from gateway.services.stored import ImageRecord
 
 _STATUS = {
     "created": pb.INDEX_STATUS_CREATED,
@@ -147,21 +148,21 @@ def _index_result(index: int, result: FileResult) -> Any:
     )
 
 
-def image_response(record: dict[str, Any], content: bytes, thumbnail: bytes) -> Any:
+def image_response(record: ImageRecord, content: bytes, thumbnail: bytes) -> Any:
     response = pb.GetImageResponse(
-        id=record["id"],
-        filename=record.get("filename", ""),
-        format=record.get("format", ""),
-        width=int(record.get("width", 0)),
-        height=int(record.get("height", 0)),
-        bytes=int(record.get("bytes", 0)),
-        created_at=int(record.get("created_at", 0)),
-        path=record.get("path") or "",
+        id=record.id,
+        filename=record.filename or "",
+        format=record.format or "",
+        width=record.width or 0,
+        height=record.height or 0,
+        bytes=record.bytes or 0,
+        created_at=record.created_at,
+        path=record.path or "",
         content=content,
         thumbnail=thumbnail,
-        capture=capture_facts(FileInfo.from_record(record)),
+        capture=capture_facts(record.file_info()),
     )
-    fill(response.metadata, record.get("metadata", {}))
+    fill(response.metadata, record.metadata)
     return response
 
 

@@ -13,15 +13,11 @@ MAX_DELETE_FRACTION (or MAX_DELETES) of the vectors.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from gateway.errors import ConflictError, PicSearchError
-from gateway.preprocess import prepare_image
+from gateway.errors import ConflictError
 from gateway.services.backends import Backends
-from gateway.services.records import vector_fields
+from gateway.services.reembed import reembed
 
 MAX_DELETE_FRACTION = 0.05
 MAX_DELETES = 100
@@ -89,35 +85,15 @@ async def checked_repair(backends: Backends, report: Report, force: bool) -> Rep
 
 
 async def repair(backends: Backends, report: Report) -> Report:
+    """Delete orphan vectors, re-embed missing ones; the state after, with the stored
+    originals that no longer decode (left as they are: a person decides)."""
     for collection, ids in report.orphan_vectors.items():
         await backends.vectors.delete(collection, ids)
+    unreadable: set[str] = set()
     for model in backends.models:
         collection = backends.collection(model)
-        for image_id in report.missing_vectors.get(collection, []):
-            await _reembed(backends, image_id, collection, model.name, report)
-    return await check(backends)
-
-
-async def _reembed(
-    backends: Backends, image_id: str, collection: str, model_name: str, report: Report
-) -> None:
-    model = backends.model(model_name)
-    data = await backends.store.get(image_id, "original")
-    record = json.loads(await backends.store.get(image_id, "record"))
-    try:
-        image = await backends.run_cpu(
-            prepare_image, data, [model.image_model], backends.settings.limits
-        )
-    except PicSearchError:
-        report.unreadable.append(image_id)
-        return
-    batch = image.inputs[model.image_model.name][None]
-    vector = (await backends.triton.embed(model.image_model, batch))[0]
-    row = {
-        "id": image_id,
-        "embedding": np.asarray(vector, np.float32).tolist(),
-        "created_at": int(record["created_at"]),
-        "metadata": record.get("metadata", {}),
-        **vector_fields(record),  # the capture facts filters read (schema version 2)
-    }
-    await backends.vectors.upsert(collection, [row])
+        missing = report.missing_vectors.get(collection, [])
+        await reembed(backends, model, collection, missing, lambda i, _: unreadable.add(i))
+    after = await check(backends)
+    after.unreadable = sorted(unreadable)
+    return after

@@ -11,7 +11,6 @@ crash finishes it.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
 from gateway.services.ids import bounded, checked_ids
 from gateway.services.schema import check_filter_fields
+from gateway.services.stored import ImageRecord
 from gateway.store.base import check_id
 
 MILVUS_BATCH = 1000  # ids per Milvus delete call
@@ -90,10 +90,10 @@ async def _sample(backends: Backends, ids: list[str]) -> list[ImageRef]:
 
     async def one(image_id: str) -> ImageRef:
         try:
-            record = json.loads(await backends.store.get(image_id, "record"))
+            record = ImageRecord.from_json(await backends.store.get(image_id, "record"), image_id)
         except (NotFoundError, ValueError):
             return ImageRef(image_id)
-        return ImageRef(image_id, record.get("filename"), record.get("path"))
+        return ImageRef(image_id, record.filename, record.path)
 
     with stage("store"):
         return list(await bounded(one(i) for i in ids))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from gateway.services.filters import to_expression
 from gateway.services.ids import bounded, checked_ids
 from gateway.services.records import FileInfo, file_infos
 from gateway.services.schema import check_filter_fields, require_capture_fields
+from gateway.services.stored import ImageRecord
 from gateway.store.base import Kind, check_id
 
 __all__ = ["Listed", "blob", "check_id", "check_list_sort", "existing", "newest", "record"]
@@ -23,12 +23,11 @@ __all__ = ["Listed", "blob", "check_id", "check_list_sort", "existing", "newest"
 DEFAULT_PAGE_SIZE = 24
 
 
-async def record(backends: Backends, image_id: str) -> dict[str, Any]:
+async def record(backends: Backends, image_id: str) -> ImageRecord:
     check_id(image_id)
     with stage("store"):
         data = await backends.store.get(image_id, "record")
-    result: dict[str, Any] = json.loads(data)
-    return result
+    return ImageRecord.from_json(data, image_id)
 
 
 async def blob(backends: Backends, image_id: str, kind: Kind) -> bytes:

@@ -6,13 +6,13 @@ metadata, and repeating the same patch finishes the job (a merge patch is idempo
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from gateway.errors import NotFoundError, ValidationError
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.filters import check_sized_object, reject_reserved_keys
+from gateway.services.stored import ImageRecord
 from gateway.store.base import check_id
 
 
@@ -27,7 +27,7 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-async def patch_metadata(backends: Backends, image_id: str, patch: Any) -> dict[str, Any]:
+async def patch_metadata(backends: Backends, image_id: str, patch: Any) -> ImageRecord:
     """Apply `patch` to the image's metadata; the updated record. Validated as at ingest."""
     check_id(image_id)
     if not isinstance(patch, dict):
@@ -39,13 +39,11 @@ async def patch_metadata(backends: Backends, image_id: str, patch: Any) -> dict[
     reject_reserved_keys(patch)
     await backends.ensure_collections()
     with stage("store"):
-        record: dict[str, Any] = json.loads(await backends.store.get(image_id, "record"))
-    metadata = check_sized_object(
-        merge_patch(record.get("metadata") or {}, patch), "metadata", limit
-    )
-    record["metadata"] = metadata
+        stored = ImageRecord.from_json(await backends.store.get(image_id, "record"), image_id)
+    metadata = check_sized_object(merge_patch(stored.metadata, patch), "metadata", limit)
+    record = stored.with_metadata(metadata)
     with stage("store"):
-        await backends.store.put(image_id, "record", json.dumps(record).encode())
+        await backends.store.put(image_id, "record", record.to_json())
     backends.records.put(image_id, record)
     for model in backends.models:
         with stage("milvus"):

@@ -9,7 +9,8 @@ across replicas.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+
+from gateway.services.stored import ImageRecord
 
 DEFAULT_SIZE = 8192  # records of a few hundred bytes each: a few MiB at most
 
@@ -17,19 +18,19 @@ DEFAULT_SIZE = 8192  # records of a few hundred bytes each: a few MiB at most
 class RecordCache:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._items: OrderedDict[str, ImageRecord] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, image_id: str, created_at: int) -> dict[str, Any] | None:
+    def get(self, image_id: str, created_at: int) -> ImageRecord | None:
         record = self._items.get(image_id)
-        if record is None or record.get("created_at") != created_at:
+        if record is None or record.created_at != created_at:
             return None
         self._items.move_to_end(image_id)
         return record
 
-    def put(self, image_id: str, record: dict[str, Any]) -> None:
+    def put(self, image_id: str, record: ImageRecord) -> None:
         self._items[image_id] = record
         self._items.move_to_end(image_id)
         while len(self._items) > self.size:

@@ -11,39 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.capture import camera_key, has_location, taken_key
 from gateway.errors import NotFoundError
 from gateway.observability import stage
 from gateway.services.backends import Backends
+from gateway.services.stored import FileInfo, ImageRecord
 
-CAPTURE_FIELDS = ("taken", "camera", "lens", "location")
-FIELDS = ("filename", "path", "format", "width", "height", "bytes", "created_at", *CAPTURE_FIELDS)
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    filename: str | None = None
-    path: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    bytes: int | None = None
-    created_at: int | None = None
-    taken: str | None = None  # ISO 8601 local time, with its offset when EXIF has one
-    camera: dict[str, str | None] | None = None  # {make, model}
-    lens: str | None = None
-    location: dict[str, float] | None = None  # {lat, lon}
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> FileInfo:
-        return cls(**{name: record.get(name) for name in FIELDS})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in FIELDS}
+__all__ = ["FileInfo", "file_infos", "vector_fields"]
 
 
 def vector_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -59,11 +35,9 @@ def vector_fields(record: dict[str, Any]) -> dict[str, Any]:
 async def _read(backends: Backends, image_id: str) -> FileInfo:
     """An image's facts from its stored record (then cached); none if it is unreadable."""
     with contextlib.suppress(NotFoundError, ValueError, TypeError):
-        data = await backends.store.get(image_id, "record")
-        record = json.loads(data)
-        if isinstance(record, dict):
-            backends.records.put(image_id, record)
-            return FileInfo.from_record(record)
+        record = ImageRecord.from_json(await backends.store.get(image_id, "record"), image_id)
+        backends.records.put(image_id, record)
+        return record.file_info()
     return FileInfo()
 
 
@@ -79,7 +53,7 @@ async def file_infos(backends: Backends, rows: list[tuple[str, int]]) -> dict[st
             if cached is None:
                 misses.append(image_id)
             else:
-                infos[image_id] = FileInfo.from_record(cached)
+                infos[image_id] = cached.file_info()
         if misses:
             read = await asyncio.gather(*(_read(backends, i) for i in misses))
             infos.update(zip(misses, read, strict=True))

@@ -1,32 +1,23 @@
 """Re-embed every stored original into a new collection, then move the alias to it.
 
-Used when the served weights change: the gateway refuses to start against a collection
-built with other weights, and searches keep using the old collection (through the alias)
-until the new one is complete, so there are never mixed vectors and no downtime. Also used
-when a collection's schema version is older than the gateway's (clients/milvus.py), even
-with the same weights: the new fields are filled from the stored originals, whose EXIF is
-read again (and written into records that predate the capture facts).
+Used when the served weights change: a gateway on a collection built with other weights
+serves nothing from it (model_mismatch) until this rebuilds it, and readers through the
+alias keep the old collection until the new one is complete, so there are never mixed
+vectors and no downtime. Also used when a collection's schema version is older than the
+gateway's (clients/milvus.py), even with the same weights: the new fields are filled from
+the stored originals, whose EXIF is read again (and written into records that predate the
+capture facts).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-
-from gateway.capture import read_capture
 from gateway.clients.base import SCHEMA_VERSION, physical_name
-from gateway.errors import PicSearchError
-from gateway.models.spec import SearchModel
-from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
-from gateway.services.records import CAPTURE_FIELDS, vector_fields
-
-BATCH = 16
+from gateway.services.reembed import reembed
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,12 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reinde
         # Not the alias' target, so whatever holds this name is left by an interrupted run.
         await backends.vectors.drop(physical_name(alias, fingerprint))
         target = await backends.vectors.create_physical(alias, fingerprint, model.dim)
-        counts[alias] = await _fill(backends, model, target, log)
+        ids = await backends.store.ids()
+
+        def skipped(image_id: str, code: str) -> None:
+            log(f"  skipped {image_id}: {code}")
+
+        counts[alias] = await reembed(backends, model, target, ids, skipped)
         # Readers through the alias must never meet a partial collection.
         await backends.vectors.seal(target, counts[alias])
         await backends.vectors.switch_alias(alias, target)
@@ -72,49 +68,3 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reinde
             log(f"{alias}: dropped {current}")
     backends.collections_ready = False
     return done
-
-
-async def _fill(
-    backends: Backends, model: SearchModel, collection: str, log: Callable[[str], None]
-) -> int:
-    ids = await backends.store.ids()
-    done = 0
-    for start in range(0, len(ids), BATCH):
-        rows, inputs = [], []
-        for image_id in ids[start : start + BATCH]:
-            data = await backends.store.get(image_id, "original")
-            record = json.loads(await backends.store.get(image_id, "record"))
-            try:
-                image = await backends.run_cpu(
-                    prepare_image, data, [model.image_model], backends.settings.limits
-                )
-            except PicSearchError as exc:
-                log(f"  skipped {image_id}: {exc.code}")
-                continue
-            if not all(name in record for name in CAPTURE_FIELDS):
-                record = await _with_capture(backends, image_id, data, record)
-            inputs.append(image.inputs[model.image_model.name])
-            rows.append({"id": image_id, "created_at": int(record["created_at"]),
-                         "metadata": record.get("metadata", {}),
-                         **vector_fields(record)})  # fmt: skip
-        if not rows:
-            continue
-        vectors = await backends.triton.embed(model.image_model, np.stack(inputs))
-        for row, vector in zip(rows, vectors, strict=True):
-            row["embedding"] = vector.tolist()
-        await backends.vectors.upsert(collection, rows)
-        done += len(rows)
-    return done
-
-
-async def _with_capture(
-    backends: Backends, image_id: str, data: bytes, record: dict[str, Any]
-) -> dict[str, Any]:
-    """A record written before capture facts existed, completed from its original's EXIF
-    and stored again, so results show what filters now match."""
-    keep_location = backends.settings.privacy.store_location
-    capture = await backends.run_cpu(read_capture, data, keep_location)
-    completed = {**record, **capture.record_fields(), "metadata": record.get("metadata", {})}
-    await backends.store.put(image_id, "record", json.dumps(completed).encode())
-    backends.records.put(image_id, completed)
-    return completed

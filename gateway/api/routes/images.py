@@ -26,7 +26,7 @@ from gateway.errors import UnsupportedMediaError, ValidationError
 from gateway.services import deletion, display, facets, images, ingest, metadata, search
 from gateway.services.backends import Backends
 from gateway.services.filters import parse_json, parse_json_object
-from gateway.services.records import FileInfo
+from gateway.services.stored import ImageRecord as StoredRecord
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -164,9 +164,9 @@ async def list_images(
     }
 
 
-def _record_body(backends: Backends, image_id: str, record: dict[str, Any]) -> dict[str, Any]:
-    body = image_body(backends, image_id, FileInfo.from_record(record), None)
-    return {**body, "metadata": record.get("metadata", {})}
+def _record_body(backends: Backends, image_id: str, record: StoredRecord) -> dict[str, Any]:
+    body = image_body(backends, image_id, record.file_info(), None)
+    return {**body, "metadata": record.metadata}
 
 
 @router.get("/{image_id}", response_model=ImageRecord, responses=ERRORS, dependencies=[Reader])
@@ -226,10 +226,10 @@ async def get_content(
 ) -> Response:
     record = await images.record(backends, image_id)
     data = await images.blob(backends, image_id, "original")
-    media_type = _MIME.get(record.get("format", ""), "application/octet-stream")
+    media_type = _MIME.get(record.format or "", "application/octet-stream")
     headers = {**_immutable(backends), "ETag": f'"{image_id}"'}
     if download:
-        headers["Content-Disposition"] = attachment(record.get("filename") or image_id)
+        headers["Content-Disposition"] = attachment(record.filename or image_id)
     return Response(data, media_type=media_type, headers=headers)
 
 

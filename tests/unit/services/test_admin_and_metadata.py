@@ -55,7 +55,7 @@ def test_a_merge_patch_sets_and_removes_keys_in_the_record_and_every_collection(
     image_id = index(backends, 1)[0]
     asyncio.run(metadata.patch_metadata(backends, image_id, {"album": "a", "rating": 3}))
     record = asyncio.run(metadata.patch_metadata(backends, image_id, {"album": None, "x": "y"}))
-    assert record["metadata"] == {"rating": 3, "x": "y"}
+    assert record.metadata == {"rating": 3, "x": "y"}
     stored = json.loads(asyncio.run(backends.store.get(image_id, "record")))
     assert stored["metadata"] == {"rating": 3, "x": "y"}
     for rows in milvus(backends).rows.values():

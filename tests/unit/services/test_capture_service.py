@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.errors import ErrorKind, PicSearchError
 from gateway.services import deletion, images, ingest, search
 from gateway.services.backends import Backends
+from gateway.services.stored import ImageRecord
 from tests.exif_craft import DATE_ORIGINAL, MAKE, MODEL, OFFSET_ORIGINAL, gps, photo, text, tiff
 from tests.unit.services.fakes import FakeMilvus, fake_backends
 
@@ -99,7 +100,7 @@ def test_listings_carry_the_facts_and_older_records_have_none(backends: Backends
     for name in ("taken", "camera", "lens", "location"):
         legacy.pop(name)
     asyncio.run(backends.store.put(ids["new"], "record", json.dumps(legacy).encode()))
-    backends.records.put(ids["new"], legacy)
+    backends.records.put(ids["new"], ImageRecord.from_json(json.dumps(legacy), ids["new"]))
     listed, _ = asyncio.run(images.newest(backends, None, 10))
     assert listed[0].file.taken is None and listed[0].file.camera is None
 

@@ -7,28 +7,29 @@ from pathlib import Path
 
 from gateway.services.record_cache import RecordCache
 from gateway.services.records import file_infos
+from gateway.services.stored import ImageRecord
 from tests.unit.services.fakes import fake_backends
+
+
+def record(created_at: int, filename: str | None = None) -> ImageRecord:
+    return ImageRecord("a" * 64, created_at, filename=filename)
 
 
 def test_an_entry_is_used_only_for_the_same_created_at() -> None:
     cache = RecordCache()
-    cache.put("a", {"filename": "old.jpg", "created_at": 1})
-    assert cache.get("a", 1) == {"filename": "old.jpg", "created_at": 1}
+    cache.put("a", record(1, "old.jpg"))
+    assert cache.get("a", 1) == record(1, "old.jpg")
     assert cache.get("a", 2) is None  # deleted and indexed again since: read it afresh
     assert cache.get("b", 1) is None
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:
     cache = RecordCache(size=2)
-    cache.put("a", {"created_at": 1})
-    cache.put("b", {"created_at": 1})
+    cache.put("a", record(1))
+    cache.put("b", record(1))
     assert cache.get("a", 1)  # now b is the oldest
-    cache.put("c", {"created_at": 1})
-    assert (cache.get("a", 1), cache.get("b", 1), cache.get("c", 1)) == (
-        {"created_at": 1},
-        None,
-        {"created_at": 1},
-    )
+    cache.put("c", record(1))
+    assert (cache.get("a", 1), cache.get("b", 1), cache.get("c", 1)) == (record(1), None, record(1))
     assert len(cache) == 2
 
 

@@ -1,0 +1,65 @@
+"""Re-embedding stored originals into a collection: what `check --repair` does for images
+missing a vector and `reindex` does for every image. Both write rows from the stored record,
+so a row always carries what its record says (metadata, capture facts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from gateway.capture import read_capture
+from gateway.errors import PicSearchError
+from gateway.models.spec import SearchModel
+from gateway.preprocess import prepare_image
+from gateway.services.backends import Backends
+from gateway.services.stored import ImageRecord, VectorRow
+
+BATCH = 16  # images per Triton call
+
+
+async def reembed(
+    backends: Backends,
+    model: SearchModel,
+    collection: str,
+    ids: list[str],
+    skipped: Callable[[str, str], None],
+) -> int:
+    """Embed the stored originals of `ids` with `model` and upsert their rows into
+    `collection`, BATCH at a time; an original that no longer decodes is reported to
+    `skipped(id, code)` and left out. Returns how many rows were written."""
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        records, inputs = [], []
+        for image_id in ids[start : start + BATCH]:
+            data = await backends.store.get(image_id, "original")
+            record = ImageRecord.from_json(await backends.store.get(image_id, "record"), image_id)
+            try:
+                image = await backends.run_cpu(
+                    prepare_image, data, [model.image_model], backends.settings.limits
+                )
+            except PicSearchError as exc:
+                skipped(image_id, exc.code)
+                continue
+            if not record.capture_read:
+                record = await _with_capture(backends, record, data)
+            records.append(record)
+            inputs.append(image.inputs[model.image_model.name])
+        if not records:
+            continue
+        vectors = await backends.triton.embed(model.image_model, np.stack(inputs))
+        rows = [VectorRow.of(r, v).as_fields() for r, v in zip(records, vectors, strict=True)]
+        await backends.vectors.upsert(collection, rows)
+        written += len(rows)
+    return written
+
+
+async def _with_capture(backends: Backends, record: ImageRecord, data: bytes) -> ImageRecord:
+    """A record written before capture facts existed, completed from its original's EXIF
+    and stored again, so results show what filters now match."""
+    keep_location = backends.settings.privacy.store_location
+    capture = await backends.run_cpu(read_capture, data, keep_location)
+    completed = record.with_capture(capture.record_fields())
+    await backends.store.put(record.id, "record", completed.to_json())
+    backends.records.put(record.id, completed)
+    return completed
