@@ -168,7 +168,7 @@ def test_the_page_shows_counts_weights_and_says_when_the_weights_are_random(
     else:
         expect(banner).to_be_hidden()
     expect(page.get_by_test_id("weights")).to_contain_text("clip_text")
-    expect(page.get_by_test_id("recent-item").first).to_be_visible()
+    expect(page.get_by_test_id("library-item").first).to_be_visible()
 
 
 def test_the_model_buttons_come_from_the_api_and_the_banner_names_random_and_real_models(
@@ -213,9 +213,9 @@ def test_uploading_photos_through_the_page_reports_each_file_created_or_rejected
     expect(page.get_by_test_id("upload-totals")).to_have_text(
         "2 created · 0 duplicates · 1 rejected"
     )
-    # The recent strip shows the new images without a reload.
+    # The library shows the new images without a reload.
     new_id = sha256(uploads["coffee-mirrored.jpg"])
-    expect(page.locator(f'[data-testid=recent-item][data-id="{new_id}"]')).to_be_visible()
+    expect(page.locator(f'[data-testid=library-item][data-id="{new_id}"]')).to_be_visible()
     screenshot(page, artifacts, "upload.png", full_page=True)
 
 
@@ -246,7 +246,9 @@ def test_searching_by_text_shows_results(page: Page, artifacts: Path) -> None:
     box = page.get_by_test_id("text-query")
     with page.expect_request(lambda r: r.url.endswith("/v1/search/text")) as sent:
         box.press_sequentially("a cat on a sofa", delay=20)
-    assert json.loads(sent.value.post_data or "{}") == {"q": "a cat on a sofa", "top_k": 12}
+    sent_body = json.loads(sent.value.post_data or "{}")
+    assert sent_body["q"] == "a cat on a sofa"
+    assert sent_body["cutoff"] == "auto" and sent_body["group"] is True  # the page's defaults
 
     grid = page.get_by_test_id("results")
     expect(grid).to_have_attribute("data-query", "text:a cat on a sofa")
@@ -258,14 +260,17 @@ def test_searching_by_text_shows_results(page: Page, artifacts: Path) -> None:
     screenshot(page, artifacts, "text-search.png")
 
 
-def test_clicking_a_result_searches_by_it_and_links_to_its_original(
+def test_find_similar_in_the_viewer_searches_by_the_photo_and_links_to_its_original(
     page: Page, artifacts: Path
 ) -> None:
+    page.get_by_test_id("cutoff").uncheck()  # random weights: every photo, no cutoff
     search_text(page, "a rocket launch")
     before = result_ids(page)
     clicked = before[1]
 
     page.locator(f'[data-testid=result][data-id="{clicked}"]').click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.get_by_test_id("viewer-similar").click()
 
     grid = page.get_by_test_id("results")
     expect(grid).to_have_attribute("data-query", f"similar:{clicked}")
@@ -278,11 +283,11 @@ def test_clicking_a_result_searches_by_it_and_links_to_its_original(
     assert response.status == 200
     assert sha256(response.body()) == clicked
 
-    # Enter on a focused result does the same as a click.
+    # Enter on a focused result opens it too.
     again = after[0]
     page.locator(f'[data-testid=result][data-id="{again}"]').focus()
     page.keyboard.press("Enter")
-    expect(grid).to_have_attribute("data-query", f"similar:{again}")
+    expect(page.get_by_role("dialog")).to_have_attribute("data-id", again)
     screenshot(page, artifacts, "similar.png")
 
 
@@ -465,13 +470,13 @@ def test_with_protected_reads_the_key_prompt_opens_a_session_that_thumbnails_use
         enter_key(page, PROTECTED_KEY)
         expect(page.get_by_test_id("key-dialog")).to_be_hidden()
 
-        # Stats, the recent strip and its <img> thumbnails, then a search with its thumbnails.
+        # Stats, the library and its <img> thumbnails, then a search with its thumbnails.
         expect(page.get_by_test_id("count-clip")).to_be_visible()
         # Other tests add to this session's gateway too: each of ours is there.
         for image_id in protected_library.values():
-            recent = page.locator(f'[data-testid=recent-item][data-id="{image_id}"]')
-            expect(recent).to_be_visible()
-        assert broken_images(page, "#recent img") == []
+            item = page.locator(f'[data-testid=library-item][data-id="{image_id}"]')
+            expect(item).to_be_visible()
+        assert broken_images(page, "#library img") == []
         search_text(page, "an astronaut")
         expect(page.get_by_test_id("result").first).to_be_visible()
         assert broken_images(page, "[data-testid=result] img") == []

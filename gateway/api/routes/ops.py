@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.deps import BackendsDep, Reader
 from gateway.api.routes.images import ERRORS
 from gateway.api.schemas import ModelList, Readiness
+from gateway.errors import NotFoundError
 from gateway.services import status
 
 router = APIRouter(tags=["operations"])
@@ -52,7 +54,28 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+# The page's own assets, and nothing else of the package: no CDN, no build step.
+_ASSETS = {"app.css": "text/css", "app.js": "text/javascript", "api.js": "text/javascript"}
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("gateway").joinpath(f"web/{name}").read_bytes()
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index_page() -> HTMLResponse:
-    page = resources.files("gateway").joinpath("web/index.html").read_text(encoding="utf-8")
+    page = _asset("index.html").decode("utf-8")
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/web/{name}", include_in_schema=False)
+async def web_asset(name: str, request: Request) -> Response:
+    """The page's CSS and scripts; revalidated by ETag so an upgrade shows at once."""
+    if name not in _ASSETS:
+        raise NotFoundError(f"no page asset {name[:80]!r}", code="not_found")
+    data = _asset(name)
+    etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+    headers = {"Cache-Control": "no-cache", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=_ASSETS[name], headers=headers)

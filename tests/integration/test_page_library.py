@@ -1,0 +1,224 @@
+"""The page as a photo app: library, viewer, refine, URL state, upload with metadata, phone
+layout, random-weights notice and no third-party requests; a real Chromium against the
+session's real gateway, Triton and Milvus (the web page tests' gateway and library)."""
+
+# ruff: noqa: F811  (the web page tests' fixtures, imported to share their browser and library)
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from gateway.quality.samples import sample_photos
+from tests.integration.conftest import RunningGateway
+from tests.integration.test_web_page import (  # noqa: F401 (fixtures)
+    NEAR_DUPLICATE_OF,
+    browser,
+    library,
+    library_photos,
+    mirrored,
+    near_duplicate,
+    open_page,
+    page,
+    sha256,
+    write,
+)
+
+
+def test_the_library_pages_through_every_photo_and_the_viewer_moves_with_arrow_keys(
+    browser: Browser, web_gateway: RunningGateway, library: dict[str, str]
+) -> None:
+    with open_page(browser, f"{web_gateway.url}/?page_size=5&library=indexed") as page:
+        items = page.get_by_test_id("library-item")
+        expect(items).to_have_count(5)
+        page.get_by_test_id("library-more").click()
+        expect(items).to_have_count(10)
+        page.get_by_test_id("library-more").scroll_into_view_if_needed()
+        expect(items).not_to_have_count(10)  # scrolling loads the next page by itself
+        with web_gateway.client() as client:
+            newest = client.get("/v1/images", params={"limit": 2}).json()["items"]
+
+        first = items.first
+        first.click()
+        dialog = page.get_by_role("dialog", name=newest[0]["filename"])
+        expect(dialog).to_be_visible()
+        expect(page.get_by_test_id("viewer-img")).to_have_attribute(
+            "src", f"/v1/images/{newest[0]['id']}/display"
+        )
+        page.keyboard.press("ArrowRight")
+        expect(page.get_by_role("dialog")).to_have_attribute("data-id", newest[1]["id"])
+        assert f"view={newest[1]['id']}" in page.url
+        page.keyboard.press("ArrowLeft")
+        expect(page.get_by_role("dialog")).to_have_attribute("data-id", newest[0]["id"])
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+        expect(first).to_be_focused()  # focus returns where it was
+        assert "view=" not in page.url
+
+
+def test_the_viewer_downloads_edits_metadata_and_deletes_after_confirming(
+    page: Page, web_gateway: RunningGateway
+) -> None:
+    data = mirrored(sample_photos()["clock.jpg"])
+    with web_gateway.client() as client:
+        sent = client.post("/v1/images", files={"files": ("Horloge été.jpg", data, "image/jpeg")})
+    image_id = sent.json()["results"][0]["id"]
+    page.goto(f"{page.url.split('?')[0]}?view={image_id}")  # a shared link to the photo
+    dialog = page.get_by_role("dialog", name="Horloge été.jpg")
+    expect(dialog).to_be_visible()
+
+    link = page.get_by_test_id("viewer-download")
+    download = page.request.get(link.evaluate("a => a.href"))
+    assert download.status == 200 and sha256(download.body()) == image_id
+    assert "Horloge%20%C3%A9t%C3%A9.jpg" in download.headers["content-disposition"]
+    assert download.headers["content-disposition"].startswith("attachment")
+
+    page.get_by_test_id("meta-edit").fill("album=clocks\nroom=hall")
+    page.get_by_test_id("meta-save").click()
+    expect(page.get_by_test_id("meta-status")).to_have_text("Saved.")
+    with web_gateway.client() as client:
+        assert client.get(f"/v1/images/{image_id}").json()["metadata"] == {
+            "album": "clocks",
+            "room": "hall",
+        }
+
+    page.get_by_test_id("viewer-delete").click()
+    expect(page.get_by_test_id("delete-confirm")).to_be_visible()
+    page.get_by_test_id("delete-no").click()  # nothing happens without the confirmation
+    with web_gateway.client() as client:
+        assert client.get(f"/v1/images/{image_id}").status_code == 200
+    page.get_by_test_id("viewer-delete").click()
+    page.get_by_test_id("delete-yes").click()
+    expect(dialog).to_be_hidden()
+    with web_gateway.client() as client:
+        assert client.get(f"/v1/images/{image_id}").status_code == 404
+    expect(page.locator(f'[data-testid=library-item][data-id="{image_id}"]')).to_have_count(0)
+
+
+def test_filter_chips_and_dates_narrow_the_view_the_url_keeps_it_and_back_returns(
+    page: Page, web_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    photos = sample_photos()
+    uploads = {
+        "fl-a.jpg": mirrored(photos["flower.jpg"]),
+        "fl-b.jpg": mirrored(photos["coins.jpg"]),
+    }
+    # An upload from the page carries the album and the other pairs to every file.
+    page.get_by_test_id("upload-album").fill("garden")
+    page.get_by_test_id("upload-meta").fill("place=Nice")
+    page.get_by_test_id("upload-input").set_input_files(
+        [write(tmp_path, name, data) for name, data in uploads.items()]
+    )
+    expect(page.get_by_test_id("upload-progress")).to_have_attribute("data-state", "done")
+    with web_gateway.client() as client:
+        for data in uploads.values():
+            record = client.get(f"/v1/images/{sha256(data)}").json()
+            assert record["metadata"] == {"album": "garden", "place": "Nice"}
+
+    chip = page.locator('[data-testid=facet-chip][data-key=album][data-value="garden"]')
+    expect(chip).to_contain_text("2")
+    chip.click()
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("library-item")).to_have_count(2)
+    assert "f.album=garden" in page.url
+
+    page.get_by_test_id("text-query").fill("flowers")
+    page.get_by_test_id("text-query").press("Enter")
+    expect(page.get_by_test_id("results")).to_have_attribute("data-query", "text:flowers")
+    ids = {r.get_attribute("data-id") for r in page.get_by_test_id("result").all()}
+    assert ids <= {sha256(d) for d in uploads.values()}  # the filter holds for searches too
+
+    page.reload()  # the URL restores the search and its filter
+    expect(page.get_by_test_id("results")).to_have_attribute("data-query", "text:flowers")
+    expect(page.get_by_test_id("text-query")).to_have_value("flowers")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+
+    # A date range that no photo of the library was indexed in empties the view.
+    page.get_by_test_id("added-to").fill("2001-01-01")
+    page.get_by_test_id("added-to").dispatch_event("change")
+    expect(page.get_by_test_id("library-item")).to_have_count(0)
+    page.go_back()
+    expect(page.get_by_test_id("added-to")).to_have_value("")
+    expect(page.get_by_test_id("library-item")).to_have_count(2)
+    page.go_back()  # before the search
+    expect(page.get_by_test_id("results-panel")).to_be_hidden()
+
+
+def test_near_copies_group_into_one_card_and_cutoff_hides_weaker_results(
+    page: Page, web_gateway: RunningGateway, library_photos: dict[str, bytes], tmp_path: Path
+) -> None:
+    original = library_photos[NEAR_DUPLICATE_OF]
+    copy = near_duplicate(original)
+    with web_gateway.client() as client:
+        client.post("/v1/images", files={"files": ("cat-copy.jpg", copy, "image/jpeg")})
+    query = write(tmp_path, "query.jpg", mirrored(original))
+    page.get_by_test_id("search-file").set_input_files(query)
+    first = page.get_by_test_id("result").first
+    expect(first.get_by_test_id("copies")).to_have_text("+1 copy")
+    ids = {sha256(original), sha256(copy)}
+    assert first.get_attribute("data-id") in ids
+
+    # Grouping off: the copy is a result of its own.
+    page.get_by_test_id("group").uncheck()
+    expect(page.get_by_test_id("results").get_by_test_id("copies")).to_have_count(0)
+    found = [r.get_attribute("data-id") for r in page.get_by_test_id("result").all()]
+    assert ids <= set(found)
+
+    # EfficientNet-Lite0 holds real weights: its cutoff hides the unrelated photos.
+    note = page.get_by_test_id("hidden-note")
+    expect(note).to_be_visible()
+    shown = page.get_by_test_id("result").count()
+    page.get_by_test_id("show-hidden").click()
+    expect(page.get_by_test_id("result")).not_to_have_count(shown)
+    assert page.get_by_test_id("result").count() > shown
+    assert "cutoff=off" in page.url
+
+
+def test_a_random_weight_model_shows_its_notice_and_no_score_bars(page: Page) -> None:
+    page.get_by_test_id("model-clip").check()
+    expect(page.get_by_test_id("text-model-note")).to_contain_text("random weights")
+    page.get_by_test_id("text-query").fill("a cat")
+    page.get_by_test_id("text-query").press("Enter")
+    expect(page.get_by_test_id("search-notice")).to_be_visible()
+    expect(page.get_by_test_id("result").first).to_be_visible()
+    expect(page.get_by_test_id("score-bar")).to_have_count(0)
+
+
+def test_on_a_phone_a_search_brings_its_results_into_view(
+    browser: Browser, web_gateway: RunningGateway, library: dict[str, str]
+) -> None:
+    with open_page(browser, web_gateway.url, width=390, height=844) as page:
+        expect(page.get_by_test_id("weights")).to_be_hidden()  # in "About these models"
+        page.get_by_test_id("text-query").fill("coins")
+        page.get_by_test_id("text-query").press("Enter")
+        expect(page.get_by_test_id("result").first).to_be_in_viewport()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+
+
+def test_the_page_loads_nothing_but_its_own_assets(
+    browser: Browser, web_gateway: RunningGateway, library: dict[str, str]
+) -> None:
+    context = browser.new_context()
+    elsewhere: list[str] = []
+
+    def block(route: object) -> None:
+        elsewhere.append(route.request.url)  # type: ignore[attr-defined]
+        route.abort()  # type: ignore[attr-defined]
+
+    context.route(lambda url: not url.startswith(web_gateway.url), block)
+    page = context.new_page()
+    assets: list[str] = []
+    page.on("request", lambda r: assets.append(r.url))
+    try:
+        page.goto(web_gateway.url)
+        expect(page.get_by_test_id("library-item").first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+    assert [u for u in elsewhere if not u.startswith("data:")] == []
+    own = [u.removeprefix(web_gateway.url) for u in assets if "/web/" in u or u.endswith("/")]
+    assert sorted(json.dumps(own)) and "/web/app.js" in own and "/web/app.css" in own
