@@ -13,12 +13,13 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.capture import TAKEN_NONE
-from gateway.clients.base import Hit, ModelServing, Row
+from gateway.clients.base import Hit, Labelled, ModelServing, Row
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.spec import TritonModelSpec
 from gateway.services.backends import Backends
 from gateway.store.local import LocalImageStore
+from tests.unit.services.milvus_expressions import matches
 
 
 class FakeTriton:
@@ -27,6 +28,10 @@ class FakeTriton:
     def __init__(self) -> None:
         self.down = False
         self.delay_s = 0.0  # how long an inference takes: lets concurrent requests overlap
+        self.weights = "random:seed=0"  # what every model's config records
+        # A label head's probabilities: class index -> probability for every row (else each
+        # row's own peaked distribution, from its bytes).
+        self.classes: dict[int, float] | None = None
         self.fail_next = 0  # how many of the next embed calls fail as an outage
 
     async def embed(
@@ -43,13 +48,31 @@ class FakeTriton:
             rows.append(vector / np.linalg.norm(vector))
         return np.asarray(rows, np.float32)
 
+    async def embed_with_labels(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        assert spec.labels is not None, f"{spec.name} has no label head"
+        vectors = await self.embed(spec, batch)
+        rows = []
+        for row in batch:
+            probabilities = np.zeros(spec.labels.dims[0], np.float32)
+            if self.classes is None:
+                seed = int.from_bytes(hashlib.sha256(row.tobytes()).digest()[:4])
+                top = np.random.default_rng(seed).choice(len(probabilities), 3, replace=False)
+                probabilities[top] = (0.6, 0.3, 0.1)
+            else:
+                for index, p in self.classes.items():
+                    probabilities[index] = p
+            rows.append(probabilities)
+        return vectors, np.asarray(rows, np.float32)
+
     async def models_ready(self, specs: list[TritonModelSpec]) -> bool:
         return not self.down
 
     async def provenance(self, spec: TritonModelSpec) -> str:
         if self.down:
             raise TritonUnavailableError("Triton is down (fake)")
-        return "random:seed=0"
+        return self.weights
 
     async def serving(self, spec: TritonModelSpec) -> ModelServing:
         return ModelServing(await self.provenance(spec), "openvino", "fp32")
@@ -66,7 +89,6 @@ class FakeMilvus:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.fail_upserts_into: set[str] = set()
         self.fail_deletes_from: set[str] = set()
-        self.matching: dict[str, list[str]] = {}  # filter expression -> ids it matches
         self.existence_reads = 0  # existing_ids calls: the "already there" reads
         self.schema_versions: dict[str, int] = {}  # collection -> version (default 2)
 
@@ -149,39 +171,47 @@ class FakeMilvus:
                 row.get("taken"),
             )
             for i, row in self._collection(collection).items()
+            if matches(row, filter_expr)
         ]
         return sorted(scored, key=lambda h: -h.score)[:top_k]
 
     async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]:
-        """Expressions are Milvus' to evaluate: the fake answers those a test primed."""
-        if filter_expr:
-            return [
-                i for i in self.matching.get(filter_expr, []) if i in self._collection(collection)
-            ]
-        return list(self._collection(collection))
+        return [i for i, row in self._collection(collection).items() if matches(row, filter_expr)]
 
     async def newest(
         self, collection: str, before: int | None, limit: int, filter_expr: str = ""
     ) -> list[Row]:
-        matching = set(self.matching.get(filter_expr, [])) if filter_expr else None
         rows = [
             Row(i, r["created_at"], r["metadata"])
             for i, r in self._collection(collection).items()
-            if (before is None or r["created_at"] < before) and (matching is None or i in matching)
+            if (before is None or r["created_at"] < before) and matches(r, filter_expr)
         ]
         return sorted(rows, key=lambda r: -r.created_at)[:limit]
 
     async def newest_taken(
         self, collection: str, before: tuple[int, int] | None, limit: int, filter_expr: str = ""
     ) -> list[Row]:
-        matching = set(self.matching.get(filter_expr, [])) if filter_expr else None
         rows = [
             Row(i, r["created_at"], r["metadata"], r.get("taken", TAKEN_NONE))
             for i, r in self._collection(collection).items()
-            if matching is None or i in matching
+            if matches(r, filter_expr)
         ]
         rows = [r for r in rows if before is None or (r.taken or 0, r.created_at) < before]
         return sorted(rows, key=lambda r: (-(r.taken or 0), -r.created_at))[:limit]
+
+    async def labelled(
+        self, collection: str, classes: Sequence[str], filter_expr: str = ""
+    ) -> list[Labelled]:
+        wanted = set(classes)
+        return [
+            Labelled(i, r["created_at"], r["metadata"], r["classes"], r["class_scores"],
+                     r.get("taken"))
+            for i, r in self._collection(collection).items()
+            if wanted & set(r.get("classes", [])) and matches(r, filter_expr)
+        ]  # fmt: skip
+
+    async def tag_lists(self, collection: str) -> list[list[str]]:
+        return [list(r.get("tags", [])) for r in self._collection(collection).values()]
 
 
 def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:

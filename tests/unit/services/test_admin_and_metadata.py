@@ -13,9 +13,8 @@ import pytest
 from gateway.errors import ErrorKind, PicSearchError
 from gateway.services import admin, consistency, deletion, images, metadata
 from gateway.services.backends import Backends
-from gateway.services.filters import to_expression
 from tests.unit.services.fakes import FakeMilvus, fake_backends
-from tests.unit.services.test_deletion import index
+from tests.unit.services.test_deletion import index, label
 
 
 @pytest.fixture
@@ -90,7 +89,7 @@ def test_patching_an_unknown_image_is_not_found(backends: Backends) -> None:
 
 def test_a_dry_run_names_a_sample_of_what_it_would_delete(backends: Backends) -> None:
     ids = index(backends, 12)
-    milvus(backends).matching[to_expression({"album": "x"})] = ids
+    label(backends, ids, {"album": "x"})
     report = asyncio.run(deletion.delete_many(backends, None, {"album": "x"}, dry_run=True))
     assert (report.matched, report.deleted, len(report.sample)) == (12, 0, 10)
     assert {ref.id for ref in report.sample} <= set(ids)

@@ -1,0 +1,89 @@
+"""One contract for the vector store: the unit tests' FakeMilvus and the real adapter on a
+real Milvus (Lite, in process) answer the same calls alike, filters above all, so service
+tests on the fake say something about the real thing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gateway.clients.base import VectorStore
+from gateway.clients.milvus import VectorIndex
+from gateway.config import MilvusSettings
+from gateway.services.filters import to_expression
+from gateway.services.stored import ImageRecord, VectorRow
+from tests.unit.services.fakes import FakeMilvus
+
+ALIAS = "contract_clip"
+DIM = 8
+CANON = {"make": "Canon", "model": "R5"}
+RECORDS = [
+    ImageRecord(f"{n:064x}", 1_000 + n, metadata, taken=taken, camera=camera, location=where)
+    for n, (metadata, taken, camera, where) in enumerate(
+        [
+            ({"album": "a", "rating": 5}, "2024-05-01T10:00:00", CANON, None),
+            ({"album": "a", "rating": 2}, None, None, {"lat": 1.0, "lon": 2.0}),
+            ({"album": "b", "rating": 4, "flag": True}, "2019-12-31T23:59:59+01:00", None, None),
+            ({"album": "b"}, "2024-01-01T00:00:00", {"make": "Fujifilm", "model": "X100V"}, None),
+            ({"note": "no album"}, None, None, None),
+        ]
+    )
+]  # fmt: skip
+FILTERS: list[dict[str, Any]] = [
+    {"album": "a"},
+    {"album": {"in": ["a", "b"]}},
+    {"rating": {"gte": 3}},
+    {"rating": {"gt": 2, "lte": 4}},
+    {"flag": True},
+    {"album": "b", "rating": {"lt": 5}},
+    {"taken": {"after": "2020-01-01"}},
+    {"taken": {"before": "2024-03-01"}},
+    {"camera": "canon r5"},
+    {"camera": {"in": ["fujifilm x100v", "nikon z6"]}},
+    {"has_location": True},
+    {"has_location": False},
+    {"created_at": {"after": 1_002}},
+]
+
+
+def _vector(n: int) -> list[float]:
+    v = np.random.default_rng(n).standard_normal(DIM)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+async def _answers(store: VectorStore) -> dict[str, Any]:
+    await store.ensure_collection(ALIAS, "contract@random", DIM)
+    rows = [VectorRow.of(r, _vector(i)).as_fields() for i, r in enumerate(RECORDS)]
+    await store.upsert(ALIAS, rows)
+    answers: dict[str, Any] = {"count": await store.count(ALIAS)}
+    for spec in FILTERS:
+        expression = to_expression(spec)
+        answers[f"ids {spec}"] = sorted(await store.all_ids(ALIAS, expression))
+        newest = await store.newest(ALIAS, None, 10, expression)
+        answers[f"newest {spec}"] = [row.id for row in newest]
+        hits = await store.search(ALIAS, _vector(0), 10, expression)
+        answers[f"search {spec}"] = [hit.id for hit in hits]
+    answers["page after 1003"] = [r.id for r in await store.newest(ALIAS, 1_003, 2)]
+    await store.set_metadata(ALIAS, RECORDS[4].id, {"album": "a"})
+    answers["after patch"] = sorted(await store.all_ids(ALIAS, to_expression({"album": "a"})))
+    await store.delete(ALIAS, [RECORDS[0].id])
+    answers["after delete"] = sorted(await store.existing_ids(ALIAS, [r.id for r in RECORDS]))
+    return answers
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Iterator[VectorIndex]:
+    index = VectorIndex(MilvusSettings(uri=str(tmp_path / "contract.db")))
+    yield index
+    asyncio.run(index.close())
+
+
+def test_the_fake_answers_every_call_as_the_real_adapter_does(real: VectorIndex) -> None:
+    expected = asyncio.run(_answers(real))
+    assert expected[f"ids {FILTERS[0]}"]  # the filters select something: not vacuous
+    assert asyncio.run(_answers(FakeMilvus())) == expected
