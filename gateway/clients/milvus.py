@@ -33,6 +33,7 @@ from pymilvus.exceptions import MilvusException, ParamError
 
 from gateway.clients.base import CAPTURE_COLUMNS, SCHEMA_VERSION, Hit, Row, physical_name
 from gateway.clients.retry import with_retries
+from gateway.clients.search_reads import SearchReads
 from gateway.config import MilvusSettings
 from gateway.errors import MilvusUnavailableError, ModelMismatchError, PicSearchError
 
@@ -85,6 +86,8 @@ class VectorIndex:
         # pymilvus' session tracks inserts and upserts but not deletes: after a delete,
         # reads are Strong for a few seconds so a deleted image is never found again.
         self._strong_until = 0.0
+        # Searches: read as of a moment ago, never a photo deleted here (search_reads.py).
+        self._searches = SearchReads(settings.read_consistency)
         # Collection or alias -> (schema version, when it was learnt).
         self._schemas: dict[str, tuple[int, float]] = {}
 
@@ -293,6 +296,7 @@ class VectorIndex:
     async def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
             self._strong_until = time.monotonic() + STRONG_AFTER_DELETE_S
+            self._searches.deleted(collection, ids)
             await self._run(lambda c: c.delete(collection, ids=list(ids)))
             self._strong_until = time.monotonic() + STRONG_AFTER_DELETE_S
 
@@ -361,10 +365,10 @@ class VectorIndex:
                 data=[list(vector)],
                 anns_field="embedding",
                 limit=top_k,
-                filter=filter_expr,
+                filter=self._searches.filter(collection, filter_expr),
                 search_params=params,
                 output_fields=fields,
-                **self._reads(),
+                **self._searches.consistency(),
             )
         )
         return [

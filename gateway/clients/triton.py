@@ -8,6 +8,7 @@ from tritonclient.grpc import InferInput
 from tritonclient.grpc import aio as grpc_aio
 from tritonclient.utils import InferenceServerException
 
+from gateway.clients import priority
 from gateway.clients.base import ModelServing
 from gateway.clients.retry import with_retries
 from gateway.config import TritonSettings
@@ -65,7 +66,10 @@ class TritonClient:
 
         async def call() -> npt.NDArray[np.float32]:
             result = await self._client.infer(
-                spec.name, [tensor], client_timeout=self.settings.timeout_s
+                spec.name,
+                [tensor],
+                priority=priority.current(),  # searches ahead of ingest (clients/priority.py)
+                client_timeout=self.settings.timeout_s,
             )
             output = result.as_numpy(spec.output.name)
             if output is None or output.shape != (len(batch), *spec.output.dims):

@@ -21,6 +21,7 @@ from typing import Literal
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from gateway.clients import priority
 from gateway.export import cpu_runtimes
 from gateway.models.spec import (
     CUTOFF_PARAMETER,
@@ -93,6 +94,10 @@ def build_config(
     config.dynamic_batching.max_queue_delay_microseconds = (
         spec.batching.max_queue_delay_microseconds
     )
+    # Searches ask for level 1 and batch ahead of ingest and every client that names no
+    # priority (gateway/clients/priority.py).
+    config.dynamic_batching.priority_levels = priority.LEVELS
+    config.dynamic_batching.default_priority_level = priority.BACKGROUND
     kind = mc.ModelInstanceGroup.KIND_CPU if variant == "cpu" else mc.ModelInstanceGroup.KIND_GPU
     config.instance_group.add(count=1, kind=kind)
     # One zero-filled request at load time, so the first user does not pay graph tracing.

@@ -56,8 +56,12 @@ class TritonPythonModel:
         responses = []
         start = 0
         for array in arrays:
-            rows = outputs[start : start + len(array)]
+            tensors = [
+                pb_utils.Tensor(
+                    name, np.ascontiguousarray(rows[start : start + len(array)], np.float32)
+                )
+                for name, rows in zip(self.output_names, outputs, strict=True)
+            ]
             start += len(array)
-            tensor = pb_utils.Tensor(self.output_name, np.ascontiguousarray(rows, np.float32))
-            responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
         return responses

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.capture import TAKEN_NONE
+from gateway.clients import priority
 from gateway.clients.base import Hit
 from gateway.errors import (
     NotFoundError,
@@ -209,7 +210,7 @@ async def by_image(
         image = await backends.run_cpu(
             prepare_image, data, [model.image_model], backends.settings.limits, thumbnail=False
         )
-    with stage("triton"):
+    with stage("triton"), priority.searching():  # ahead of ingest in Triton's queues
         vectors = await backends.triton.embed(
             model.image_model, image.inputs[model.image_model.name][None]
         )
@@ -238,7 +239,7 @@ async def by_text(
     with stage("tokenize"):
         # Only as long as the query: clip_text runs each batch at its longest row's length.
         ids = backends.tokenizer.tokenize([text], trim=True)
-    with stage("triton"):
+    with stage("triton"), priority.searching():  # ahead of ingest in Triton's queues
         vectors = await backends.triton.embed(model.text_model, ids)
     result = await _search(backends, model, vectors[0], k, checked, started)
     return replace(result, notice=text_search_notice(model, result.random_weights))
