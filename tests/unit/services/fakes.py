@@ -220,3 +220,9 @@ def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:
     return Backends.create(
         settings, FakeTriton(), FakeMilvus(), LocalImageStore(tmp_path / "store")
     )
+
+
+def fake_milvus(backends: Backends) -> FakeMilvus:
+    """The fake behind `backends.vectors`, to look at or break its rows."""
+    assert isinstance(backends.vectors, FakeMilvus)
+    return backends.vectors

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,8 @@ import pytest
 from gateway.errors import ErrorKind, PicSearchError
 from gateway.services import admin, consistency, deletion, images, metadata
 from gateway.services.backends import Backends
-from tests.unit.services.fakes import FakeMilvus, fake_backends
+from tests.unit.services.fakes import fake_milvus as milvus
 from tests.unit.services.test_deletion import index, label
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    made = fake_backends(tmp_path)
-    yield made
-    made.pool.shutdown()
-
-
-def milvus(backends: Backends) -> FakeMilvus:
-    assert isinstance(backends.vectors, FakeMilvus)
-    return backends.vectors
 
 
 def error_of(call: object) -> PicSearchError:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ from gateway.services import deletion, images, ingest, search
 from gateway.services.backends import Backends
 from gateway.services.stored import ImageRecord
 from tests.exif_craft import DATE_ORIGINAL, MAKE, MODEL, OFFSET_ORIGINAL, gps, photo, text, tiff
-from tests.unit.services.fakes import FakeMilvus, fake_backends
+from tests.unit.services.fakes import fake_backends
+from tests.unit.services.fakes import fake_milvus as milvus
 
 OLD = tiff(
     [text(MAKE, "Canon"), text(MODEL, "Canon EOS 5D")], [text(DATE_ORIGINAL, "2010:05:01 09:00:00")]
@@ -29,18 +29,6 @@ NEW = tiff(
     [text(DATE_ORIGINAL, "2023:07:14 18:03:11"), text(OFFSET_ORIGINAL, "+02:00")],
     gps((48, 51, 30), "N", (2, 17, 40), "E"),
 )
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    made = fake_backends(tmp_path)
-    yield made
-    made.pool.shutdown()
-
-
-def milvus(backends: Backends) -> FakeMilvus:
-    assert isinstance(backends.vectors, FakeMilvus)
-    return backends.vectors
 
 
 def index(backends: Backends, **files: bytes) -> dict[str, str]:

@@ -4,8 +4,6 @@ finished by repeating the request, and bad requests are refused before anything 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,19 +12,7 @@ from gateway.errors import ErrorKind, MilvusUnavailableError, PicSearchError
 from gateway.services import deletion, ingest
 from gateway.services.backends import Backends
 from tests.unit.images import encode
-from tests.unit.services.fakes import FakeMilvus, fake_backends
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    made = fake_backends(tmp_path)
-    yield made
-    made.pool.shutdown()
-
-
-def milvus(backends: Backends) -> FakeMilvus:
-    assert isinstance(backends.vectors, FakeMilvus)
-    return backends.vectors
+from tests.unit.services.fakes import fake_milvus as milvus
 
 
 def index(backends: Backends, count: int) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,6 @@ from gateway.services import ingest
 from gateway.services.backends import Backends
 from tests.unit.images import shade_jpeg as jpeg
 from tests.unit.services.fakes import FakeMilvus, FakeTriton, fake_backends
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    made = fake_backends(tmp_path)
-    yield made
-    made.pool.shutdown()
 
 
 def run(backends: Backends, *files: bytes) -> ingest.IngestReport:
