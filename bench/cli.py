@@ -22,6 +22,7 @@ Needs = Literal["none", "milvus", "triton", "gateway"]
 # name -> (module, what it needs running); the order is the order they run in.
 BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "throughput": ("bench.throughput", "gateway"),
+    "mixed": ("bench.mixed", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
     "cutoff": ("bench.cutoff", "triton"),

@@ -16,11 +16,12 @@ from gateway.models.spec import is_random
 
 PAGE = ROOT / "docs" / "performance.md"
 # The benchmarks this page shows, in the order a reader asks about them.
-ORDER = ("throughput", "locust", "batching", "vector_search", "vector_search_1m", "quality",
-         "precision", "cutoff", "soak")  # fmt: skip
+ORDER = ("throughput", "mixed", "locust", "batching", "vector_search", "vector_search_1m",
+         "quality", "precision", "cutoff", "soak")  # fmt: skip
 QUESTIONS = {
     "throughput": "How many uploads and searches per second, at what latency, by concurrency; "
     "what does the gateway cost over Triton and Milvus alone?",
+    "mixed": "Do searches stay fast while photos upload (2 and 8 clients), stage by stage?",
     "locust": "How does a realistic mix (searches, thumbnails, uploads) behave?",
     "batching": "What does Triton's dynamic batching buy?",
     "vector_search": "How fast and how exact is Milvus' HNSW search, per index setting?",

@@ -85,10 +85,14 @@ class Client:
         await self.close()
 
     async def get(self, path: str) -> bytes:
-        return await self._request(b"GET", path, b"", None)
+        return (await self._request(b"GET", path, b"", None))[0]
 
     async def post(self, path: str, form: Multipart) -> bytes:
         """The response body; an error status raises `HttpError`."""
+        return (await self.post_with_headers(path, form))[0]
+
+    async def post_with_headers(self, path: str, form: Multipart) -> tuple[bytes, dict[str, str]]:
+        """The response body and headers (names in lower case)."""
         return await self._request(b"POST", path, form.body, form.content_type)
 
     async def close(self) -> None:
@@ -97,7 +101,7 @@ class Client:
 
     async def _request(
         self, method: bytes, path: str, body: bytes, content_type: str | None
-    ) -> bytes:
+    ) -> tuple[bytes, dict[str, str]]:
         connection = await self._connection()
         head = [
             method + b" " + (self.prefix + path).encode() + b" HTTP/1.1",
@@ -123,7 +127,7 @@ class Client:
             self.idle.append(connection)
         if status >= 400:
             raise HttpError(status, content)
-        return content
+        return content, headers
 
     async def _connection(self) -> _Connection:
         now = time.monotonic()

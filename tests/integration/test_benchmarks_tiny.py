@@ -26,6 +26,7 @@ from tests.integration.conftest import (
 
 BENCHMARKS = (
     "throughput",
+    "mixed",
     "batching",
     "quality",
     "cutoff",
@@ -110,6 +111,28 @@ def _targets(out: Path, name: str) -> list[dict[str, Any]]:
         assert isinstance(t["met"], bool), t
         assert t["met"] or t["limit"], f"a missed target must say what limits it: {t}"
     return targets
+
+
+def test_mixed_times_each_search_stage_idle_and_while_2_and_8_clients_upload(
+    tiny_results: tuple[Path, float, str],
+) -> None:
+    out = tiny_results[0]
+    results = _load(out, "mixed")
+    cells = {(c["searchers"], c["uploaders"]): c for c in results["cells"]}
+    assert set(cells) == {(s, u) for s in (1, 8) for u in (0, 2, 8)}
+    for (searchers, uploaders), cell in cells.items():
+        assert cell["errors"] == 0 and cell["searches_per_s"] > 0
+        assert cell["client"]["n"] == 2 * searchers
+        # Server-Timing reached the benchmark: every stage of every search.
+        assert {"decode", "triton", "milvus", "total"} <= set(cell["stages"])
+        for stage in cell["stages"].values():
+            assert stage["p50_ms"] <= stage["p90_ms"] <= stage["p99_ms"]
+        assert (cell["ingest_per_s"] is None) == (uploaders == 0)
+        if uploaders:
+            assert cell["ingest_per_s"] > 0
+    assert set(results["idle_ingest"]) == {"2", "8"}
+    names = [t["name"] for t in _targets(out, "mixed")]
+    assert len(names) == 3 and "Milvus stage p99, 1 client searching while 2 upload" in names
 
 
 def test_throughput_compares_one_image_requests_with_triton_alone(

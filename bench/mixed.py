@@ -1,0 +1,205 @@
+"""Searches while photos upload: what users feel when a phone backup or a folder sync runs.
+
+Image searches at 1 and 8 clients, first alone, then while 2 and then 8 clients upload one
+photo per request without pause, all in one run. Each search's `Server-Timing` gives its
+stages (decode, triton, milvus), so a slower search says where it waited. Ingest is timed
+alone and under the searches too: putting searches first must not starve it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+
+from bench import uploads
+from bench.common import Context, closed_loop, figure, target, write_result
+from bench.photos import distinct_photos
+
+SEARCHERS = (1, 8)
+UPLOADERS = (2, 8)
+# Issue 29's targets: a search under two uploaders within twice its idle p99, Milvus' stage
+# under 20 ms at p99, ingest at least half its idle rate while searches run.
+P99_RATIO = 2.0
+MILVUS_P99_MS = 20.0
+INGEST_KEPT = 0.5
+
+
+def quantiles(samples_ms: list[float]) -> dict[str, float]:
+    if not samples_ms:
+        return {}
+    a = np.asarray(samples_ms)
+    return {f"p{q}_ms": float(np.percentile(a, q)) for q in (50, 90, 99)} | {"n": len(a)}
+
+
+def stages(header: str) -> dict[str, float]:
+    """`Server-Timing: decode;dur=3.1, triton;dur=20.4, total;dur=30.0` as {name: ms}."""
+    out = {}
+    for part in header.split(","):
+        name, _, rest = part.strip().partition(";dur=")
+        if rest:
+            out[name] = float(rest)
+    return out
+
+
+class Uploads:
+    """`clients` workers uploading new photos back to back until stopped."""
+
+    def __init__(self, http: uploads.Client, forms: list[uploads.Multipart], clients: int):
+        self.http, self.forms, self.clients = http, iter(forms), clients
+        self.done = 0
+        self.stopping = False
+
+    async def _worker(self) -> None:
+        for form in self.forms:
+            if self.stopping:
+                return
+            await self.http.post("/v1/images", form)
+            self.done += 1
+
+    async def __aenter__(self) -> Uploads:
+        self.started = time.perf_counter()
+        self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.clients)]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.per_s = self.done / (time.perf_counter() - self.started)
+        self.stopping = True
+        await asyncio.gather(*self.tasks)
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    return asyncio.run(_run(ctx))
+
+
+async def _run(ctx: Context) -> dict[str, Any]:
+    http = uploads.Client(ctx.stack.gateway_url)
+    searches_per_client = 2 if ctx.tiny else 40
+    ingest_s = 3.0 if ctx.tiny else 20.0
+    queries = distinct_photos(8, seed=f"mixed-queries-{ctx.run_id}")
+    forms = [uploads.one_image("file", q, "q.jpg", top_k="10") for q in queries]
+    per_phase = 30 if ctx.tiny else 250  # more than a phase's uploads at ~4 photos/s
+    phases = len(UPLOADERS) * (1 + len(SEARCHERS))
+    pool = distinct_photos(1 + per_phase * phases, seed=f"mixed-{ctx.run_id}")
+    photos = iter([uploads.one_image("files", p, f"m{i}.jpg") for i, p in enumerate(pool)])
+    results: dict[str, Any] = {"idle_ingest": {}, "cells": []}
+    try:
+        await http.post("/v1/images", next(photos))  # the collections exist; shapes warm
+        for u in UPLOADERS:
+            async with Uploads(http, list(_take(photos, per_phase)), u) as alone:
+                await asyncio.sleep(ingest_s)
+            results["idle_ingest"][str(u)] = alone.per_s
+        for u in (0, *UPLOADERS):
+            for c in SEARCHERS:
+                ctx.log(f"mixed: image search, {c} clients, {u} uploading")
+                results["cells"].append(
+                    await _cell(
+                        http, forms, c, c * searches_per_client, u, list(_take(photos, per_phase))
+                    )
+                )
+    finally:
+        await http.close()
+    write_result(ctx, "mixed", results, _targets(results), _plot(results))
+    return results
+
+
+def _take(it: Any, n: int) -> Any:
+    for _, item in zip(range(n), it, strict=False):
+        yield item
+
+
+async def _cell(
+    http: uploads.Client,
+    forms: list[uploads.Multipart],
+    searchers: int,
+    n: int,
+    uploaders: int,
+    photos: list[uploads.Multipart],
+) -> dict[str, Any]:
+    timings: list[dict[str, float]] = []
+
+    async def search(i: int) -> None:
+        _, headers = await http.post_with_headers("/v1/search/image", forms[i % len(forms)])
+        timings.append(stages(headers.get("server-timing", "")))
+
+    async def searches() -> Any:
+        return await closed_loop(search, searchers, n, warmup=searchers)
+
+    if uploaders:
+        async with Uploads(http, photos, uploaders) as load:
+            loop = await searches()
+        ingest_per_s: float | None = load.per_s
+    else:
+        loop, ingest_per_s = await searches(), None
+    names = sorted({name for t in timings for name in t})
+    return {
+        "searchers": searchers,
+        "uploaders": uploaders,
+        "searches_per_s": loop.throughput,
+        "errors": loop.errors,
+        "ingest_per_s": ingest_per_s,
+        "client": quantiles([s * 1000 for s in loop.latencies_s]),
+        "stages": {name: quantiles([t[name] for t in timings if name in t]) for name in names},
+    }
+
+
+def _find(results: dict[str, Any], searchers: int, uploaders: int) -> dict[str, Any]:
+    return next(
+        c for c in results["cells"] if c["searchers"] == searchers and c["uploaders"] == uploaders
+    )
+
+
+def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    idle, loaded = _find(results, 1, 0), _find(results, 1, 2)
+    ratio = loaded["client"]["p99_ms"] / idle["client"]["p99_ms"]
+    milvus = loaded["stages"].get("milvus", {}).get("p99_ms")
+    kept = min(
+        _find(results, s, u)["ingest_per_s"] / results["idle_ingest"][str(u)]
+        for s in SEARCHERS
+        for u in UPLOADERS
+    )
+    return [
+        target(
+            "image search p99, 1 client, while 2 upload: / idle",
+            f"<= {P99_RATIO}",
+            ratio,
+            ratio <= P99_RATIO,
+            "Triton's CPU: ingest's model calls share the 2 cores with the search's",
+            f"{loaded['client']['p99_ms']:.0f} vs {idle['client']['p99_ms']:.0f} ms",
+        ),
+        target(
+            "Milvus stage p99, 1 client searching while 2 upload",
+            f"< {MILVUS_P99_MS:.0f} ms",
+            milvus,
+            milvus is not None and milvus < MILVUS_P99_MS,
+            "Milvus' query node busy with the uploads' inserts",
+            f"{milvus:.1f} ms" if milvus is not None else "no milvus stage",
+        ),
+        target(
+            "ingest while searches run: / ingest alone (worst cell)",
+            f">= {INGEST_KEPT}",
+            kept,
+            kept >= INGEST_KEPT,
+            "searches ahead in Triton's queues",
+            f"{kept:.2f} of the idle rate",
+        ),
+    ]
+
+
+def _plot(results: dict[str, Any]) -> Any:
+    fig, axes = figure(2, 1, width=9.0)
+    for ax, searchers in zip(axes[0], SEARCHERS, strict=True):
+        cells = [_find(results, searchers, u) for u in (0, *UPLOADERS)]
+        names = [n for n in ("decode", "triton", "milvus") if n in cells[0]["stages"]]
+        x = np.arange(len(cells))
+        for k, name in enumerate(names):
+            p99 = [c["stages"].get(name, {}).get("p99_ms", 0.0) for c in cells]
+            ax.bar(x + k * 0.25, p99, 0.25, label=f"{name} p99")
+        ax.plot(x + 0.25, [c["client"]["p99_ms"] for c in cells], "ko-", label="search p99")
+        ax.set_xticks(x + 0.25, [f"{c['uploaders']} uploading" for c in cells])
+        ax.set_ylabel("ms")
+        ax.set_title(f"image search, {searchers} client(s)")
+        ax.legend(fontsize=7)
+    return fig
