@@ -105,6 +105,12 @@ class ErrorCode(StrEnum):
         "INVALID_ARGUMENT",
         "a paging cursor this API did not return",
     )
+    NO_LABEL_HEAD = (
+        "no_label_head",
+        422,
+        "INVALID_ARGUMENT",
+        "`model=tags`, but no enabled model has a label head with real weights",
+    )
     UNKNOWN_MODEL = "unknown_model", 422, "INVALID_ARGUMENT", "`model` is not an enabled model"
     NO_TEXT_TOWER = (
         "no_text_tower",

@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gateway.api.docs_pages import install_docs
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import GatewayMiddleware
-from gateway.api.routes import admin, images, library, ops, search, session
+from gateway.api.routes import admin, images, library, ops, search, session, tags
 from gateway.api.strict import reject_unknown_parameters
 from gateway.config import Settings
 from gateway.services.backends import Backends
@@ -36,6 +36,7 @@ def create_app(
     for router in (
         images.router,
         library.router,
+        tags.router,
         search.router,
         ops.router,
         session.router,

@@ -49,6 +49,23 @@ class Location(BaseModel):
     lon: float = Field(description="Degrees east (negative: west).", examples=[151.2153])
 
 
+class TagScore(BaseModel):
+    name: str = Field(examples=["cat"])
+    score: float = Field(
+        description="The summed probability of the photo's classes under the tag (0..1)."
+    )
+
+
+class TagCount(BaseModel):
+    name: str
+    count: int = Field(description="How many photos carry the tag.")
+
+
+class TagList(BaseModel):
+    tags: list[TagCount] = Field(description="Most frequent first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
 class FileFacts(BaseModel):
     """What the file is; null where the record predates a field (or, for `path`, when the
     client did not send one). The capture facts come from EXIF and are null where it has
@@ -75,6 +92,11 @@ class FileFacts(BaseModel):
         default=None,
         description="Where the photo was taken (EXIF GPS), shown to every reader; not stored "
         "when PIC_SEARCH_PRIVACY__STORE_LOCATION=false.",
+    )
+    tags: list[TagScore] | None = Field(
+        default=None,
+        description="Auto-tags from the label head (ImageNet classes and their WordNet "
+        "hypernyms), best first; null when no label head tagged the photo.",
     )
 
 
@@ -128,6 +150,11 @@ class ModelInfo(BaseModel):
     weights: str = Field(description="Weights provenance, as the exporter recorded it.")
     random_weights: bool
     default: bool = Field(description="Used when a search names no model.")
+    text_default: bool = Field(
+        default=False,
+        description="Used when a text search names no model: CLIP where its weights are "
+        "real, else `tags` (words through auto-tags) where a label head has real weights.",
+    )
 
 
 class ModelList(BaseModel):

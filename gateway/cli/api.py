@@ -22,6 +22,7 @@ class Api(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
     def models(self) -> list[dict[str, Any]]: ...
+    def tags(self, prefix: str | None, limit: int | None, cursor: str | None) -> dict[str, Any]: ...
     def existing(self, ids: Sequence[str]) -> list[str]: ...
     def search_image(
         self, image: Path, model: str | None, options: dict[str, Any]
@@ -56,6 +57,11 @@ class HttpApi:
 
     def models(self) -> list[dict[str, Any]]:
         return list(checked(self.client.get("/v1/models"))["models"])
+
+    def tags(self, prefix: str | None, limit: int | None, cursor: str | None) -> dict[str, Any]:
+        query = {"prefix": prefix, "limit": limit, "cursor": cursor}
+        params = {k: v for k, v in query.items() if v is not None}
+        return dict(checked(self.client.get("/v1/tags", params=params)))
 
     def existing(self, ids: Sequence[str]) -> list[str]:
         body = checked(self.client.post("/v1/images:exists", json={"ids": list(ids)}))
@@ -134,6 +140,9 @@ class GrpcApi:
 
     def models(self) -> list[dict[str, Any]]:
         return list(self._call("models"))
+
+    def tags(self, prefix: str | None, limit: int | None, cursor: str | None) -> dict[str, Any]:
+        return dict(self._call("tags", prefix or "", limit or 0, cursor or ""))
 
     def existing(self, ids: Sequence[str]) -> list[str]:
         return list(self._call("images_exist", ids))

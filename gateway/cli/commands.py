@@ -86,18 +86,26 @@ def search(
         bool,
         typer.Option("--group", help="Near-copies of a photo count once (shown as +N copies)."),
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only photos with this auto-tag (repeatable: any of them)."),
+    ] = None,
     ids: Annotated[bool, typer.Option("--ids", help="Show full ids instead of files.")] = False,
     as_json: Json = False,
     url: Url = None,
     grpc: Grpc = None,
 ) -> None:
-    """Search by an image file or by text; prints a ranked table of files."""
+    """Search by an image file or by text (`--model tags`: words through auto-tags); prints a
+    ranked table of files."""
     if image is None and text is None:
         raise UsageProblem("nothing to search for", "give an IMAGE file or --text WORDS")
     if image is not None and text is not None:
         raise UsageProblem("give an IMAGE or --text, not both")
     name = inputs.model_name(model)
-    options: dict[str, Any] = {"top_k": top_k, "sort": sort, "filter": inputs.filter_object(filter)}
+    if name == "tags" and text is None:
+        raise UsageProblem("--model tags searches by words", "give --text WORDS")
+    filters = inputs.with_tags(inputs.filter_object(filter), tag)
+    options: dict[str, Any] = {"top_k": top_k, "sort": sort, "filter": filters}
     options |= {"min_score": min_score, "cutoff": cutoff, "group": group or None}
     options = {k: v for k, v in options.items() if v is not None}
     with open_api(url, grpc) as api:
@@ -142,6 +150,32 @@ def print_results(body: dict[str, Any], ids: bool = False) -> None:
         say(f"{body['cut']} results below {cutoff.get('min_score')} were cut")
     if cutoff.get("message"):
         say(str(cutoff["message"]))
+
+
+def tags(
+    prefix: Annotated[
+        str | None, typer.Argument(help="Only tags with a word starting with this.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many tags.")] = 50,
+    as_json: Json = False,
+    url: Url = None,
+    grpc: Grpc = None,
+) -> None:
+    """The auto-tags of the indexed photos, most frequent first, with their counts."""
+    with open_api(url, grpc) as api:
+        body = api.tags(prefix, limit, None)
+    if as_json:
+        print_json(body)
+        return
+    if not body["tags"]:
+        say("no tags" + (f" starting with {prefix!r}" if prefix else ""))
+        return
+    for line in tables.render(
+        ["tag", "photos"], [[t["name"], str(t["count"])] for t in body["tags"]], [False, True]
+    ):
+        say(line)
+    if body.get("next_cursor"):
+        say(f"(more: --limit {min(500, limit * 2)})")
 
 
 def stats(as_json: Json = False, url: Url = None, grpc: Grpc = None) -> None:

@@ -98,10 +98,12 @@ def model_name(value: str | None) -> str | None:
     if value is None:
         return None
     wanted = value.strip().casefold()
+    if wanted == "tags":  # text search through auto-tags
+        return "tags"
     for model in REGISTRY.values():
         if wanted in (model.name.casefold(), model.title.casefold()):
             return model.name
-    known = ", ".join(f"{m.name} ({m.title})" for m in REGISTRY.values())
+    known = ", ".join(f"{m.name} ({m.title})" for m in REGISTRY.values()) + ", tags (--text)"
     raise UsageProblem(f"unknown model {value!r}", f"choose one of {known}")
 
 
@@ -114,3 +116,12 @@ def query_image(image: Path) -> Path:
     if not image.exists():
         raise UsageProblem(f"no such file: {image}")
     return image
+
+
+def with_tags(filters: dict[str, Any] | None, tags: list[str] | None) -> dict[str, Any] | None:
+    """`--tag` as the filter's `tags` key (any of them); the gateway checks the names."""
+    if not tags:
+        return filters
+    if filters and "tags" in filters:
+        raise UsageProblem("give tags with --tag or in --filter, not both")
+    return {**(filters or {}), "tags": {"in": [t.strip().lower() for t in tags]}}

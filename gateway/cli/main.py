@@ -22,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(models.app, name="models")
-for command in (commands.index, commands.search, commands.stats, delete.delete):
+for command in (commands.index, commands.search, commands.tags, commands.stats, delete.delete):
     app.command()(command)
 app.command()(commands.edit)
 app.command()(commands.check)

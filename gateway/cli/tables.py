@@ -55,20 +55,36 @@ def _taken(hit: dict[str, Any]) -> str:
 def results_table(
     results: Sequence[dict[str, Any]], width: int | None = None, ids: bool = False
 ) -> list[str]:
-    """rank, score, taken, size, then the path (or file name; with `ids`, the id)."""
-    header = ["rank", "score", "taken", "size", "id" if ids else "file"]
+    """rank, score, taken, size, the top auto-tags (where any hit has tags), then the path
+    (or file name; with `ids`, the id)."""
+    tagged = any(hit.get("tags") for hit in results)
+    header = [
+        "rank",
+        "score",
+        "taken",
+        "size",
+        *(["tags"] if tagged else []),
+        "id" if ids else "file",
+    ]
     rows = [
         [
             str(rank),
             f"{hit['score']:.4f}",
             _taken(hit),
             _size(hit),
+            *([_tags(hit)] if tagged else []),
             (str(hit["id"]) if ids else str(hit.get("path") or hit.get("filename") or "?"))
             + _copies(hit),
         ]
         for rank, hit in enumerate(results, start=1)
     ]
-    return render(header, rows, [True, True, False, True, False], width)
+    right = [True, True, False, True, *([False] if tagged else []), False]
+    return render(header, rows, right, width)
+
+
+def _tags(hit: dict[str, Any], shown: int = 3) -> str:
+    """The photo's best auto-tags (its classes come first: the most specific names)."""
+    return ", ".join(str(t["name"]) for t in (hit.get("tags") or [])[:shown])
 
 
 def _copies(hit: dict[str, Any]) -> str:

@@ -16,9 +16,16 @@ import numpy.typing as npt
 
 from gateway.models.spec import TritonModelSpec
 
-# Collections' schema version (see clients/milvus.py); 2 added the capture fields.
-SCHEMA_VERSION = 2
+# Collections' schema version (see clients/milvus.py); 2 added the capture fields, 3 the
+# auto-tags (services/tags.py).
+SCHEMA_VERSION = 3
 CAPTURE_COLUMNS = ("taken", "camera", "has_location")
+TAG_COLUMNS = ("tags", "classes", "class_scores")
+TAG_SCHEMA = 3
+# The ARRAY fields' capacities: a photo's shown tags, its kept classes (services/tags.py).
+TAGS_CAPACITY = 64
+CLASSES_CAPACITY = 50
+TAG_MAX_LENGTH = 128
 
 
 def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:
@@ -57,6 +64,18 @@ class Row:
     taken: int | None = None  # set by newest_taken (TAKEN_NONE for undated photos)
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """A row's label-head classes and their probabilities (schema version 3), for tag search."""
+
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+    classes: list[str]
+    class_scores: list[float]
+    taken: int | None = None
+
+
 class Embedder(Protocol):
     """Triton: embeddings for batches of model inputs."""
 
@@ -64,6 +83,12 @@ class Embedder(Protocol):
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.float32]:
         """One row per input row, in order."""
+        ...
+
+    async def embed_with_labels(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Embeddings and a label head's class probabilities, one row per input row."""
         ...
 
     async def models_ready(self, specs: list[TritonModelSpec]) -> bool: ...
@@ -148,4 +173,14 @@ class VectorStore(Protocol):
     ) -> list[Row]:
         """The `limit` rows ordered by (taken, created_at) descending that come after the
         cursor `before` = (taken, created_at) and match; undated photos last."""
+        ...
+
+    async def labelled(
+        self, collection: str, classes: Sequence[str], filter_expr: str = ""
+    ) -> list[Labelled]:
+        """Every row holding any of `classes` (schema version 3) that matches `filter_expr`."""
+        ...
+
+    async def tag_lists(self, collection: str) -> list[list[str]]:
+        """Every row's shown tags (schema version 3), for counting."""
         ...

@@ -13,6 +13,8 @@ on them with 409), and `pic-search reindex` rebuilds it at the current version.
   1: id, embedding, created_at, metadata
   2: + taken (INT64), camera (VARCHAR), has_location (BOOL), the EXIF facts filters and
      sorting read (see gateway/capture.py for their stored forms)
+  3: + tags, classes (ARRAY of VARCHAR), class_scores (ARRAY of FLOAT): the auto-tags filters
+     read and the label-head classes tag search ranks by (see gateway/services/tags.py)
 pymilvus is synchronous, so every call runs in a worker thread with a timeout.
 """
 
@@ -31,7 +33,19 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.client.types import LoadState
 from pymilvus.exceptions import MilvusException, ParamError
 
-from gateway.clients.base import CAPTURE_COLUMNS, SCHEMA_VERSION, Hit, Row, physical_name
+from gateway.clients.base import (
+    CAPTURE_COLUMNS,
+    CLASSES_CAPACITY,
+    SCHEMA_VERSION,
+    TAG_COLUMNS,
+    TAG_MAX_LENGTH,
+    TAG_SCHEMA,
+    TAGS_CAPACITY,
+    Hit,
+    Labelled,
+    Row,
+    physical_name,
+)
 from gateway.clients.retry import with_retries
 from gateway.clients.search_reads import SearchReads
 from gateway.config import MilvusSettings
@@ -209,6 +223,21 @@ class VectorIndex:
         schema.add_field("taken", DataType.INT64)
         schema.add_field("camera", DataType.VARCHAR, max_length=CAMERA_MAX_LENGTH)
         schema.add_field("has_location", DataType.BOOL)
+        # Empty for photos no label head tagged; array_contains_any filters on them.
+        for name, capacity in (("tags", TAGS_CAPACITY), ("classes", CLASSES_CAPACITY)):
+            schema.add_field(
+                name,
+                DataType.ARRAY,
+                element_type=DataType.VARCHAR,
+                max_capacity=capacity,
+                max_length=TAG_MAX_LENGTH,
+            )
+        schema.add_field(
+            "class_scores",
+            DataType.ARRAY,
+            element_type=DataType.FLOAT,
+            max_capacity=CLASSES_CAPACITY,
+        )
         index = client.prepare_index_params()
         index.add_index(
             field_name="embedding",
@@ -285,8 +314,14 @@ class VectorIndex:
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        if await self.schema_version(collection) < 2:
-            rows = [{k: v for k, v in row.items() if k not in CAPTURE_COLUMNS} for row in rows]
+        version = await self.schema_version(collection)
+        lacking = (CAPTURE_COLUMNS if version < 2 else ()) + (
+            TAG_COLUMNS if version < TAG_SCHEMA else ()
+        )
+        if lacking:
+            rows = [{k: v for k, v in row.items() if k not in lacking} for row in rows]
+        else:  # rows written by code that knows no tags still fit the schema
+            rows = [{**{key: [] for key in TAG_COLUMNS}, **row} for row in rows]
         try:
             await self._run(lambda c: c.upsert(collection, list(rows)))
         except PicSearchError:
@@ -381,6 +416,59 @@ class VectorIndex:
             )
             for hit in results[0]
         ]
+
+    async def labelled(
+        self, collection: str, classes: Sequence[str], filter_expr: str = ""
+    ) -> list[Labelled]:
+        """Rows holding any of `classes`, with their class probabilities (tag search)."""
+        names = ", ".join(json.dumps(c) for c in classes)
+        expr = f"array_contains_any(classes, [{names}])"
+        if filter_expr:
+            expr = f"{expr} and ({filter_expr})"
+        fields = ["id", "created_at", "taken", "metadata", "classes", "class_scores"]
+
+        def scan(client: MilvusClient) -> list[Labelled]:
+            iterator = client.query_iterator(
+                collection, batch_size=1000, filter=expr, output_fields=fields, **self._reads()
+            )
+            rows: list[Labelled] = []
+            try:
+                while batch := iterator.next():
+                    rows += [
+                        Labelled(
+                            str(r["id"]),
+                            int(r["created_at"]),
+                            dict(r.get("metadata") or {}),
+                            [str(c) for c in r.get("classes") or []],
+                            [float(s) for s in r.get("class_scores") or []],
+                            _optional_int(r.get("taken")),
+                        )
+                        for r in batch
+                    ]
+            finally:
+                iterator.close()
+            return rows
+
+        return await self._run(scan)
+
+    async def tag_lists(self, collection: str) -> list[list[str]]:
+        def scan(client: MilvusClient) -> list[list[str]]:
+            iterator = client.query_iterator(
+                collection,
+                batch_size=1000,
+                filter="",
+                output_fields=["tags"],
+                **self._reads(),
+            )
+            lists: list[list[str]] = []
+            try:
+                while batch := iterator.next():
+                    lists += [[str(t) for t in r.get("tags") or []] for r in batch]
+            finally:
+                iterator.close()
+            return lists
+
+        return await self._run(scan)
 
     async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]:
         """Every id in the collection (or those matching `filter_expr`)."""

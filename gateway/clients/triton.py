@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from tritonclient.grpc import InferInput
+from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc import aio as grpc_aio
 from tritonclient.utils import InferenceServerException
 
@@ -18,6 +18,7 @@ from gateway.models.spec import (
     PRECISION_PARAMETER,
     PROVENANCE_PARAMETER,
     RUNTIME_PARAMETER,
+    Tensor,
     TritonModelSpec,
 )
 
@@ -54,28 +55,54 @@ class TritonClient:
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.float32]:
         """Embeddings for every row of `batch`, in order (split to the model's max batch)."""
+        (embeddings,) = await self._outputs(spec, batch, (spec.output,))
+        return embeddings
+
+    async def embed_with_labels(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Embeddings and the label head's class probabilities, from one inference."""
+        if spec.labels is None:
+            raise PicSearchError(f"{spec.name} has no label head")
+        embeddings, probabilities = await self._outputs(spec, batch, (spec.output, spec.labels))
+        return embeddings, probabilities
+
+    async def _outputs(
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic], outputs: tuple[Tensor, ...]
+    ) -> list[npt.NDArray[np.float32]]:
+        """Each of `outputs` for every row of `batch` (split to the model's max batch)."""
         step = spec.batching.max_batch_size
-        parts = [await self._infer(spec, batch[i : i + step]) for i in range(0, len(batch), step)]
-        return np.concatenate(parts) if parts else np.zeros((0, *spec.output.dims), np.float32)
+        parts = [
+            await self._infer(spec, batch[i : i + step], outputs)
+            for i in range(0, len(batch), step)
+        ]
+        if not parts:
+            return [np.zeros((0, *o.dims), np.float32) for o in outputs]
+        return [np.concatenate([p[n] for p in parts]) for n in range(len(outputs))]
 
     async def _infer(
-        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
-    ) -> npt.NDArray[np.float32]:
+        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic], outputs: tuple[Tensor, ...]
+    ) -> list[npt.NDArray[np.float32]]:
         tensor = InferInput(spec.input.name, list(batch.shape), spec.input.dtype)
         tensor.set_data_from_numpy(np.ascontiguousarray(batch))
+        # Only what is used: a label head's probabilities are 4 KB a row that search ignores.
+        requested = [InferRequestedOutput(o.name) for o in outputs]
 
-        async def call() -> npt.NDArray[np.float32]:
+        async def call() -> list[npt.NDArray[np.float32]]:
             result = await self._client.infer(
                 spec.name,
                 [tensor],
+                outputs=requested,
                 priority=priority.current(),  # searches ahead of ingest (clients/priority.py)
                 client_timeout=self.settings.timeout_s,
             )
-            output = result.as_numpy(spec.output.name)
-            if output is None or output.shape != (len(batch), *spec.output.dims):
-                raise PicSearchError(f"Triton returned a malformed {spec.name} output")
-            embeddings: npt.NDArray[np.float32] = output.astype(np.float32, copy=False)
-            return embeddings
+            arrays = []
+            for wanted in outputs:
+                output = result.as_numpy(wanted.name)
+                if output is None or output.shape != (len(batch), *wanted.dims):
+                    raise PicSearchError(f"Triton returned a malformed {spec.name} output")
+                arrays.append(output.astype(np.float32, copy=False))
+            return arrays
 
         try:
             return await with_retries(call, _is_transient, self.settings.timeout_s)

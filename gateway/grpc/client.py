@@ -265,6 +265,15 @@ class PicSearchClient:
             ]
         }
 
+    def tags(self, prefix: str = "", limit: int = 0, cursor: str = "") -> dict[str, Any]:
+        """`{"tags": [{"name", "count"}], "next_cursor"}`, as GET /v1/tags."""
+        request = pb.ListTagsRequest(prefix=prefix, limit=limit, cursor=cursor)
+        r = self._unary("ListTags", request)
+        return {
+            "tags": [{"name": t.name, "count": t.count} for t in r.tags],
+            "next_cursor": r.next_cursor or None,
+        }
+
     def stats(self) -> dict[str, Any]:
         r = self._unary("Stats", pb.StatsRequest())
         return {
@@ -297,6 +306,7 @@ class PicSearchClient:
                 "weights": m.weights,
                 "random_weights": m.random_weights,
                 "default": m.default,
+                "text_default": m.text_default,
             }
             for m in r.models
         ]
@@ -328,6 +338,7 @@ def _facts(file: Any) -> dict[str, Any]:
         "format": file.format or None, "width": file.width or None,
         "height": file.height or None, "bytes": file.bytes or None,
         "created_at": file.created_at or None, **capture_facts(file.capture),
+        "tags": [{"name": t.name, "score": t.score} for t in file.tags] or None,
     }  # fmt: skip
 
 

@@ -62,6 +62,7 @@ def file_facts(file: FileInfo, created_at: int | None) -> Any:
         bytes=file.bytes or 0,
         created_at=created_at or file.created_at or 0,
         capture=capture_facts(file),
+        tags=[pb.Tag(name=t["name"], score=t["score"]) for t in file.tags or []],
     )
 
 
@@ -107,6 +108,14 @@ def facets_response(body: dict[str, Any]) -> Any:
             pb.FacetKey(key=k["key"], values=[pb.FacetValue(**v) for v in k["values"]])
             for k in body["keys"]
         ]
+    )
+
+
+def tags_response(body: dict[str, Any]) -> Any:
+    """`GET /v1/tags`'s body as ListTagsResponse (no next page: an empty cursor)."""
+    return pb.ListTagsResponse(
+        tags=[pb.TagCount(name=t["name"], count=t["count"]) for t in body["tags"]],
+        next_cursor=body["next_cursor"] or "",
     )
 
 

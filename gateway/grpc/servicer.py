@@ -21,6 +21,7 @@ from gateway.services import (
     metadata,
     search,
     status,
+    tag_counts,
 )
 from gateway.services.backends import Backends
 from gateway.services.filters import check_sized_object, parse_json
@@ -125,6 +126,16 @@ class PicSearchServicer(pb_grpc.PicSearchServicer):  # type: ignore[misc]
     async def GetFacets(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("GetFacets", context) as call:
             return convert.facets_response(await call.bounded(facets.facets(self.backends)))
+
+    async def ListTags(self, request: Any, context: aio.ServicerContext) -> Any:
+        async with self._call("ListTags", context) as call:
+            body = await call.bounded(
+                tag_counts.list_tags(
+                    self.backends, request.prefix or None, request.limit or None,
+                    request.cursor or None,
+                )
+            )  # fmt: skip
+            return convert.tags_response(body)
 
     async def DeleteImage(self, request: Any, context: aio.ServicerContext) -> Any:
         async with self._call("DeleteImage", context, write=True) as call:

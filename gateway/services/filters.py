@@ -11,15 +11,18 @@ stores itself:
      "created_at": {"after": "2025-06-01T00:00:00Z", "before": 1767225600000000},
      "taken": {"after": "2023-07-01", "before": "2023-08-01T12:00:00"},
      "camera": "fujifilm x100v",               or {"in": ["apple iphone 13", "canon eos r5"]}
-     "has_location": true}
+     "has_location": true,
+     "tags": "cat"}                            or {"in": ["cat", "dog"]}: any of these tags
 
 `created_at` is the indexing time (UTC when a bound names no zone). `taken` is when the
 photo was taken (EXIF), compared as the local time on the photo, so its bounds name no
 zone; an undated photo matches no `taken` range. `camera` is the lower-case "make model"
 (the model alone when it starts with the make), matched without regard to case.
 `taken`, `camera` and `has_location` are fields of collections built since schema version
-2 (`needs_capture_fields` tells a caller to check). The reserved keys, with `lens` and
-`tags`, are refused as metadata keys (`reject_reserved_keys`).
+2 (`needs_capture_fields` tells a caller to check). `tags` are a photo's shown auto-tags
+(services/tags.py; collections of schema version 3), each name checked against the tag
+vocabulary. The reserved keys, with `lens`, are refused as metadata keys
+(`reject_reserved_keys`).
 
 Every key is checked against an identifier pattern, every operator against a fixed list,
 and every value is rendered by this module alone (strings as escaped JSON literals,
@@ -48,6 +51,7 @@ MAX_ABS_NUMBER = 2**53  # beyond this, JSON numbers lose integer precision
 CREATED_AT = "created_at"
 TAKEN, CAMERA, HAS_LOCATION = "taken", "camera", "has_location"
 CAPTURE_FILTER_KEYS = (TAKEN, CAMERA, HAS_LOCATION)
+TAGS = "tags"
 RANGE_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 VALUE_OPERATORS = {"eq", "in", *RANGE_OPERATORS}
 TIME_OPERATORS = {"after": ">", "before": "<"}
@@ -152,6 +156,8 @@ def to_expression(filters: Any) -> str:
             clauses += _camera_clauses(value)
         elif key == HAS_LOCATION:
             clauses += _has_location_clauses(value)
+        elif key == TAGS:
+            clauses.append(_tags_clause(value))
         else:
             clauses += _metadata_clauses(_check_key(key, "filter"), value)
     return " and ".join(clauses)
@@ -251,6 +257,31 @@ def _camera_name(value: Any) -> str:
             code=_CODE,
         )
     return _scalar(CAMERA, " ".join(value.split()).lower())
+
+
+def _tags_clause(value: Any) -> str:
+    """Photos with any of the tags: one name, or {"in": [1..16 names]}."""
+    from gateway.services.tag_vocabulary import vocabulary  # read on first use only
+
+    names = [value] if isinstance(value, str) else None
+    if isinstance(value, dict):
+        operators = _operators(TAGS, value, {"in"})
+        choices = operators.get("in")
+        if isinstance(choices, list) and 1 <= len(choices) <= MAX_IN_VALUES:
+            names = choices
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ValidationError(
+            f'filter tags must be a tag name or {{"in": [1 to {MAX_IN_VALUES} tag names]}}',
+            code=_CODE,
+        )
+    known = vocabulary().tag_classes
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        shown = ", ".join(repr(n[:70]) for n in unknown[:3])
+        raise ValidationError(
+            f"filter tags: no tag {shown}; GET /v1/tags lists the tags in use", code=_CODE
+        )
+    return f"array_contains_any(tags, [{', '.join(json.dumps(n) for n in names)}])"
 
 
 def _has_location_clauses(value: Any) -> list[str]:

@@ -21,12 +21,13 @@ import numpy.typing as npt
 from gateway.capture import Capture, read_capture
 from gateway.config import LimitSettings
 from gateway.errors import BadInputError, ErrorKind, PicSearchError, TooLargeError, ValidationError
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import SearchModel, TritonModelSpec
 from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
 from gateway.services.backends import Backends
 from gateway.services.filters import reject_reserved_keys
 from gateway.services.records import vector_fields
+from gateway.services.tags import PhotoTags, label_model, photo_tags, tag_record
 
 Status = Literal["created", "duplicate", "rejected"]
 
@@ -213,7 +214,7 @@ async def _write(
             return set()
 
         with stage("triton"):
-            vectors = await _embed(backends, [accepted[i][2].image for i in todo])
+            vectors, tagged = await _embed(backends, [accepted[i][2].image for i in todo])
         captures = [accepted[i][2].capture for i in todo]
         now_us = time.time_ns() // 1000
         written: dict[str, str] = {}  # the collections this ingest sent vectors to
@@ -221,7 +222,14 @@ async def _write(
             with stage("store"):
                 await asyncio.gather(
                     *(
-                        _store(backends, image_id, *accepted[image_id][1:], metadata, now_us + n)
+                        _store(
+                            backends,
+                            image_id,
+                            *accepted[image_id][1:],
+                            metadata,
+                            now_us + n,
+                            tagged[n],
+                        )
                         for n, image_id in enumerate(todo)
                     )
                 )
@@ -229,7 +237,7 @@ async def _write(
                 # One collection after the other: when Milvus is down the first failure
                 # ends the write, instead of leaving the other upserts retrying against it.
                 for name, collection in collections.items():
-                    rows = _rows(todo, vectors[name], metadata, now_us, captures)
+                    rows = _rows(todo, vectors[name], metadata, now_us, captures, tagged)
                     written[name] = collection
                     await backends.vectors.upsert(collection, rows)
         except BaseException:
@@ -265,6 +273,7 @@ def _rows(
     metadata: dict[str, Any],
     now_us: int,
     captures: list[Capture],
+    tagged: list[PhotoTags | None],
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -272,7 +281,7 @@ def _rows(
             "embedding": vectors[row].tolist(),
             "created_at": now_us + row,
             "metadata": metadata,
-            **vector_fields(captures[row].record_fields()),
+            **vector_fields(captures[row].record_fields() | tag_record(tagged[row])),
         }
         for row, image_id in enumerate(ids)
     ]
@@ -280,18 +289,23 @@ def _rows(
 
 async def _embed(
     backends: Backends, images: list[PreparedImage]
-) -> dict[str, npt.NDArray[np.float32]]:
-    """One Triton batch per model, the models in parallel."""
-    outputs = await asyncio.gather(
-        *(
-            backends.triton.embed(
-                model.image_model,
-                np.stack([image.inputs[model.image_model.name] for image in images]),
-            )
-            for model in backends.models
-        )
-    )
-    return {model.name: out for model, out in zip(backends.models, outputs, strict=True)}
+) -> tuple[dict[str, npt.NDArray[np.float32]], list[PhotoTags | None]]:
+    """One Triton batch per model, the models in parallel; the label model's batch also
+    gives each image's tags (services/tags.py), from the same inference."""
+    labeller = label_model(backends)
+
+    async def run(model: SearchModel) -> npt.NDArray[np.float32]:
+        batch = np.stack([image.inputs[model.image_model.name] for image in images])
+        if model is not labeller:
+            return await backends.triton.embed(model.image_model, batch)
+        vectors, probabilities = await backends.triton.embed_with_labels(model.image_model, batch)
+        labels.extend(await backends.run_cpu(lambda: [photo_tags(p) for p in probabilities]))
+        return vectors
+
+    labels: list[PhotoTags | None] = []
+    outputs = await asyncio.gather(*(run(model) for model in backends.models))
+    vectors = {model.name: out for model, out in zip(backends.models, outputs, strict=True)}
+    return vectors, labels or [None] * len(images)
 
 
 async def _store(
@@ -301,6 +315,7 @@ async def _store(
     decoded: Decoded,
     metadata: dict[str, Any],
     created_at: int,
+    tags: PhotoTags | None,
 ) -> None:
     image = decoded.image
     record = {
@@ -313,6 +328,7 @@ async def _store(
         "bytes": len(upload.data),
         "created_at": created_at,
         **decoded.capture.record_fields(),
+        **tag_record(tags),
         "metadata": metadata,
     }
     if image.thumbnail_jpeg is None:  # `_prepare` always asks for it

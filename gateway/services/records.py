@@ -18,6 +18,7 @@ from gateway.errors import NotFoundError
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.stored import FileInfo, ImageRecord
+from gateway.services.tags import tag_columns
 
 __all__ = ["FileInfo", "file_infos", "vector_fields"]
 
@@ -29,6 +30,7 @@ def vector_fields(record: dict[str, Any]) -> dict[str, Any]:
         "taken": taken_key(record.get("taken")),
         "camera": camera_key(record.get("camera")),
         "has_location": has_location(record.get("location")),
+        **tag_columns(record),  # schema version 3
     }
 
 

@@ -14,6 +14,7 @@ from gateway.models.spec import SearchModel
 from gateway.preprocess import prepare_image
 from gateway.services.backends import Backends
 from gateway.services.stored import ImageRecord, VectorRow
+from gateway.services.tags import label_model, photo_tags
 
 BATCH = 16  # images per Triton call
 
@@ -30,7 +31,7 @@ async def reembed(
     `skipped(id, code)` and left out. Returns how many rows were written."""
     written = 0
     for start in range(0, len(ids), BATCH):
-        records, inputs = [], []
+        records, inputs, originals = [], [], []
         for image_id in ids[start : start + BATCH]:
             data = await backends.store.get(image_id, "original")
             record = ImageRecord.from_json(await backends.store.get(image_id, "record"), image_id)
@@ -45,8 +46,10 @@ async def reembed(
                 record = await _with_capture(backends, record, data)
             records.append(record)
             inputs.append(image.inputs[model.image_model.name])
+            originals.append(data)
         if not records:
             continue
+        records = await _with_tags(backends, records, originals)
         vectors = await backends.triton.embed(model.image_model, np.stack(inputs))
         rows = [VectorRow.of(r, v).as_fields() for r, v in zip(records, vectors, strict=True)]
         await backends.vectors.upsert(collection, rows)
@@ -63,3 +66,30 @@ async def _with_capture(backends: Backends, record: ImageRecord, data: bytes) ->
     await backends.store.put(record.id, "record", completed.to_json())
     backends.records.put(record.id, completed)
     return completed
+
+
+async def _with_tags(
+    backends: Backends, records: list[ImageRecord], originals: list[bytes]
+) -> list[ImageRecord]:
+    """Records no label head tagged (written before tags, or while none had real weights),
+    tagged from their originals and stored again, so every row reindex writes has tags."""
+    labeller = label_model(backends)
+    untagged = [n for n, r in enumerate(records) if r.tags is None]
+    if labeller is None or not untagged:
+        return records
+    spec = labeller.image_model
+    images = [
+        await backends.run_cpu(
+            prepare_image, originals[n], [spec], backends.settings.limits, thumbnail=False
+        )
+        for n in untagged
+    ]
+    _, probabilities = await backends.triton.embed_with_labels(
+        spec, np.stack([image.inputs[spec.name] for image in images])
+    )
+    tagged = list(records)
+    for n, row in zip(untagged, probabilities, strict=True):
+        tagged[n] = records[n].with_tags(photo_tags(row).record_fields())
+        await backends.store.put(tagged[n].id, "record", tagged[n].to_json())
+        backends.records.put(tagged[n].id, tagged[n])
+    return tagged

@@ -234,6 +234,10 @@ async def by_text(
             f"the query is {len(text)} characters; the limit is {limits.max_text_chars}",
             code="query_too_long",
         )
+    from gateway.services import tag_search  # it builds on this module
+
+    if await tag_search.wants_tags(backends, model_name):
+        return await tag_search.by_tags(backends, text, top_k, options)
     model, k = backends.text_model(model_name), check_top_k(backends, top_k)
     assert model.text_model is not None
     with stage("tokenize"):

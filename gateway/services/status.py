@@ -65,9 +65,15 @@ async def stats(backends: Backends) -> dict[str, Any]:
 
 async def search_models(backends: Backends) -> list[dict[str, Any]]:
     """The enabled models as the web page and clients choose among them (`/v1/models`)."""
+    from gateway.services import tag_search  # it imports the search services
+    from gateway.services.tags import label_model
+
     await backends.ensure_collections()
     default = backends.default_model().name
-    return [
+    tags = await tag_search.wants_tags(backends, None)
+    towers = [m for m in backends.models if m.text_model is not None]
+    text_default = None if tags or not towers else max(towers, key=lambda m: m.quality_rank).name
+    listed = [
         {
             "name": model.name,
             "title": model.title,
@@ -76,6 +82,22 @@ async def search_models(backends: Backends) -> list[dict[str, Any]]:
             "weights": backends.provenance.get(model.name, "unknown"),
             "random_weights": backends.random_weights(model),
             "default": model.name == default,
+            "text_default": model.name == text_default,
         }
         for model in backends.models
     ]
+    labeller = label_model(backends)
+    if labeller is not None:  # words through auto-tags: text search with `model=tags`
+        listed.append(
+            {
+                "name": tag_search.TAGS,
+                "title": f"Tags ({labeller.title})",
+                "dimension": 0,
+                "text": True,
+                "weights": backends.provenance.get(labeller.name, "unknown"),
+                "random_weights": False,
+                "default": False,
+                "text_default": tags,
+            }
+        )
+    return listed

@@ -37,6 +37,8 @@ class FileInfo:
     camera: dict[str, str | None] | None = None  # {make, model}
     lens: str | None = None
     location: dict[str, float] | None = None  # {lat, lon}
+    # Auto-tags [{name, score}] (services/tags.py); None where no label head tagged it.
+    tags: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +59,10 @@ class ImageRecord:
     camera: dict[str, str | None] | None = None
     lens: str | None = None
     location: dict[str, float] | None = None
+    # Auto-tags: shown tags and the label head's kept classes, [{name, score}] each
+    # (services/tags.py); None where no label head tagged the photo.
+    tags: list[dict[str, Any]] | None = None
+    classes: list[dict[str, Any]] | None = None
     # Whether EXIF was read for this record (records from before capture facts were not).
     capture_read: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +86,9 @@ class ImageRecord:
             **self.extra,
             **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in _UNSTORED},
         }
+        for name in _UNTAGGED:  # absent, not null: "no label head tagged it"
+            if body.get(name) is None:
+                body.pop(name, None)
         return json.dumps(body).encode()
 
     def file_info(self) -> FileInfo:
@@ -99,8 +108,13 @@ class ImageRecord:
             location=capture.get("location"),
         )
 
+    def with_tags(self, tags: dict[str, Any]) -> ImageRecord:
+        """These auto-tags (as `PhotoTags.record_fields()` gives them)."""
+        return replace(self, tags=tags.get("tags"), classes=tags.get("classes"))
+
 
 _UNSTORED = {"capture_read", "extra"}
+_UNTAGGED = ("tags", "classes")
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,10 @@ class VectorRow:
     taken: int
     camera: str
     has_location: bool
+    # Auto-tags as filters and tag search read them (collections of schema version 3 on).
+    tags: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    class_scores: list[float] = field(default_factory=list)
 
     @classmethod
     def of(cls, record: ImageRecord, embedding: Sequence[float]) -> VectorRow:
@@ -126,6 +144,9 @@ class VectorRow:
             taken=taken_key(record.taken),
             camera=camera_key(record.camera),
             has_location=has_location(record.location),
+            tags=[str(t["name"]) for t in record.tags or []],
+            classes=[str(c["name"]) for c in record.classes or []],
+            class_scores=[float(c["score"]) for c in record.classes or []],
         )
 
     def as_fields(self) -> dict[str, Any]:

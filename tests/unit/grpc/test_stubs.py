@@ -28,7 +28,7 @@ def test_the_service_has_every_rpc_of_the_api() -> None:
     assert methods == {
         "IndexImages", "SearchByImage", "SearchByText", "SimilarTo",
         "GetImage", "ListImages", "DeleteImage", "DeleteImages", "Stats", "ListModels",
-        "ImagesExist", "UpdateMetadata", "CheckConsistency", "Reindex", "GetFacets",
+        "ImagesExist", "UpdateMetadata", "CheckConsistency", "Reindex", "GetFacets", "ListTags",
     }  # fmt: skip
     index = pb.DESCRIPTOR.services_by_name["PicSearch"].methods_by_name["IndexImages"]
     assert index.client_streaming and index.server_streaming

@@ -29,6 +29,7 @@ class FakeTriton:
         self.down = False
         self.delay_s = 0.0  # how long an inference takes: lets concurrent requests overlap
         self.weights = "random:seed=0"  # what every model's config records
+        self.model_weights: dict[str, str] = {}  # Triton model -> its own, where set
         # A label head's probabilities: class index -> probability for every row (else each
         # row's own peaked distribution, from its bytes).
         self.classes: dict[int, float] | None = None
@@ -72,7 +73,7 @@ class FakeTriton:
     async def provenance(self, spec: TritonModelSpec) -> str:
         if self.down:
             raise TritonUnavailableError("Triton is down (fake)")
-        return self.weights
+        return self.model_weights.get(spec.name, self.weights)
 
     async def serving(self, spec: TritonModelSpec) -> ModelServing:
         return ModelServing(await self.provenance(spec), "openvino", "fp32")

