@@ -63,9 +63,11 @@ class SearchReads:
         return f"({filter_expr}) and {not_gone}" if filter_expr else not_gone
 
     def consistency(self) -> dict[str, Any]:
-        """pymilvus' keywords for a search: Strong when the operator asked for it."""
-        if self._read_level == "Strong":
-            return {"consistency_level": "Strong"}
+        """pymilvus' keywords for a search. `Session` (the default) would wait on this
+        gateway's uploads, so searches read as of `STALENESS_S` ago instead; `Strong` and
+        `Bounded` (Milvus' own staleness bound, 5 s by default) are the operator's choice."""
+        if self._read_level in ("Strong", "Bounded"):
+            return {"consistency_level": self._read_level}
         return {
             "consistency_level": "Customized",
             "guarantee_timestamp": guarantee_timestamp(STALENESS_S),

@@ -14,12 +14,13 @@ from gateway.export import triton_config
 from gateway.models.registry import triton_models
 
 
-def test_a_search_reads_as_of_half_a_second_ago_unless_strong_is_asked_for() -> None:
+def test_a_search_reads_as_of_half_a_second_ago_unless_strong_or_bounded_is_asked_for() -> None:
     reads = SearchReads("Session").consistency()
     assert reads["consistency_level"] == "Customized"
     wall_ms = reads["guarantee_timestamp"] >> 18
     assert abs(wall_ms - (time.time() - search_reads.STALENESS_S) * 1000) < 1000
     assert SearchReads("Strong").consistency() == {"consistency_level": "Strong"}
+    assert SearchReads("Bounded").consistency() == {"consistency_level": "Bounded"}
 
 
 def test_the_hybrid_timestamp_is_milliseconds_shifted_past_the_logical_bits() -> None:
