@@ -21,19 +21,20 @@ from tests.unit.services.fakes import FakeMilvus
 
 ALIAS = "contract_clip"
 DIM = 8
-CANON = {"make": "Canon", "model": "R5"}
+Camera = dict[str, str | None]
+CANON: Camera = {"make": "Canon", "model": "R5"}
+FUJI: Camera = {"make": "Fujifilm", "model": "X100V"}
+CASES: list[tuple[dict[str, Any], str | None, Camera | None, dict[str, float] | None]] = [
+    ({"album": "a", "rating": 5}, "2024-05-01T10:00:00", CANON, None),
+    ({"album": "a", "rating": 2}, None, None, {"lat": 1.0, "lon": 2.0}),
+    ({"album": "b", "rating": 4, "flag": True}, "2019-12-31T23:59:59+01:00", None, None),
+    ({"album": "b"}, "2024-01-01T00:00:00", FUJI, None),
+    ({"note": "no album"}, None, None, None),
+]
 RECORDS = [
     ImageRecord(f"{n:064x}", 1_000 + n, metadata, taken=taken, camera=camera, location=where)
-    for n, (metadata, taken, camera, where) in enumerate(
-        [
-            ({"album": "a", "rating": 5}, "2024-05-01T10:00:00", CANON, None),
-            ({"album": "a", "rating": 2}, None, None, {"lat": 1.0, "lon": 2.0}),
-            ({"album": "b", "rating": 4, "flag": True}, "2019-12-31T23:59:59+01:00", None, None),
-            ({"album": "b"}, "2024-01-01T00:00:00", {"make": "Fujifilm", "model": "X100V"}, None),
-            ({"note": "no album"}, None, None, None),
-        ]
-    )
-]  # fmt: skip
+    for n, (metadata, taken, camera, where) in enumerate(CASES)
+]
 FILTERS: list[dict[str, Any]] = [
     {"album": "a"},
     {"album": {"in": ["a", "b"]}},
