@@ -224,9 +224,9 @@ class VectorIndex:
         schema.add_field("camera", DataType.VARCHAR, max_length=CAMERA_MAX_LENGTH)
         schema.add_field("has_location", DataType.BOOL)
         # Empty for photos no label head tagged; array_contains_any filters on them.
-        for name, capacity in (("tags", TAGS_CAPACITY), ("classes", CLASSES_CAPACITY)):
+        for field_name, capacity in (("tags", TAGS_CAPACITY), ("classes", CLASSES_CAPACITY)):
             schema.add_field(
-                name,
+                field_name,
                 DataType.ARRAY,
                 element_type=DataType.VARCHAR,
                 max_capacity=capacity,
