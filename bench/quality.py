@@ -8,16 +8,19 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bench.common import Context, figure, write_result
 from gateway.clients.triton import TritonClient
-from gateway.config import TritonSettings, get_settings
+from gateway.config import LimitSettings, TritonSettings, get_settings
+from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import SearchModel, TritonModelSpec
 from gateway.quality.copy_detection import TRANSFORMS, Report, Transform, evaluate_served
-from gateway.quality.labeled import LabeledScore, evaluate_labeled, scores_as_dict
+from gateway.quality.labeled import LabeledScore, evaluate_labeled, prepared_inputs, scores_as_dict
 from gateway.quality.labeled_set import labeled_images
 from gateway.quality.samples import sample_photos
+from gateway.quality.tag_quality import EVERYDAY_WORDS, tag_search_quality
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -35,6 +38,9 @@ def run(ctx: Context) -> dict[str, Any]:
     report, labeled_scores = asyncio.run(_evaluate(photos, transforms, labeled, settings, specs))
     results = report.as_dict()
     results["labeled"] = scores_as_dict(labeled_scores)
+    tags = asyncio.run(_tag_search(labeled, settings, models))
+    if tags is not None:
+        results["tags"] = tags
     results["per_model"] = {
         m.name: {
             "triton_model": m.image_model.name,
@@ -85,8 +91,46 @@ def run(ctx: Context) -> dict[str, Any]:
     results["headline"] += "; labeled P@5: " + ", ".join(
         f"{s.model} {s.precision_at_k:.2f}" for s in labeled_scores
     )
+    if tags is not None:
+        results["headline"] += (
+            f"; tag search P@5 {tags['precision_at_5']:.2f} over {tags['queries']} words "
+            f"({tags['with_tag']['precision_at_5']:.2f} for the "
+            f"{tags['queries'] - len(tags['words_without_tag'])} with a tag)"
+        )
+        if "clip_text" in tags:
+            results["headline"] += f", CLIP text P@5 {tags['clip_text']['precision_at_5']:.2f}"
     write_result(ctx, "quality", results, [], fig)
     return results
+
+
+async def _tag_search(
+    labeled: dict[str, dict[str, bytes]], settings: TritonSettings, models: list[SearchModel]
+) -> dict[str, Any] | None:
+    """Word search through auto-tags on the labeled set (gateway/quality/tag_quality.py),
+    with CLIP's text tower on the same words for comparison."""
+    heads = [m for m in models if m.label_head]
+    if not heads:
+        return None
+    client = TritonClient(settings)
+    try:
+        clip = next((m for m in models if m.text_model is not None), None)
+        ranker = None
+        if clip is not None and clip.text_model is not None:
+            text_spec = clip.text_model
+            wanted = {k: v for k, v in labeled.items() if k in EVERYDAY_WORDS}
+            inputs, _, _ = prepared_inputs(wanted, [clip.image_model], LimitSettings())
+            images = await client.embed(clip.image_model, inputs[clip.image_model.name])
+            tokenizer = ClipTokenizer.from_package()
+
+            async def ranker(word: str) -> npt.NDArray[np.float32]:
+                ids = tokenizer.tokenize([f"a photo of {word}"], trim=True)
+                vector = (await client.embed(text_spec, ids))[0]
+                return np.asarray(images @ vector, np.float32)
+
+        head = max(heads, key=lambda m: m.quality_rank)
+        return await tag_search_quality(labeled, client.embed_with_labels, head.image_model, ranker)
+    finally:
+        await client.close()
 
 
 async def _evaluate(

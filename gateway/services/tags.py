@@ -27,11 +27,12 @@ from gateway.services.tag_vocabulary import TagVocabulary, vocabulary
 
 CLASS_FLOOR = 0.005
 MAX_CLASSES = CLASSES_CAPACITY
-# A class this probable is shown as a tag, with its hypernyms. Calibrated on the labeled
-# photos (bench/quality.py, "tags"): at 0.15 a photo's shown tags name its labeled class's
-# everyday word for most photos while a wrong class rarely passes (ImageNet's 1,000
-# classes split one thing between near-synonyms: egyptian cat 0.40, tiger cat 0.23, tabby
-# 0.22; their common hypernym `cat` then scores 0.85).
+# A class this probable is shown as a tag, with its hypernyms. Set by looking at the bundled
+# sample photos, not yet calibrated on a labeled set (tag search ranks by the kept classes, so
+# its quality does not depend on it): ImageNet's 1,000 classes split one thing between
+# near-synonyms (egyptian cat 0.40, tiger cat 0.23, tabby 0.22), whose common hypernym `cat`
+# then scores 0.85, while the wrong classes of a photo ImageNet has no class for mostly stay
+# below 0.15.
 TAG_THRESHOLD = 0.15
 # Stored tags per photo (a class has up to 18 hypernyms; a few classes share most of them).
 MAX_TAGS = TAGS_CAPACITY
