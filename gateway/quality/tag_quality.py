@@ -67,13 +67,14 @@ def metrics(
     scores: npt.NDArray[np.float64], relevant: npt.NDArray[np.bool_]
 ) -> tuple[float, float]:
     """(precision@K, average precision) of ranking every photo by `scores` (ties in index
-    order); photos scoring nothing rank last, as a search that does not return them."""
+    order); photos scoring nothing are not returned, as tag search does not return them."""
     order = np.argsort(-scores, kind="stable")
-    hits = relevant[order]
-    ranks = np.flatnonzero(hits) + 1
-    ap = float(np.mean(np.arange(1, len(ranks) + 1) / ranks)) if len(ranks) else 0.0
     returned = scores[order] > 0
-    return float((hits[:K] & returned[:K]).mean()), ap
+    hits = relevant[order] & returned
+    ranks = np.flatnonzero(hits) + 1
+    total = int(relevant.sum())
+    ap = float(np.sum(np.arange(1, len(ranks) + 1) / ranks) / total) if total else 0.0
+    return float(hits[:K].sum() / K), ap
 
 
 async def tag_search_quality(
