@@ -16,16 +16,17 @@ import numpy.typing as npt
 
 from gateway.models.spec import TritonModelSpec
 
+# The ARRAY fields' sizes, re-exported for the vector store adapters.
+from gateway.models.tagging import CLASSES_CAPACITY as CLASSES_CAPACITY
+from gateway.models.tagging import TAG_MAX_LENGTH as TAG_MAX_LENGTH
+from gateway.models.tagging import TAGS_CAPACITY as TAGS_CAPACITY
+
 # Collections' schema version (see clients/milvus.py); 2 added the capture fields, 3 the
 # auto-tags (services/tags.py).
 SCHEMA_VERSION = 3
 CAPTURE_COLUMNS = ("taken", "camera", "has_location")
 TAG_COLUMNS = ("tags", "classes", "class_scores")
 TAG_SCHEMA = 3
-# The ARRAY fields' capacities: a photo's shown tags, its kept classes (services/tags.py).
-TAGS_CAPACITY = 64
-CLASSES_CAPACITY = 50
-TAG_MAX_LENGTH = 128
 
 
 def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:

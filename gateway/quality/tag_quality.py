@@ -20,9 +20,9 @@ import numpy.typing as npt
 
 from gateway.config import LimitSettings
 from gateway.models.spec import TritonModelSpec
+from gateway.models.tag_vocabulary import vocabulary
+from gateway.models.tagging import photo_tags, rank_score
 from gateway.quality.labeled import prepared_inputs
-from gateway.services.tag_vocabulary import vocabulary
-from gateway.services.tags import photo_tags, rank_score
 
 # The labeled set's classes and the word a person would type for them; classes no everyday
 # word names (immunohistochemistry, lfw_not_face) are left out.

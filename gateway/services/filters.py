@@ -261,7 +261,7 @@ def _camera_name(value: Any) -> str:
 
 def _tags_clause(value: Any) -> str:
     """Photos with any of the tags: one name, or {"in": [1..16 names]}."""
-    from gateway.services.tag_vocabulary import vocabulary  # read on first use only
+    from gateway.models.tag_vocabulary import vocabulary  # read on first use only
 
     names = [value] if isinstance(value, str) else None
     if isinstance(value, dict):

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from gateway.clients.base import TAG_SCHEMA, Hit
 from gateway.errors import ConflictError, PicSearchError, ValidationError
+from gateway.models.tag_vocabulary import vocabulary
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.records import file_infos
@@ -29,7 +30,6 @@ from gateway.services.search import (
 )
 from gateway.services.search import _check as check_options
 from gateway.services.search import _taken as taken_key
-from gateway.services.tag_vocabulary import vocabulary
 from gateway.services.tags import label_model, rank_score
 
 TAGS = "tags"  # the `model=` value
@@ -71,6 +71,8 @@ async def by_tags(
     started = time.perf_counter()
     checked = check_options(options)
     k = check_top_k(backends, top_k)
+    # An outage or a collection of other weights is the answer, as for every search.
+    await backends.ensure_collections()
     if not await tags_available(backends):
         raise ValidationError(tags_needed_message(), code="no_label_head")
     model = label_model(backends)

@@ -9,8 +9,8 @@ import numpy.typing as npt
 
 from gateway.models.registry import EFFICIENTNET_LITE0
 from gateway.models.spec import TritonModelSpec
+from gateway.models.tag_vocabulary import vocabulary
 from gateway.quality.tag_quality import metrics, tag_search_quality
-from gateway.services.tag_vocabulary import vocabulary
 from tests.unit.images import shade_jpeg as jpeg
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from gateway.config import Settings
 from gateway.errors import ValidationError
+from gateway.models.tag_vocabulary import vocabulary
 from gateway.services import ingest, search
 from gateway.services.backends import Backends
 from gateway.services.search import SearchOptions
-from gateway.services.tag_vocabulary import vocabulary
 from gateway.services.tags import CLASS_FLOOR, MAX_CLASSES, TAG_THRESHOLD, photo_tags
 from tests.unit.api.app_on_fakes import http_on_fakes
 from tests.unit.images import shade_jpeg as jpeg

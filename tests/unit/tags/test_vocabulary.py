@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.assets import build_tag_vocabulary as generator
-from gateway.services.tag_vocabulary import TagVocabulary, vocabulary
+from gateway.models.tag_vocabulary import TagVocabulary, vocabulary
 
 ASSET = Path(generator.__file__).with_name("tag_vocabulary.json")
 
