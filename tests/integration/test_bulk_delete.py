@@ -78,7 +78,9 @@ def test_a_filter_delete_dry_runs_then_empties_both_collections_and_the_store_of
         assert not set(old) & _stored(gateway) and set(keep) <= _stored(gateway)
         for image_id in old:
             assert client.get(f"/v1/images/{image_id}/content").status_code == 404
-        found = client.post("/v1/search/text", json={"q": "coffee", "top_k": 100}).json()
+        found = client.post(
+            "/v1/search/text", json={"q": "coffee", "top_k": 100, "model": "clip"}
+        ).json()
         assert {h["id"] for h in found["results"]} == set(keep)
 
         again = _delete(client, filter={"album": "old"})

@@ -141,7 +141,9 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     as_json = _cli("search", str(query), "--top-k", "3", "--json", url=cli_gateway.url,
                    cwd=tmp_path)  # fmt: skip
     assert json.loads(as_json.stdout)["results"][0]["id"] == image_id
-    by_text = _cli("search", "--text", "a cat", url=cli_gateway.url, cwd=tmp_path)
+    by_text = _cli(
+        "search", "--text", "a cat", "--model", "clip", url=cli_gateway.url, cwd=tmp_path
+    )
     assert by_text.returncode == 0 and "clip" in by_text.stdout
     stats = _cli("stats", url=cli_gateway.url, cwd=tmp_path)
     assert "cli_clip" in stats.stdout and "total" in stats.stdout

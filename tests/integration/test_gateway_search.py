@@ -158,7 +158,9 @@ def test_text_search_returns_top_k_well_formed_results_ordered_by_score(
     gateway: RunningGateway, indexed: dict[str, str]
 ) -> None:
     with gateway.client() as client:
-        response = client.get("/v1/search/text", params={"q": "a red ball on grass", "top_k": 7})
+        response = client.get(
+            "/v1/search/text", params={"q": "a red ball on grass", "top_k": 7, "model": "clip"}
+        )
         assert response.status_code == 200, response.text
         timing = response.headers["server-timing"]
         assert "triton;dur=" in timing and "milvus;dur=" in timing and "total;dur=" in timing
@@ -174,7 +176,9 @@ def test_text_search_returns_top_k_well_formed_results_ordered_by_score(
                                    "created_at"}  # fmt: skip
             assert result["id"] in indexed.values()
             assert client.get(result["thumbnail_url"]).headers["content-type"] == "image/jpeg"
-        posted = client.post("/v1/search/text", json={"q": "a red ball on grass", "top_k": 7})
+        posted = client.post(
+            "/v1/search/text", json={"q": "a red ball on grass", "top_k": 7, "model": "clip"}
+        )
         assert [r["id"] for r in posted.json()["results"]] == [r["id"] for r in body["results"]]
 
 
@@ -192,11 +196,17 @@ def test_a_metadata_filter_restricts_results(
         tagged_id = response.json()["results"][0]["id"]
         found = client.post(
             "/v1/search/text",
-            json={"q": "rocket", "top_k": 10, "filter": {"album": 'launch "day" \' or 1==1'}},
+            json={
+                "q": "rocket",
+                "top_k": 10,
+                "model": "clip",
+                "filter": {"album": 'launch "day" \' or 1==1'},
+            },
         ).json()["results"]
         assert [r["id"] for r in found] == [tagged_id]
         samples = client.post(
-            "/v1/search/text", json={"q": "rocket", "top_k": 50, "filter": {"album": "samples"}}
+            "/v1/search/text",
+            json={"q": "rocket", "top_k": 50, "model": "clip", "filter": {"album": "samples"}},
         ).json()["results"]
         assert tagged_id not in {r["id"] for r in samples}
         assert {r["id"] for r in samples} <= set(indexed.values())
@@ -272,8 +282,11 @@ def test_models_lists_the_enabled_models_and_defaults_to_the_best_with_real_weig
         )
         assert response.json()["model"] == "efficientnet_lite0"
         assert response.json()["random_weights"] is False
-        text = client.get("/v1/search/text", params={"q": "a cat"}).json()
+        text = client.get("/v1/search/text", params={"q": "a cat", "model": "clip"}).json()
         assert (text["model"], text["random_weights"]) == ("clip", True)
+        # No text tower with real weights: words go through EfficientNet-Lite0's tags.
+        default = client.get("/v1/search/text", params={"q": "a cat"}).json()
+        assert (default["model"], default["random_weights"]) == ("tags", False)
 
 
 def test_metrics_expose_per_stage_histograms(

@@ -103,10 +103,9 @@ def test_search_by_text_similar_and_list_match_http(
     keyed: RunningGateway, indexed: list[str]
 ) -> None:
     with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
-        text = client.search_by_text("a cup of coffee", top_k=7)
-        assert _grpc_hits(text) == _http_hits(
-            http.get("/v1/search/text", params={"q": "a cup of coffee", "top_k": 7}).json()
-        )
+        text = client.search_by_text("a cup of coffee", top_k=7, model="clip")
+        query: dict[str, str | int] = {"q": "a cup of coffee", "top_k": 7, "model": "clip"}
+        assert _grpc_hits(text) == _http_hits(http.get("/v1/search/text", params=query).json())
         similar = client.similar_to(indexed[3], model="vgg16", top_k=5)
         assert indexed[3] not in [h.id for h in similar.hits]
         assert _grpc_hits(similar) == _http_hits(
@@ -283,7 +282,7 @@ def test_the_cli_indexes_searches_and_deletes_over_grpc(
     assert "unsupported_image" in indexing.stdout
     counts = {c["count"] for c in json.loads(cli("stats").stdout)["collections"].values()}
     assert counts == {before + 3}
-    found = cli("search", "--text", "coffee", "--top-k", "3")
+    found = cli("search", "--text", "coffee", "--top-k", "3", "--model", "clip")
     assert found.returncode == 0 and "clip" in found.stdout, found.stdout + found.stderr
     for data in new:
         gone = cli("delete", hashlib.sha256(data).hexdigest())
@@ -297,13 +296,14 @@ def test_hits_and_listings_say_which_file_they_are_filters_sort_and_cutoff_as_ht
 ) -> None:
     filters = {"n": {"gte": 10, "lt": 20}, "album": {"in": ["a0"]}}
     with PicSearchClient(keyed.grpc_target, api_key=KEY) as client, keyed.client() as http:
-        by_date = client.search_by_text("coffee", top_k=20, filter=filters, sort="date")
-        body = {"q": "coffee", "top_k": 20, "filter": filters, "sort": "date"}
+        # CLIP named: the default text search is tags where CLIP's weights are random.
+        by_date = client.search_by_text("coffee", 20, filters, "clip", sort="date")
+        body = {"q": "coffee", "top_k": 20, "filter": filters, "sort": "date", "model": "clip"}
         http_body = http.post("/v1/search/text", json=body).json()
-        full = client.search_by_text("coffee", top_k=20, filter=filters)
+        full = client.search_by_text("coffee", 20, filters, "clip")
         threshold = sorted(h.score for h in full.hits)[2]
-        cut = client.search_by_text("coffee", top_k=20, filter=filters, min_score=threshold)
-        auto = client.search_by_text("coffee", top_k=20, filter=filters, cutoff="auto")
+        cut = client.search_by_text("coffee", 20, filters, "clip", min_score=threshold)
+        auto = client.search_by_text("coffee", 20, filters, "clip", cutoff="auto")
         items, _ = client.list_images(limit=100)
     assert {h.id for h in by_date.hits} == {indexed[i] for i in range(10, 20, 2)}
     assert by_date.sort == "date"

@@ -56,8 +56,8 @@ def test_a_text_search_on_random_clip_says_it_needs_pretrained_weights_on_http(
     web_gateway: RunningGateway, library: dict[str, str], random_clip: None
 ) -> None:
     with web_gateway.client() as client:
-        got = client.get("/v1/search/text", params={"q": "a cat on a sofa"})
-        posted = client.post("/v1/search/text", json={"q": "a rocket"})
+        got = client.get("/v1/search/text", params={"q": "a cat on a sofa", "model": "clip"})
+        posted = client.post("/v1/search/text", json={"q": "a rocket", "model": "clip"})
 
     for response in (got, posted):
         assert response.status_code == 200, response.text
@@ -71,7 +71,7 @@ def test_a_text_search_on_random_clip_says_it_on_grpc_too(
     web_gateway: RunningGateway, library: dict[str, str], random_clip: None
 ) -> None:
     with PicSearchClient(web_gateway.grpc_target) as client:
-        result = client.search_by_text("a cat on a sofa", top_k=3)
+        result = client.search_by_text("a cat on a sofa", top_k=3, model="clip")
 
     assert result.random_weights
     assert_text_notice(result.notice)

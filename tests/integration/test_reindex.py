@@ -187,7 +187,8 @@ def test_a_weights_change_is_refused_until_reindex_rebuilds_the_collection(
         assert rebuilt[image_id]["metadata"] == built[image_id]["metadata"] == {"album": "rx"}
 
     with gateway_factory("rx", env) as gateway, gateway.client() as client:
-        found = client.post("/v1/search/text", json={"q": "coffee", "top_k": 10}).json()["results"]
+        query = {"q": "coffee", "top_k": 10, "model": "clip"}  # the default would be tags
+        found = client.post("/v1/search/text", json=query).json()["results"]
         assert {r["id"] for r in found} == set(ids)
 
 
