@@ -6,10 +6,9 @@ fakes. Errors follow gateway/errors.py: an outage is an UnavailableError subclas
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +26,6 @@ SCHEMA_VERSION = 3
 CAPTURE_COLUMNS = ("taken", "camera", "has_location")
 TAG_COLUMNS = ("tags", "classes", "class_scores")
 TAG_SCHEMA = 3
-
-
-def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -> str:
-    """The collection holding `fingerprint`'s vectors at schema `version` behind `alias`
-    (version 1, from before versions, keeps the name it always had)."""
-    key = fingerprint if version == 1 else f"{fingerprint}|schema={version}"
-    return f"{alias}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -105,34 +97,21 @@ class Embedder(Protocol):
     async def close(self) -> None: ...
 
 
-class VectorStore(Protocol):
-    """Milvus: one collection per search model, reached by an alias."""
+# How an alias' collection stands against the served model: built with it at the current
+# schema, with it at an older schema (serves, lacks fields), with other weights, or absent.
+BuildState = Literal["current", "older_schema", "other", "missing"]
+
+
+class VectorSearch(Protocol):
+    """The search port of the vector store: rows in, hits and listings out (Milvus)."""
 
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
-    async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
-        """Create if missing; ModelMismatchError when built with another fingerprint."""
-        ...
-
-    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
-        """A new collection at the current schema version, named for `fingerprint`."""
-        ...
-
     async def schema_version(self, collection: str) -> int:
         """The schema version of a collection or of the one an alias points at."""
         ...
-
-    async def seal(self, collection: str, rows: int) -> None:
-        """Return once every reader sees all `rows` of the collection, indexed and loaded."""
-        ...
-
-    async def switch_alias(self, alias: str, target: str) -> str | None: ...
-
-    async def drop(self, name: str) -> None: ...
-
-    async def target(self, alias: str) -> str | None: ...
 
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None: ...
 
@@ -150,11 +129,6 @@ class VectorStore(Protocol):
 
     async def set_metadata(self, collection: str, id_: str, metadata: dict[str, Any]) -> bool:
         """Replace one row's metadata, keeping its vector and other fields; False if absent."""
-        ...
-
-    async def identity(self, alias: str) -> str:
-        """What the alias points at, unique to that collection's life: a recreated collection
-        (same name) has another identity."""
         ...
 
     async def search(
@@ -185,3 +159,38 @@ class VectorStore(Protocol):
     async def tag_lists(self, collection: str) -> list[list[str]]:
         """Every row's shown tags (schema version 3), for counting."""
         ...
+
+
+class CollectionAdmin(Protocol):
+    """The admin port of the vector store: one collection per search model behind an alias,
+    named for the model fingerprint and schema version (a rule the adapter keeps)."""
+
+    async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
+        """Create if missing; ModelMismatchError when built with another fingerprint."""
+        ...
+
+    async def build_state(self, alias: str, fingerprint: str) -> BuildState: ...
+
+    async def create_fresh(self, alias: str, fingerprint: str, dim: int) -> str:
+        """An empty collection for `fingerprint` at the current schema (replacing whatever an
+        interrupted run left under its name), to fill and then point the alias at."""
+        ...
+
+    async def seal(self, collection: str, rows: int) -> None:
+        """Return once every reader sees all `rows` of the collection, indexed and loaded."""
+        ...
+
+    async def switch_alias(self, alias: str, target: str) -> str | None: ...
+
+    async def drop(self, name: str) -> None: ...
+
+    async def target(self, alias: str) -> str | None: ...
+
+    async def identity(self, alias: str) -> str:
+        """What the alias points at, unique to that collection's life: a recreated collection
+        (same name) has another identity."""
+        ...
+
+
+class VectorStore(VectorSearch, CollectionAdmin, Protocol):
+    """Both ports, as one adapter (clients/milvus.py) implements them."""

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from gateway.clients.base import Embedder, VectorStore
+from gateway.clients.base import CollectionAdmin, Embedder, VectorSearch, VectorStore
 from gateway.config import Settings
 from gateway.errors import ErrorKind, PicSearchError, ValidationError
 from gateway.models.clip_tokenizer import ClipTokenizer
@@ -31,7 +31,8 @@ T = TypeVar("T")
 class Backends:
     settings: Settings
     triton: Embedder
-    vectors: VectorStore
+    vectors: VectorSearch  # the search port: rows, hits, listings
+    collections: CollectionAdmin  # the admin port: collections and their aliases
     store: ImageStore
     pool: ThreadPoolExecutor
     tokenizer: ClipTokenizer
@@ -59,6 +60,7 @@ class Backends:
             settings=settings,
             triton=triton,
             vectors=vectors,
+            collections=vectors,
             store=store,
             pool=ThreadPoolExecutor(settings.preprocess_pool_size(), thread_name_prefix="decode"),
             tokenizer=ClipTokenizer.from_package(),
@@ -98,7 +100,7 @@ class Backends:
 
     async def _ensure_collection(self, model: SearchModel) -> None:
         fingerprint = await self.fingerprint(model)
-        await self.vectors.ensure_collection(self.collection(model), fingerprint, model.dim)
+        await self.collections.ensure_collection(self.collection(model), fingerprint, model.dim)
         self.fingerprints[model.name] = fingerprint
 
     async def fingerprint(self, model: SearchModel) -> str:

@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.clients.base import SCHEMA_VERSION, physical_name
 from gateway.services.backends import Backends
 from gateway.services.reembed import reembed
 
@@ -36,18 +35,18 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reinde
     for model in backends.models:
         alias = backends.collection(model)
         fingerprint = await backends.fingerprint(model)
-        current = await backends.vectors.target(alias)
-        if current == physical_name(alias, fingerprint):
+        collections = backends.collections
+        current = await collections.target(alias)
+        state = await collections.build_state(alias, fingerprint)
+        if state == "current" and current is not None:
             log(f"{alias}: already built with {fingerprint}")
             done.append(Reindexed(alias, "current", await backends.vectors.count(alias), current))
             continue
-        if current in {physical_name(alias, fingerprint, v) for v in range(1, SCHEMA_VERSION)}:
-            log(f"{alias}: rebuilding at schema version {SCHEMA_VERSION} (new fields)")
+        if state == "older_schema":
+            log(f"{alias}: rebuilding at the current schema version (new fields)")
         else:
             log(f"{alias}: re-embedding stored images with {fingerprint}")
-        # Not the alias' target, so whatever holds this name is left by an interrupted run.
-        await backends.vectors.drop(physical_name(alias, fingerprint))
-        target = await backends.vectors.create_physical(alias, fingerprint, model.dim)
+        target = await collections.create_fresh(alias, fingerprint, model.dim)
         ids = await backends.store.ids()
 
         def skipped(image_id: str, code: str) -> None:
@@ -55,8 +54,8 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reinde
 
         counts[alias] = await reembed(backends, model, target, ids, skipped)
         # Readers through the alias must never meet a partial collection.
-        await backends.vectors.seal(target, counts[alias])
-        await backends.vectors.switch_alias(alias, target)
+        await collections.seal(target, counts[alias])
+        await collections.switch_alias(alias, target)
         log(f"{alias}: now {target} ({counts[alias]} images)")
         done.append(Reindexed(alias, "rebuilt", counts[alias], target))
         if current is not None:
@@ -64,7 +63,7 @@ async def reindex(backends: Backends, log: Callable[[str], None]) -> list[Reinde
             # collection; dropped under it, Milvus answers it with nothing (seen on 2.3.5).
             # Every read ends within one Milvus deadline, retries included.
             await asyncio.sleep(backends.settings.milvus.timeout_s)
-            await backends.vectors.drop(current)
+            await collections.drop(current)
             log(f"{alias}: dropped {current}")
     backends.collections_ready = False
     return done

@@ -53,7 +53,7 @@ async def stats(backends: Backends) -> dict[str, Any]:
                 "runtime": serving.runtime,
                 "precision": serving.precision,
             }
-    identities = [await backends.vectors.identity(name) for name in collections]
+    identities = [await backends.collections.identity(name) for name in collections]
     return {
         "index_id": hashlib.sha256("|".join(identities).encode()).hexdigest()[:16],
         "collections": collections,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pymilvus import DataType, MilvusClient
 
-from gateway.clients.base import physical_name
+from gateway.clients.milvus_collections import physical_name
 from gateway.grpc.client import GrpcApiError, PicSearchClient
 from tests.exif_craft import (
     DATE_ORIGINAL,

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.cli.serve import gateway_env
-from gateway.clients import milvus as milvus_module
+from gateway.clients import milvus_connection as milvus_module
 from gateway.clients.milvus import VectorIndex
 from gateway.clients.triton import TritonClient
 from gateway.config import MilvusSettings, ServerSettings, Settings, TritonSettings

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.capture import TAKEN_NONE
-from gateway.clients.base import Hit, Labelled, ModelServing, Row
+from gateway.clients.base import SCHEMA_VERSION, BuildState, Hit, Labelled, ModelServing, Row
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.spec import TritonModelSpec
@@ -87,6 +87,7 @@ class FakeMilvus:
     the others succeeded (a partial write)."""
 
     def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}  # alias -> the collection it points at
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.fail_upserts_into: set[str] = set()
         self.fail_deletes_from: set[str] = set()
@@ -94,7 +95,7 @@ class FakeMilvus:
         self.schema_versions: dict[str, int] = {}  # collection -> version (default 2)
 
     def _collection(self, name: str) -> dict[str, dict[str, Any]]:
-        return self.rows.setdefault(name, {})
+        return self.rows.setdefault(self.aliases.get(name, name), {})
 
     async def ping(self) -> bool:
         return True
@@ -105,20 +106,29 @@ class FakeMilvus:
     async def ensure_collection(self, alias: str, fingerprint: str, dim: int) -> None:
         self._collection(alias)
 
-    async def create_physical(self, alias: str, fingerprint: str, dim: int) -> str:
-        return alias
+    async def build_state(self, alias: str, fingerprint: str) -> BuildState:
+        older = self.schema_versions.get(alias, SCHEMA_VERSION) < SCHEMA_VERSION
+        return "older_schema" if older else "current"
+
+    async def create_fresh(self, alias: str, fingerprint: str, dim: int) -> str:
+        name = f"{alias}@{fingerprint}"
+        self.rows[name] = {}
+        return name
 
     async def seal(self, collection: str, rows: int) -> None:
         assert len(self._collection(collection)) == rows
 
     async def switch_alias(self, alias: str, target: str) -> str | None:
-        return None
+        previous = self.aliases.get(alias)
+        self.aliases[alias] = target
+        self.schema_versions.pop(alias, None)
+        return previous
 
     async def drop(self, name: str) -> None:
         self.rows.pop(name, None)
 
     async def target(self, alias: str) -> str | None:
-        return alias
+        return self.aliases.get(alias, alias)
 
     async def schema_version(self, collection: str) -> int:
         return self.schema_versions.get(collection, 2)

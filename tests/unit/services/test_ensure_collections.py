@@ -25,7 +25,7 @@ def test_a_model_mismatch_is_reported_over_a_sibling_collections_timeout(
     tmp_path: Path,
 ) -> None:
     backends = fake_backends(tmp_path)
-    backends.vectors = SlowAndMismatched()
+    backends.vectors = backends.collections = SlowAndMismatched()
     try:
         with pytest.raises(ModelMismatchError, match="other weights"):
             asyncio.run(backends.ensure_collections())
