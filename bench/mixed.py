@@ -65,9 +65,10 @@ class Uploads:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.per_s = self.done / (time.perf_counter() - self.started)
+        # Uploads under way finish and count: a short phase may see none finish inside it.
         self.stopping = True
         await asyncio.gather(*self.tasks)
+        self.per_s = self.done / (time.perf_counter() - self.started)
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -94,10 +95,9 @@ async def _run(ctx: Context) -> dict[str, Any]:
         for u in (0, *UPLOADERS):
             for c in SEARCHERS:
                 ctx.log(f"mixed: image search, {c} clients, {u} uploading")
+                fresh = list(_take(photos, per_phase if u else 0))
                 results["cells"].append(
-                    await _cell(
-                        http, forms, c, c * searches_per_client, u, list(_take(photos, per_phase))
-                    )
+                    await _cell(http, forms, c, c * searches_per_client, u, fresh)
                 )
     finally:
         await http.close()
