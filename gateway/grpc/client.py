@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -14,59 +13,28 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from gateway.grpc import convert
+from gateway.grpc.client_values import (
+    INDEX_STATUS,
+    ImageToIndex,
+    IndexResult,
+    SearchResult,
+    file_facts,
+    image_record,
+    index_summary,
+    result_options,
+    search_body,
+    search_result,
+)
 from gateway.grpc.errors import reason_of
 from gateway.grpc.stubs import SERVICE_NAME, pb, pb_grpc
 
-_STATUS = {
-    pb.INDEX_STATUS_CREATED: "created",
-    pb.INDEX_STATUS_DUPLICATE: "duplicate",
-    pb.INDEX_STATUS_REJECTED: "rejected",
-}
+__all__ = ["GrpcApiError", "ImageToIndex", "PicSearchClient", "index_summary", "search_body"]
 
 
 class GrpcApiError(RuntimeError):
     def __init__(self, status: grpc.StatusCode, code: str, message: str) -> None:
         super().__init__(f"{status.name} {code}: {message}")
         self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    score: float
-    metadata: dict[str, Any]
-    file: dict[str, Any] = field(default_factory=dict)  # filename, path, format, ...
-    copies: list[dict[str, Any]] = field(default_factory=list)  # with group: {id, score}
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    model: str
-    hits: list[Hit]
-    took_ms: float
-    sort: str = "score"
-    cut: int = 0
-    cutoff: dict[str, Any] = field(default_factory=dict)  # mode, min_score, message
-    random_weights: bool = False
-    notice: str | None = None  # for people: what these results can and cannot mean
-
-
-@dataclass(frozen=True)
-class IndexResult:
-    index: int
-    filename: str
-    status: str  # created, duplicate or rejected
-    id: str
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ImageToIndex:
-    filename: str
-    data: bytes
-    metadata: dict[str, Any] = field(default_factory=dict)
-    path: str = ""  # the source path to store with it; empty: none
 
 
 class PicSearchClient:
@@ -126,7 +94,9 @@ class PicSearchClient:
         )
         try:
             for r in responses:
-                yield IndexResult(r.index, r.filename, _STATUS[r.status], r.id, r.code, r.message)
+                yield IndexResult(
+                    r.index, r.filename, INDEX_STATUS[r.status], r.id, r.code, r.message
+                )
         except grpc.RpcError as exc:
             raise _api_error(exc) from exc
 
@@ -140,9 +110,9 @@ class PicSearchClient:
     ) -> SearchResult:
         """`filter`: the full grammar (sent as JSON); `options`: sort, min_score, cutoff."""
         request = pb.SearchByImageRequest(
-            image=image, model=model, top_k=top_k, options=_options(filter, options)
+            image=image, model=model, top_k=top_k, options=result_options(filter, options)
         )
-        return _search_result(self._unary("SearchByImage", request))
+        return search_result(self._unary("SearchByImage", request))
 
     def search_by_text(
         self,
@@ -154,9 +124,9 @@ class PicSearchClient:
     ) -> SearchResult:
         """`model`: one with a text tower; empty: the gateway's default text model."""
         request = pb.SearchByTextRequest(
-            query=query, top_k=top_k, model=model, options=_options(filter, options)
+            query=query, top_k=top_k, model=model, options=result_options(filter, options)
         )
-        return _search_result(self._unary("SearchByText", request))
+        return search_result(self._unary("SearchByText", request))
 
     def similar_to(
         self,
@@ -167,9 +137,9 @@ class PicSearchClient:
         **options: Any,
     ) -> SearchResult:
         request = pb.SimilarToRequest(
-            id=image_id, model=model, top_k=top_k, options=_options(filter, options)
+            id=image_id, model=model, top_k=top_k, options=result_options(filter, options)
         )
-        return _search_result(self._unary("SimilarTo", request))
+        return search_result(self._unary("SimilarTo", request))
 
     def get_image(
         self, image_id: str, content: bool = False, thumbnail: bool = False
@@ -229,7 +199,7 @@ class PicSearchClient:
         )
         r = self._unary("ListImages", request)
         items = [
-            {**_facts(i.file), "id": i.id, "created_at": i.created_at,
+            {**file_facts(i.file), "id": i.id, "created_at": i.created_at,
              "metadata": convert.to_python(i.metadata)}
             for i in r.items
         ]  # fmt: skip
@@ -321,78 +291,6 @@ class PicSearchClient:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
-def _options(filter: dict[str, Any] | None, options: dict[str, Any]) -> Any:
-    return pb.ResultOptions(
-        filter_json=json.dumps(filter) if filter is not None else "",
-        sort=options.get("sort") or "",
-        min_score=options.get("min_score"),
-        cutoff=options.get("cutoff") or "",
-        group=bool(options.get("group")),
-    )
-
-
-def _facts(file: Any) -> dict[str, Any]:
-    """FileFacts as the HTTP API shows them (null where absent)."""
-    return {
-        "filename": file.filename or None, "path": file.path or None,
-        "format": file.format or None, "width": file.width or None,
-        "height": file.height or None, "bytes": file.bytes or None,
-        "created_at": file.created_at or None, **capture_facts(file.capture),
-        "tags": [{"name": t.name, "score": t.score} for t in file.tags] or None,
-    }  # fmt: skip
-
-
-def capture_facts(capture: Any) -> dict[str, Any]:
-    """CaptureFacts as the HTTP API shows them: taken, camera {make, model}, lens,
-    location {lat, lon}; null where EXIF said nothing."""
-    camera = None
-    if capture.camera_make or capture.camera_model:
-        camera = {"make": capture.camera_make or None, "model": capture.camera_model or None}
-    location = None
-    if capture.HasField("lat") and capture.HasField("lon"):
-        location = {"lat": capture.lat, "lon": capture.lon}
-    return {"taken": capture.taken or None, "camera": camera, "lens": capture.lens or None,
-            "location": location}  # fmt: skip
-
-
-def image_record(r: Any) -> dict[str, Any]:
-    """A GetImageResponse as `GET /v1/images/{id}` shows it (without the bytes)."""
-    return {
-        "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
-        "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
-        "path": r.path or None, "metadata": convert.to_python(r.metadata),
-        **capture_facts(r.capture),
-    }  # fmt: skip
-
-
-def _search_result(r: Any) -> SearchResult:
-    hits = [
-        Hit(
-            h.id,
-            h.score,
-            convert.to_python(h.metadata),
-            _facts(h.file),
-            [{"id": c.id, "score": c.score} for c in h.copies],
-        )
-        for h in r.hits
-    ]
-    cutoff = {
-        "mode": r.cutoff.mode or "none",
-        "min_score": r.cutoff.min_score if r.cutoff.HasField("min_score") else None,
-        "message": r.cutoff.message or None,
-    }
-    return SearchResult(
-        r.model,
-        hits,
-        r.took_ms,
-        r.sort or "score",
-        r.cut,
-        cutoff,
-        r.random_weights,
-        r.notice or None,
-    )
-
-
 def _api_error(exc: grpc.RpcError) -> GrpcApiError:
     call: Any = exc
     code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
@@ -402,25 +300,3 @@ def _api_error(exc: grpc.RpcError) -> GrpcApiError:
     except ValueError:
         reason = None
     return GrpcApiError(code, reason or code.name.lower(), str(details or ""))
-
-
-def search_body(result: SearchResult) -> dict[str, Any]:
-    """The HTTP API's search body (without links), for printing and comparisons."""
-    hits = [
-        {**h.file, "id": h.id, "score": h.score, "metadata": h.metadata, "copies": h.copies}
-        for h in result.hits
-    ]
-    return {
-        "model": result.model,
-        "results": hits,
-        "took_ms": result.took_ms,
-        "sort": result.sort,
-        "cut": result.cut,
-        "cutoff": result.cutoff,
-        "random_weights": result.random_weights,
-        "notice": result.notice,
-    }
-
-
-def index_summary(results: Sequence[IndexResult]) -> dict[str, int]:
-    return {s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")}
