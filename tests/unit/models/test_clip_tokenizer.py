@@ -32,218 +32,11 @@ from gateway.models.clip_tokenizer import (
     write_assets,
 )
 from gateway.models.spec import CLIP_CONTEXT_LENGTH
+from tests.unit.models.clip_corpus import CORPUS, LONG_CAPTION
 
 ASSETS = Path(__file__).resolve().parents[3] / "gateway" / "assets"
 # sha256 of openai/CLIP's clip/bpe_simple_vocab_16e6.txt.gz (open_clip ships the same file).
 OPENAI_BPE_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
-
-_NOUNS = [
-    "cat", "dog", "horse", "bicycle", "skyscraper", "lighthouse", "croissant", "violin",
-    "giraffe", "sunflower", "motorcycle", "waterfall", "teapot", "astronaut", "penguin",
-    "volcano", "umbrella", "keyboard", "jellyfish", "cathedral", "tractor", "hummingbird",
-    "snowman", "submarine", "cactus",
-]  # fmt: skip
-_LONG = (
-    "A very long caption that goes on and on about a sunny beach with palm trees, "
-    "children building sandcastles, a dog chasing a frisbee, surfers riding large waves, "
-    "seagulls circling overhead, an ice cream van parked by the promenade, colourful "
-    "umbrellas, people reading books on towels, a lifeguard tower painted red and white, "
-    "and distant sailing boats on the horizon under a clear blue sky in the late afternoon."
-)
-
-# Text that keras-hub tokenizes exactly as OpenAI does. Nothing here is changed by ftfy or
-# html.unescape, contains an upper-case Greek final sigma, or an upper-case special token:
-# those are the documented differences tested separately below.
-CORPUS: list[str] = [
-    # ASCII sentences, as search queries are typed.
-    "a photo of a cat",
-    "a photo of a dog",
-    "a diagram",
-    "two people riding bicycles along a canal at sunset",
-    "the Eiffel Tower at night",
-    "an astronaut riding a horse on the moon",
-    "close-up of a red rose with water droplets",
-    "aerial view of a city grid",
-    "black and white portrait of an old fisherman",
-    "a bowl of ramen with a soft-boiled egg",
-    "children playing football in the rain",
-    "snow-covered mountains reflected in a lake",
-    "a cozy living room with a fireplace",
-    "vintage car parked in front of a diner",
-    "macro shot of an ant carrying a leaf",
-    "hot air balloons over Cappadocia",
-    "someone's hands kneading dough",
-    "a sign that says STOP",
-    "the quick brown fox jumps over the lazy dog",
-    "x",
-    "I",
-    "a",
-    # Mixed and upper case.
-    "A PHOTO OF A CAT",
-    "A Photo Of A Cat",
-    "aPhOtO oF a CaT",
-    "NASA Mars Rover",
-    "iPhone 15 Pro Max",
-    "McDonald's drive-thru",
-    "HELLO WORLD",
-    "CamelCaseWordsJoinedTogether",
-    "snake_case_identifier",
-    "kebab-case-identifier",
-    "ALL CAPS WITH NUMBERS 123",
-    # Contractions (split off as their own tokens, in any case).
-    "don't",
-    "DON'T",
-    "it's a cat",
-    "it'S",
-    "they're here",
-    "we've been there",
-    "I'm happy",
-    "you'll see",
-    "she'd go",
-    "I'M",
-    "rock 'n' roll",
-    "'s",
-    "the dogs' bowls",
-    "y'all",
-    "o'clock",
-    # Numbers: CLIP splits digits one at a time.
-    "2024",
-    "3.14",
-    "1,000,000",
-    "-42",
-    "1e10",
-    "0.001",
-    "24/7",
-    "v2.0.1",
-    "4k wallpaper",
-    "1080p video",
-    "12:30",
-    "+1 (555) 123-4567",
-    "10% off",
-    "$99.99",
-    "#1 best seller",
-    "route 66",
-    "the year 1999",
-    "007",
-    "ISO 8601 date 2024-01-31",
-    "x2",
-    # Punctuation runs and symbols.
-    "!!!",
-    "?!?!",
-    "...",
-    "!!!???",
-    "---",
-    "***",
-    "(((",
-    ":-)",
-    ";)",
-    "<3",
-    "@user",
-    "#hashtag",
-    "user@example.com",
-    "https://example.com/a?b=c&d=e",
-    "C++",
-    "C#",
-    "a/b\\c",
-    "~~~",
-    "^_^",
-    "[[x]]",
-    "{}",
-    "a & b",
-    "<b>bold</b>",
-    '"quoted"',
-    "'single'",
-    "`backticks`",
-    "a|b",
-    "1+1=2",
-    "50°C",
-    "©",
-    "€100",
-    "£5",
-    "¥1000",
-    "§ 3",
-    "±5",
-    "→ ← ↑ ↓",
-    "★★★★☆",
-    "•",
-    # Accents and other Latin letters (already NFC, so ftfy leaves them alone).
-    "café au lait",
-    "naïve résumé",
-    "Ångström",
-    "São Paulo",
-    "Zürich",
-    "Kraków",
-    "Dvořák",
-    "crème brûlée",
-    "piñata",
-    "Ærøskøbing",
-    "Œuvre",
-    "İstanbul",
-    "straße",
-    "ÉCOLE",
-    "façade",
-    "e\u0301",  # decomposed é: both normalise to NFC
-    "Łódź",
-    "Þingvellir",
-    # CJK, other scripts.
-    "日本語のテキスト",
-    "猫の写真",
-    "一只猫的照片",
-    "東京タワー",
-    "고양이 사진",
-    "中文 English 混合",
-    "мама мыла раму",
-    "МОСКВА",
-    "γάτα",
-    "ΓΆΤΑ",
-    "مرحبا بالعالم",
-    "صورة قطة",
-    "שלום עולם",
-    "नमस्ते",
-    "สวัสดี",
-    "გამარჯობა",
-    "Xin chào Việt Nam",
-    "Türkçe ığüşöç",
-    # Emoji.
-    "🙂",
-    "🙂👍🏽",
-    "👨\u200d👩\u200d👧",
-    "🇯🇵",
-    "❤️",
-    "cat 🐱 dog 🐶",
-    "🍕🍕🍕",
-    "🔥 fire",
-    "I ❤ NY",
-    "🏳️\u200d🌈",
-    # Whitespace: collapsed and stripped.
-    "",
-    " ",
-    "   ",
-    "\t\n",
-    "  leading spaces",
-    "trailing spaces   ",
-    "multiple   spaces   between",
-    "tab\tseparated",
-    "new\nline",
-    "\r\nwindows line",
-    "a\u00a0b",  # no-break space
-    "\u2028line separator",
-    "zero\u200bwidth",
-    # Special tokens written in lower case are special tokens for both.
-    "<|endoftext|>",
-    "x<|startoftext|>y",
-    # Long text, over 77 tokens.
-    _LONG,
-    _LONG.upper(),
-    " ".join(["word"] * 120),
-    "1234567890" * 10,
-    "!" * 300,
-    "supercalifragilisticexpialidocious" * 5,
-    # Generated queries.
-    *(f"a photo of a {noun}" for noun in _NOUNS),
-    *(f"{n} {noun}s" for n, noun in enumerate(_NOUNS, start=2)),
-    *(f"The {noun.upper()} in 2024!" for noun in _NOUNS),
-]
 
 
 def _ids(row: Iterable[Any]) -> list[int]:
@@ -405,7 +198,7 @@ def test_special_tokens_are_recognised_in_any_case_unlike_keras_hub(
 
 
 def test_tokenize_returns_int32_of_shape_n_by_77(tokenizer: ClipTokenizer) -> None:
-    ids = tokenizer.tokenize(["a photo of a cat", "", _LONG])
+    ids = tokenizer.tokenize(["a photo of a cat", "", LONG_CAPTION])
     assert ids.dtype == np.int32
     assert ids.shape == (3, CLIP_CONTEXT_LENGTH) == (3, 77)
 
@@ -426,9 +219,9 @@ def test_the_empty_string_gives_only_start_and_end_tokens(tokenizer: ClipTokeniz
 def test_too_long_text_is_truncated_keeping_the_end_token_at_index_76(
     tokenizer: ClipTokenizer,
 ) -> None:
-    ids = tokenizer.encode(_LONG)
+    ids = tokenizer.encode(LONG_CAPTION)
     assert len(ids) > 77
-    row = tokenizer.tokenize([_LONG])[0]
+    row = tokenizer.tokenize([LONG_CAPTION])[0]
     assert row[0] == START_TOKEN_ID
     assert row[1:76].tolist() == ids[:75]
     assert row[76] == END_TOKEN_ID
@@ -501,7 +294,7 @@ def test_write_assets_writes_byte_identical_copies(tmp_path: Path) -> None:
 def test_a_tokenizer_loaded_from_the_written_copy_is_the_same(tmp_path: Path) -> None:
     write_assets(tmp_path)
     copy = ClipTokenizer.from_file(tmp_path / BPE_FILENAME)
-    assert copy.encode(_LONG) == ClipTokenizer.from_package().encode(_LONG)
+    assert copy.encode(LONG_CAPTION) == ClipTokenizer.from_package().encode(LONG_CAPTION)
 
 
 def test_the_tokenizer_imports_neither_tensorflow_nor_keras() -> None:
