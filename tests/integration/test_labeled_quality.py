@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from gateway.config import LimitSettings
 from gateway.export.repository import load_signature
-from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import REGISTRY
 from gateway.quality.labeled import prepared_inputs, retrieval_metrics
+from gateway.quality.labeled_set import labeled_images
 from tests.integration.conftest import GatewayFactory
 
 # Real weights, and seeded random ones (CLIP's image tower: a third of VGG16's compute).

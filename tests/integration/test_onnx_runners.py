@@ -23,9 +23,9 @@ from gateway.export.derived import derived_repository, set_cpu_runner
 from gateway.export.int8_export import calibration_inputs, export_int8
 from gateway.export.repository import load_signature
 from gateway.export.triton_config import ServingOptions, resolved_cpu_runner
-from gateway.quality.labeled_set import labeled_images
 from gateway.models.registry import EFFICIENTNET_LITE0, triton_models
 from gateway.models.spec import CpuRunner, CpuRuntime, TritonModelSpec
+from gateway.quality.labeled_set import labeled_images
 from gateway.serving.process import free_port
 from gateway.serving.triton import TritonPorts, triton_process
 from tests.integration.conftest import RunningTriton

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.quality.labeled_set import FACE_CLASSES, TILED_PHOTOS, write_labeled_set
 from gateway.quality.labeled import read_labeled_folder, retrieval_metrics
+from gateway.quality.labeled_set import FACE_CLASSES, TILED_PHOTOS, write_labeled_set
 
 
 def test_perfectly_clustered_vectors_score_one_and_interleaved_ones_less() -> None:
