@@ -17,7 +17,7 @@ from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
 from gateway.services.filters import to_expression
 from gateway.services.stored import ImageRecord, VectorRow
-from tests.unit.services.fakes import FakeMilvus
+from tests.fakes import FakeMilvus
 
 ALIAS = "contract_clip"
 DIM = 8

@@ -24,7 +24,7 @@ from gateway.logs import configure_logging
 from gateway.services.backends import Backends
 from gateway.serving.stack_settings import StackSettings, get_stack_settings
 from gateway.store.s3 import S3ImageStore
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 @pytest.fixture(autouse=True)

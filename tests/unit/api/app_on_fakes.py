@@ -1,4 +1,4 @@
-"""The HTTP app on fake backends (tests/unit/services/fakes.py), as gRPC's unit tests use."""
+"""The HTTP app on fake backends (tests/fakes.py), as gRPC's unit tests use."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.services.backends import Backends
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 @contextmanager

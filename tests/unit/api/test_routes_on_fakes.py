@@ -13,9 +13,9 @@ from PIL import Image
 
 from gateway.config import Settings
 from gateway.services.backends import Backends
+from tests.fakes import FakeMilvus, FakeTriton
 from tests.unit.api.app_on_fakes import http_on_fakes
 from tests.unit.images import encode
-from tests.unit.services.fakes import FakeMilvus, FakeTriton
 
 KEY = "k" * 32
 

@@ -19,8 +19,8 @@ from gateway.grpc.server import GrpcServer
 from gateway.models.registry import search_models
 from gateway.services.backends import Backends
 from gateway.serving.process import free_port
+from tests.fakes import FakeTriton, fake_backends
 from tests.unit.images import encode
-from tests.unit.services.fakes import FakeTriton, fake_backends
 
 KEY = "k" * 32
 T = TypeVar("T")

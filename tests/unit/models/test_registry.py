@@ -13,7 +13,7 @@ from gateway.config import Settings
 from gateway.export.weights import file_sha256, packaged_file
 from gateway.models.registry import DEFAULT_ENABLED, REGISTRY, search_models, triton_models
 from gateway.services.backends import Backends
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 def test_every_entry_names_an_existing_builder_and_its_own_dimension() -> None:

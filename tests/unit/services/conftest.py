@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.services.backends import Backends
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 @pytest.fixture

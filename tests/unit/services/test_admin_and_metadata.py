@@ -12,7 +12,7 @@ import pytest
 from gateway.errors import ErrorKind, PicSearchError
 from gateway.services import admin, consistency, deletion, images, metadata
 from gateway.services.backends import Backends
-from tests.unit.services.fakes import fake_milvus as milvus
+from tests.fakes import fake_milvus as milvus
 from tests.unit.services.test_deletion import index, label
 
 

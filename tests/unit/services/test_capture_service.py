@@ -18,8 +18,8 @@ from gateway.services import deletion, images, ingest, search
 from gateway.services.backends import Backends
 from gateway.services.stored import ImageRecord
 from tests.exif_craft import DATE_ORIGINAL, MAKE, MODEL, OFFSET_ORIGINAL, gps, photo, text, tiff
-from tests.unit.services.fakes import fake_backends
-from tests.unit.services.fakes import fake_milvus as milvus
+from tests.fakes import fake_backends
+from tests.fakes import fake_milvus as milvus
 
 OLD = tiff(
     [text(MAKE, "Canon"), text(MODEL, "Canon EOS 5D")], [text(DATE_ORIGINAL, "2010:05:01 09:00:00")]

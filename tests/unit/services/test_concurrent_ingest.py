@@ -11,8 +11,8 @@ import pytest
 from gateway.errors import TritonUnavailableError
 from gateway.services import ingest
 from gateway.services.backends import Backends
+from tests.fakes import FakeMilvus, FakeTriton, fake_backends
 from tests.unit.images import shade_jpeg as jpeg
-from tests.unit.services.fakes import FakeMilvus, FakeTriton, fake_backends
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from PIL import Image
 from gateway.errors import ErrorKind, MilvusUnavailableError, PicSearchError
 from gateway.services import deletion, ingest
 from gateway.services.backends import Backends
+from tests.fakes import fake_milvus as milvus
 from tests.unit.images import encode
-from tests.unit.services.fakes import fake_milvus as milvus
 
 
 def index(backends: Backends, count: int) -> list[str]:

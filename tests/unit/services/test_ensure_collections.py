@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import MilvusUnavailableError, ModelMismatchError
-from tests.unit.services.fakes import FakeMilvus, fake_backends
+from tests.fakes import FakeMilvus, fake_backends
 
 
 class SlowAndMismatched(FakeMilvus):

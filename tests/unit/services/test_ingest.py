@@ -10,8 +10,8 @@ import pytest
 from gateway.errors import ErrorKind, MilvusUnavailableError, TritonUnavailableError
 from gateway.services import ingest
 from gateway.services.backends import Backends
+from tests.fakes import FakeMilvus, FakeTriton, fake_backends
 from tests.unit.images import shade_jpeg as jpeg
-from tests.unit.services.fakes import FakeMilvus, FakeTriton, fake_backends
 
 
 def run(backends: Backends, *files: bytes) -> ingest.IngestReport:

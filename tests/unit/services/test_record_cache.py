@@ -8,7 +8,7 @@ from pathlib import Path
 from gateway.services.record_cache import RecordCache
 from gateway.services.records import file_infos
 from gateway.services.stored import ImageRecord
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 def record(created_at: int, filename: str | None = None) -> ImageRecord:

@@ -16,8 +16,8 @@ from gateway.models.spec import TritonModelSpec
 from gateway.services.backends import Backends
 from gateway.services.search import SearchOptions, SearchResult, by_image, by_text
 from gateway.store.local import LocalImageStore
+from tests.fakes import FakeMilvus, FakeTriton
 from tests.unit.images import shade_jpeg
-from tests.unit.services.fakes import FakeMilvus, FakeTriton
 
 
 class PretrainedTriton(FakeTriton):

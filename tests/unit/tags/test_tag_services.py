@@ -16,9 +16,9 @@ from gateway.services import ingest, search
 from gateway.services.backends import Backends
 from gateway.services.search import SearchOptions
 from gateway.services.tags import CLASS_FLOOR, MAX_CLASSES, TAG_THRESHOLD, photo_tags
+from tests.fakes import FakeMilvus, FakeTriton, fake_backends
 from tests.unit.api.app_on_fakes import http_on_fakes
 from tests.unit.images import shade_jpeg as jpeg
-from tests.unit.services.fakes import FakeMilvus, FakeTriton, fake_backends
 
 LITE0 = "images_efficientnet_lite0"
 SETTINGS = Settings.model_validate({"models": {"enabled": ["clip", "efficientnet_lite0"]}})

@@ -19,7 +19,7 @@ from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.spec import TritonModelSpec
 from gateway.services.backends import Backends
 from gateway.store.local import LocalImageStore
-from tests.unit.services.milvus_expressions import matches
+from tests.milvus_expressions import matches
 
 
 class FakeTriton:

@@ -11,7 +11,7 @@ from gateway.api.schemas import SearchResponse
 from gateway.services.cutoff import Cutoff
 from gateway.services.records import FileInfo
 from gateway.services.search import Hit, Match, SearchResult
-from tests.unit.services.fakes import fake_backends
+from tests.fakes import fake_backends
 
 
 def _result() -> SearchResult:
