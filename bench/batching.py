@@ -4,20 +4,21 @@ same model with batching off: a one-model repository copy whose config lacks the
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tritonclient.grpc import InferInput
-from tritonclient.grpc import aio as grpc_aio
+from PIL import Image
 
-from bench import diagnose
-from bench.common import Context, closed_loop, figure, write_result
+from bench.common import Context, figure, write_result
+from bench.latency import closed_loop
 from bench.photos import rgb_samples
+from bench.probe import triton_delta, triton_stats
+from gateway.clients.triton import TritonClient
+from gateway.config import TritonSettings
 from gateway.export.derived import derived_repository
 from gateway.models.registry import triton_model
 from gateway.preprocess import model_input
-from gateway.serving.process import ServerProcess, free_port
+from gateway.serving.process import free_port
 from gateway.serving.triton import TritonPorts, triton_process
 
 SPEC = triton_model("clip_image")
@@ -31,22 +32,12 @@ def unbatched_repository(source: Path, dest: Path) -> Path:
     )
 
 
-def _one_model_ready(http_port: int) -> bool:
-    url = f"http://127.0.0.1:{http_port}/v2/models/{SPEC.name}/ready"
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return bool(response.status == 200)
-
-
 def run(ctx: Context) -> dict[str, Any]:
     levels = (1, 4) if ctx.tiny else (1, 2, 4, 8, 16, 32)
     repo = unbatched_repository(ctx.stack.repository, ctx.workdir / "unbatched-repo")
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
-    server: ServerProcess = triton_process(
-        repo, ctx.workdir / "triton-unbatched", ports, [SPEC.name]
-    )
-    server.ready = lambda: _one_model_ready(ports.http)
     ctx.log("batching: starting a second Triton with batching off")
-    with server:
+    with triton_process(repo, ctx.workdir / "triton-unbatched", ports, [SPEC.name]):
         variants = {
             "batching on (spec)": (ctx.stack.triton_grpc, ctx.stack.triton_http),
             "batching off": (f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"),
@@ -95,10 +86,11 @@ def run(ctx: Context) -> dict[str, Any]:
 async def _measure(
     ctx: Context, variants: dict[str, tuple[str, str | None]], levels: tuple[int, ...]
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    image = model_input(_rgb(), SPEC.preprocess)[None]  # type: ignore[arg-type]
+    image = model_input(Image.fromarray(rgb_samples()[0]), SPEC.preprocess)[None]  # type: ignore[arg-type]
     curves: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in variants}
     clients = {
-        name: grpc_aio.InferenceServerClient(url=grpc) for name, (grpc, _) in variants.items()
+        name: TritonClient(TritonSettings(url=grpc, timeout_s=600))
+        for name, (grpc, _) in variants.items()
     }
     try:
         for concurrency in levels:
@@ -107,30 +99,21 @@ async def _measure(
             for name, (_, http) in variants.items():
                 client = clients[name]
 
-                async def call(i: int, client: Any = client) -> None:
-                    tensor = InferInput(SPEC.input.name, list(image.shape), SPEC.input.dtype)
-                    tensor.set_data_from_numpy(image)
-                    await client.infer(SPEC.name, [tensor])
+                async def call(i: int, client: TritonClient = client) -> None:
+                    await client.embed(SPEC, image)
 
                 ctx.log(f"batching: {name} c={concurrency} x{requests}")
                 await closed_loop(call, concurrency, concurrency)  # warm, not counted
-                before = diagnose.triton_stats(http, SPEC.name)
+                before = triton_stats(http, SPEC.name)
                 result = await closed_loop(call, concurrency, requests)
-                after = diagnose.triton_stats(http, SPEC.name)
                 curves[name][str(concurrency)] = {
                     **result.summary(),
-                    "triton": diagnose.triton_delta(before, after),
+                    "triton": triton_delta(before, triton_stats(http, SPEC.name)),
                 }
     finally:
         for client in clients.values():
             await client.close()
     return curves
-
-
-def _rgb() -> Any:
-    from PIL import Image
-
-    return Image.fromarray(rgb_samples()[0])
 
 
 def _findings(

@@ -25,7 +25,7 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "mixed": ("bench.mixed", "gateway"),
     "batching": ("bench.batching", "triton"),
     "quality": ("bench.quality", "triton"),
-    "cutoff": ("bench.cutoff", "triton"),
+    "cutoff": ("bench.quality", "triton"),
     # In-process runtimes on the local copy of the models (its provenance.json: the weights).
     "precision": ("bench.precision", "none"),
     "vector_search": ("bench.vector_search", "milvus"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
@@ -10,7 +9,6 @@ import platform
 import subprocess
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import psutil
 from matplotlib.figure import Figure
 
 from gateway.config import get_settings
@@ -81,33 +80,19 @@ _NOTABLE_FLAGS = frozenset(("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx
 
 
 def machine(tiny: bool) -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_kb = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
+    lscpu = lscpu_summary()
     return {
-        "cpu_model": model,
+        "cpu_model": lscpu.get("Model name") or platform.processor() or "unknown",
         # The SIMD flags that decide which kernels (and precisions) the runtimes pick here.
         "cpu_flags": sorted(cpu_runtimes.cpu_flags() & _NOTABLE_FLAGS),
-        "lscpu": lscpu_summary(),
+        "lscpu": lscpu,
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
-        "commit": _git_commit(),
+        "commit": _run(["git", "rev-parse", "--short", "HEAD"]).strip() or "unknown",
         "tiny": tiny,
     }
 
@@ -128,10 +113,7 @@ _LSCPU_KEYS = (
 
 
 def lscpu_summary() -> dict[str, str]:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
+    out = _run(["lscpu"])
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     return {k: fields[k].strip() for k in _LSCPU_KEYS if k in fields}
 
@@ -154,14 +136,11 @@ def served_weights(stack: Stack) -> dict[str, str]:
     return out
 
 
-def _git_commit() -> str:
+def _run(argv: list[str]) -> str:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def write_result(
@@ -203,79 +182,13 @@ def figure(cols: int = 1, rows: int = 1, width: float = 7.0, height: float = 3.6
     return fig, axes
 
 
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    """p50/p95/p99 and mean of latencies given in seconds, in milliseconds."""
-    if not samples_s:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
-    ms = np.asarray(samples_s) * 1000.0
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "mean_ms": float(ms.mean()),
-        "n": len(ms),
-    }
-
-
-@dataclass
-class LoadResult:
-    latencies_s: list[float]
-    wall_s: float
-    errors: int
-    # Per request, what the call reported (e.g. seconds spent in the backends), if anything.
-    reported_s: list[float] = field(default_factory=list)
-
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies_s) / self.wall_s if self.wall_s > 0 else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            **percentiles(self.latencies_s),
-            "throughput_per_s": self.throughput,
-            "errors": self.errors,
-            "wall_s": self.wall_s,
-        }
-
-
-async def closed_loop(
-    call: Callable[[int], Awaitable[float | None]],
-    concurrency: int,
-    requests: int,
-    warmup: int = 0,
-) -> LoadResult:
-    """`concurrency` workers issue `requests` calls back to back; each call's latency counts.
-
-    The first `warmup` calls run (at the same concurrency) before the clock starts. A call
-    may return a number of seconds (time it spent in a backend) to keep beside its latency."""
-    reported: list[float] = []
-
-    async def drive(count: int, record: list[float] | None) -> int:
-        counter = iter(range(count))
-        errors = 0
-
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                start = time.perf_counter()
-                try:
-                    extra = await call(i)
-                except Exception as exc:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"[bench] request failed: {type(exc).__name__}: {exc}", flush=True)
-                    continue
-                if record is not None:
-                    record.append(time.perf_counter() - start)
-                    if extra is not None:
-                        reported.append(extra)
-
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(count, 1)))))
-        return errors
-
-    if warmup:
-        await drive(warmup, None)
-    latencies: list[float] = []
-    start = time.perf_counter()
-    errors = await drive(requests, latencies)
-    return LoadResult(latencies, time.perf_counter() - start, errors, reported)
+def bars(ax: Any, groups: list[str], series: dict[str, list[float]], **ticks: Any) -> Any:
+    """Grouped bars: a group per name in `groups`, in it a bar per series (with a legend);
+    returns the groups' centres."""
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(groups))
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=label)
+    ax.set_xticks(x, groups, **ticks)
+    ax.legend(fontsize=7)
+    return x

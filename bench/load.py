@@ -18,67 +18,49 @@ from bench.common import ROOT, Context, figure, target, write_result
 from gateway.serving.process import venv_bin
 
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
+FLAGS = ("--headless", "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "30")
 
 
 def locust_argv(host: str, users: int, seconds: int, csv_prefix: Path) -> list[str]:
-    return [
-        str(venv_bin() / "locust"),
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        f"{seconds}s",
-        "--host",
-        host,
-        "--csv",
-        str(csv_prefix),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-        "--stop-timeout",
-        "30",
-    ]
+    sizes = ["-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
+    return [str(venv_bin() / "locust"), "-f", str(LOCUSTFILE), "--host", host, "--csv",
+            str(csv_prefix), *sizes, *FLAGS]  # fmt: skip
+
+
+def _rows(prefix: Path, suffix: str) -> list[dict[str, str]]:
+    """The rows of locust's `<prefix>_<suffix>.csv`; none if it wrote no such file."""
+    path = Path(f"{prefix}_{suffix}.csv")
+    if not path.exists():
+        return []
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
 
 
 def read_stats(prefix: Path) -> dict[str, dict[str, Any]]:
     """`<prefix>_stats.csv` -> endpoint name -> counts, rates and percentiles (ms)."""
-    out: dict[str, dict[str, Any]] = {}
-    with Path(f"{prefix}_stats.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            out[row["Name"]] = {
-                "requests": int(row["Request Count"]),
-                "failures": int(row["Failure Count"]),
-                "requests_per_s": float(row["Requests/s"]),
-                "p50_ms": _num(row["50%"]),
-                "p95_ms": _num(row["95%"]),
-                "p99_ms": _num(row["99%"]),
-                "max_ms": _num(row["Max Response Time"]),
-            }
-    return out
+    return {
+        row["Name"]: {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "requests_per_s": float(row["Requests/s"]),
+            "p50_ms": _num(row["50%"]),
+            "p95_ms": _num(row["95%"]),
+            "p99_ms": _num(row["99%"]),
+            "max_ms": _num(row["Max Response Time"]),
+        }
+        for row in _rows(prefix, "stats")
+    }
 
 
 def read_history(prefix: Path) -> dict[str, list[float]]:
     """The aggregated per-second series of `<prefix>_stats_history.csv`."""
-    series: dict[str, list[float]] = {"t": [], "rps": [], "fps": [], "p50": [], "p95": []}
-    path = Path(f"{prefix}_stats_history.csv")
-    if not path.exists():
-        return series
-    with path.open() as handle:
-        rows = [r for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
-    if not rows:
-        return series
-    start = int(rows[0]["Timestamp"])
-    for row in rows:
-        series["t"].append(int(row["Timestamp"]) - start)
-        series["rps"].append(_num(row["Requests/s"]))
-        series["fps"].append(_num(row["Failures/s"]))
-        series["p50"].append(_num(row["50%"]))
-        series["p95"].append(_num(row["95%"]))
-    return series
+    rows = [r for r in _rows(prefix, "stats_history") if r["Name"] == "Aggregated"]
+    start = int(rows[0]["Timestamp"]) if rows else 0
+    return {
+        "t": [float(int(r["Timestamp"]) - start) for r in rows],
+        "rps": [_num(r["Requests/s"]) for r in rows],
+        "fps": [_num(r["Failures/s"]) for r in rows],
+    }
 
 
 def _num(text: str) -> float:
@@ -86,14 +68,6 @@ def _num(text: str) -> float:
         return float(text)
     except ValueError:  # "N/A" before the first response
         return float("nan")
-
-
-def _failures(prefix: Path) -> list[dict[str, str]]:
-    path = Path(f"{prefix}_failures.csv")
-    if not path.exists():
-        return []
-    with path.open() as handle:
-        return list(csv.DictReader(handle))[:10]
 
 
 def run_locust(ctx: Context) -> dict[str, Any]:
@@ -141,7 +115,7 @@ def _run(ctx: Context, name: str, users: int, seconds: int, think_s: float) -> d
         "requests": total["requests"],
         "failures": total["failures"],
         "endpoints": stats,
-        "failure_samples": _failures(prefix),
+        "failure_samples": _rows(prefix, "failures")[:10],
         "rss_mib": [[round(t, 1), round(r, 1)] for t, r in rss],
         "rss_start_mib": start_mib,
         "rss_end_mib": end_mib,

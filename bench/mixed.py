@@ -12,10 +12,9 @@ import asyncio
 import time
 from typing import Any
 
-import numpy as np
-
 from bench import uploads
-from bench.common import Context, closed_loop, figure, target, write_result
+from bench.common import Context, bars, figure, target, write_result
+from bench.latency import closed_loop, percentiles, server_timing, stage_percentiles
 from bench.photos import distinct_photos
 
 SEARCHERS = (1, 8)
@@ -27,21 +26,7 @@ MILVUS_P99_MS = 20.0
 INGEST_KEPT = 0.5
 
 
-def quantiles(samples_ms: list[float]) -> dict[str, float]:
-    if not samples_ms:
-        return {}
-    a = np.asarray(samples_ms)
-    return {f"p{q}_ms": float(np.percentile(a, q)) for q in (50, 90, 99)} | {"n": len(a)}
-
-
-def stages(header: str) -> dict[str, float]:
-    """`Server-Timing: decode;dur=3.1, triton;dur=20.4, total;dur=30.0` as {name: ms}."""
-    out = {}
-    for part in header.split(","):
-        name, _, rest = part.strip().partition(";dur=")
-        if rest:
-            out[name] = float(rest)
-    return out
+QS = (50, 90, 99)  # the percentiles of each search and of each of its stages
 
 
 class Uploads:
@@ -122,7 +107,7 @@ async def _cell(
 
     async def search(i: int) -> None:
         _, headers = await http.post_with_headers("/v1/search/image", forms[i % len(forms)])
-        timings.append(stages(headers.get("server-timing", "")))
+        timings.append(server_timing(headers.get("server-timing", "")))
 
     async def searches() -> Any:
         return await closed_loop(search, searchers, n, warmup=searchers)
@@ -133,15 +118,14 @@ async def _cell(
         ingest_per_s: float | None = load.per_s
     else:
         loop, ingest_per_s = await searches(), None
-    names = sorted({name for t in timings for name in t})
     return {
         "searchers": searchers,
         "uploaders": uploaders,
         "searches_per_s": loop.throughput,
         "errors": loop.errors,
         "ingest_per_s": ingest_per_s,
-        "client": quantiles([s * 1000 for s in loop.latencies_s]),
-        "stages": {name: quantiles([t[name] for t in timings if name in t]) for name in names},
+        "client": percentiles(loop.latencies_s, QS),
+        "stages": stage_percentiles(timings, QS),
     }
 
 
@@ -193,12 +177,11 @@ def _plot(results: dict[str, Any]) -> Any:
     for ax, searchers in zip(axes[0], SEARCHERS, strict=True):
         cells = [_find(results, searchers, u) for u in (0, *UPLOADERS)]
         names = [n for n in ("decode", "triton", "milvus") if n in cells[0]["stages"]]
-        x = np.arange(len(cells))
-        for k, name in enumerate(names):
-            p99 = [c["stages"].get(name, {}).get("p99_ms", 0.0) for c in cells]
-            ax.bar(x + k * 0.25, p99, 0.25, label=f"{name} p99")
-        ax.plot(x + 0.25, [c["client"]["p99_ms"] for c in cells], "ko-", label="search p99")
-        ax.set_xticks(x + 0.25, [f"{c['uploaders']} uploading" for c in cells])
+        p99 = {
+            f"{n} p99": [c["stages"].get(n, {}).get("p99_ms", 0.0) for c in cells] for n in names
+        }
+        x = bars(ax, [f"{c['uploaders']} uploading" for c in cells], p99)
+        ax.plot(x, [c["client"]["p99_ms"] for c in cells], "ko-", label="search p99")
         ax.set_ylabel("ms")
         ax.set_title(f"image search, {searchers} client(s)")
         ax.legend(fontsize=7)

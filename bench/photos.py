@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -35,28 +33,4 @@ def distinct_photos(count: int, seed: str) -> list[bytes]:
         x = int(rng.integers(0, pixels.shape[1] - 8))
         pixels[y : y + 8, x : x + 8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         out.append(encode(pixels, quality=90))
-    return out
-
-
-def write_folder(folder: Path, photos: list[bytes]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, data in enumerate(photos):
-        path = folder / f"photo-{i:05d}.jpg"
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
-
-
-def large_jpegs(count: int, size: tuple[int, int] = (4000, 3000), quality: int = 90) -> list[bytes]:
-    """12-megapixel JPEGs like a phone camera's: sample photos upscaled (bicubic), with a
-    little noise so the encoder sees sensor-like detail rather than smooth gradients."""
-    rng = np.random.default_rng(12)
-    out = []
-    for pixels in rgb_samples()[:count]:
-        big = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
-        noisy = np.clip(big.astype(np.int16) + rng.integers(-6, 7, big.shape), 0, 255)
-        buffer = io.BytesIO()
-        Image.fromarray(noisy.astype(np.uint8)).save(buffer, "JPEG", quality=quality)
-        out.append(buffer.getvalue())
     return out

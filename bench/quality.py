@@ -1,6 +1,19 @@
-"""Search quality per model, as `pic-search eval --labeled` measures it: copy detection on
-the bundled photos (recall@1 and mAP per edit) and labeled retrieval (P@5, mAP) on the
-labeled set assembled from installed packages; plus each model's images/s through Triton."""
+"""Search quality per model, and where `cutoff=auto` should cut it; both on real photos.
+
+`quality`, as `pic-search eval --labeled` measures it: copy detection on the bundled photos
+(recall@1 and mAP per edit), labeled retrieval (P@5, mAP) on the labeled set assembled from
+installed packages, word search through auto-tags on that set (CLIP's text tower beside it),
+and each model's images/s through Triton.
+
+`cutoff`: every image of the labeled set (tiles of real photographs, LFW faces and
+non-faces) queries all the others; a result is relevant when it shares the query's class.
+Per model the threshold that maximises F1 over the top 10 is chosen on half of the queries
+(even positions) and its precision and recall are reported on the other half, beside the
+no-cutoff baseline. Random weights get no rule (their scores carry no meaning). The result,
+bench/results/cutoff.json, is the rules' source: `pic-search models build` writes a model's
+threshold into its Triton config when the weights it builds have the fingerprint (Triton
+model @ weights provenance) it was chosen for (gateway/export/cutoff_rules.py).
+"""
 
 from __future__ import annotations
 
@@ -10,51 +23,68 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import Context, figure, write_result
+from bench.common import Context, bars, figure, target, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings, get_settings
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
-from gateway.models.spec import SearchModel, TritonModelSpec
-from gateway.quality.copy_detection import TRANSFORMS, Report, Transform, evaluate_served
-from gateway.quality.labeled import LabeledScore, evaluate_labeled, prepared_inputs, scores_as_dict
+from gateway.models.spec import SearchModel, is_random
+from gateway.quality.copy_detection import TRANSFORMS, evaluate_served
+from gateway.quality.labeled import (
+    LabeledScore,
+    prepared_inputs,
+    retrieval_metrics,
+    scores_as_dict,
+)
 from gateway.quality.labeled_set import labeled_images
 from gateway.quality.samples import sample_photos
 from gateway.quality.tag_quality import EVERYDAY_WORDS, tag_search_quality
 
+Labeled = dict[str, dict[str, bytes]]
+TOP_K = 10  # the cutoff's results per query
+GRID = np.round(np.arange(-1.0, 1.0001, 0.0025), 4)
 
-def run(ctx: Context) -> dict[str, Any]:
-    photos = sample_photos()
-    transforms = TRANSFORMS
+
+def _triton(ctx: Context) -> TritonClient:
+    return TritonClient(TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600))
+
+
+async def _labeled_vectors(
+    client: TritonClient, models: list[SearchModel], classes: Labeled
+) -> tuple[dict[SearchModel, npt.NDArray[np.float32]], list[str]]:
+    """Every model's vectors of the labeled photos, prepared as the gateway prepares uploads
+    (as `pic-search eval --labeled` does), and the photos' labels."""
+    specs = [m.image_model for m in models]
+    inputs, labels, _ = prepared_inputs(classes, specs, LimitSettings())
+    vectors = {m: await client.embed(m.image_model, inputs[m.image_model.name]) for m in models}
+    return vectors, labels
+
+
+def run_quality(ctx: Context) -> dict[str, Any]:
+    return asyncio.run(_quality(ctx))
+
+
+async def _quality(ctx: Context) -> dict[str, Any]:
+    photos, transforms = sample_photos(), TRANSFORMS
     if ctx.tiny:
         photos = dict(list(photos.items())[:4])
         transforms = tuple(t for t in TRANSFORMS if t.name in ("crop_70", "jpeg_q20", "hflip"))
-    ctx.log(f"quality: {len(photos)} originals x {len(transforms)} edits")
-    settings = TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600)
     models = search_models(get_settings().models.enabled)
-    specs = [m.image_model for m in models]
     labeled = labeled_images(per_class=2 if ctx.tiny else None)
-    ctx.log(f"quality: labeled set of {sum(len(v) for v in labeled.values())} photos")
-    report, labeled_scores = asyncio.run(_evaluate(photos, transforms, labeled, settings, specs))
+    ctx.log(f"quality: {len(photos)} originals x {len(transforms)} edits; labeled set of "
+            f"{sum(len(v) for v in labeled.values())} photos")  # fmt: skip
+    client = _triton(ctx)
+    try:
+        report = await evaluate_served(photos, client, [m.image_model for m in models], transforms)
+        vectors, labels = await _labeled_vectors(client, models, labeled)
+        tags = await _tag_search(client, labeled, models)
+    finally:
+        await client.close()
+    labeled_scores = [_labeled_score(m, v, labels) for m, v in vectors.items()]
     results = report.as_dict()
     results["labeled"] = scores_as_dict(labeled_scores)
-    tags = asyncio.run(_tag_search(labeled, settings, models))
     if tags is not None:
         results["tags"] = tags
-    results["per_model"] = {
-        m.name: {
-            "triton_model": m.image_model.name,
-            "dimension": m.dim,
-            "images_per_s": report.images_per_s[m.image_model.name],
-            "copy_detection_recall_at_1": float(
-                np.mean([s.recall_at_1 for s in report.scores[m.image_model.name]])
-            ),
-            "labeled_precision_at_5": results["labeled"][m.image_model.name]["precision_at_k"],
-            "labeled_map": results["labeled"][m.image_model.name]["mean_ap"],
-            "weights": report.weights[m.image_model.name],
-        }
-        for m in models
-    }
     results["mean_over_edits"] = {
         model: {
             "recall_at_1": float(np.mean([s.recall_at_1 for s in scores])),
@@ -62,35 +92,27 @@ def run(ctx: Context) -> dict[str, Any]:
         }
         for model, scores in report.scores.items()
     }
+    results["per_model"] = {
+        m.name: {
+            "triton_model": (tower := m.image_model.name),
+            "dimension": m.dim,
+            "images_per_s": report.images_per_s[tower],
+            "copy_detection_recall_at_1": results["mean_over_edits"][tower]["recall_at_1"],
+            "labeled_precision_at_5": results["labeled"][tower]["precision_at_k"],
+            "labeled_map": results["labeled"][tower]["mean_ap"],
+            "weights": report.weights[tower],
+        }
+        for m in models
+    }
     if report.note:
         results["findings"] = [report.note]
-    fig, axes = figure(1, 1, width=8, height=3.6)
-    ax = axes[0][0]
-    names = [t.name for t in transforms]
-    width = 0.8 / max(len(report.scores), 1)
-    for i, (model, scores) in enumerate(report.scores.items()):
-        xs = np.arange(len(names)) + i * width
-        ax.bar(xs, [s.mean_ap for s in scores], width, label=f"{model} mAP")
-    ax.set_xticks(
-        np.arange(len(names)) + width * (len(report.scores) - 1) / 2,
-        names,
-        rotation=45,
-        ha="right",
-        fontsize=7,
-    )
-    ax.set_ylim(0, 1.05)
-    ax.set_title(
-        f"copy detection, {report.images} originals"
-        + (" (random weights)" if report.random_weights else "")
-    )
-    ax.legend(fontsize=7)
+    random = " (random weights)" if report.random_weights else ""
     results["headline"] = "; ".join(
         f"{m}: mean R@1 {v['recall_at_1']:.2f}, mAP {v['mean_ap']:.2f}"
         for m, v in results["mean_over_edits"].items()
-    ) + (" (random weights)" if report.random_weights else "")
-    results["headline"] += "; labeled P@5: " + ", ".join(
+    ) + random + "; labeled P@5: " + ", ".join(
         f"{s.model} {s.precision_at_k:.2f}" for s in labeled_scores
-    )
+    )  # fmt: skip
     if tags is not None:
         results["headline"] += (
             f"; tag search P@5 {tags['precision_at_5']:.2f} over {tags['queries']} words "
@@ -99,50 +121,132 @@ def run(ctx: Context) -> dict[str, Any]:
         )
         if "clip_text" in tags:
             results["headline"] += f", CLIP text P@5 {tags['clip_text']['precision_at_5']:.2f}"
+    fig, axes = figure(1, 1, width=8, height=3.6)
+    ax = axes[0][0]
+    series = {f"{m} mAP": [s.mean_ap for s in scores] for m, scores in report.scores.items()}
+    bars(ax, [t.name for t in transforms], series, rotation=45, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"copy detection, {report.images} originals{random}")
     write_result(ctx, "quality", results, [], fig)
     return results
 
 
+def _labeled_score(model: SearchModel, vectors: Any, labels: list[str]) -> LabeledScore:
+    precision, mean_ap = retrieval_metrics(vectors, labels, 5)
+    return LabeledScore(
+        model.image_model.name, 5, precision, mean_ap, len(labels), len(set(labels))
+    )
+
+
 async def _tag_search(
-    labeled: dict[str, dict[str, bytes]], settings: TritonSettings, models: list[SearchModel]
+    client: TritonClient, labeled: Labeled, models: list[SearchModel]
 ) -> dict[str, Any] | None:
     """Word search through auto-tags on the labeled set (gateway/quality/tag_quality.py),
     with CLIP's text tower on the same words for comparison."""
     heads = [m for m in models if m.label_head]
     if not heads:
         return None
-    client = TritonClient(settings)
-    try:
-        clip = next((m for m in models if m.text_model is not None), None)
-        ranker = None
-        if clip is not None and clip.text_model is not None:
-            text_spec = clip.text_model
-            wanted = {k: v for k, v in labeled.items() if k in EVERYDAY_WORDS}
-            inputs, _, _ = prepared_inputs(wanted, [clip.image_model], LimitSettings())
-            images = await client.embed(clip.image_model, inputs[clip.image_model.name])
-            tokenizer = ClipTokenizer.from_package()
+    clip = next((m for m in models if m.text_model is not None), None)
+    ranker = None
+    if clip is not None and clip.text_model is not None:
+        text_spec = clip.text_model
+        wanted = {k: v for k, v in labeled.items() if k in EVERYDAY_WORDS}
+        inputs, _, _ = prepared_inputs(wanted, [clip.image_model], LimitSettings())
+        images = await client.embed(clip.image_model, inputs[clip.image_model.name])
+        tokenizer = ClipTokenizer.from_package()
 
-            async def ranker(word: str) -> npt.NDArray[np.float32]:
-                ids = tokenizer.tokenize([f"a photo of {word}"], trim=True)
-                vector = (await client.embed(text_spec, ids))[0]
-                return np.asarray(images @ vector, np.float32)
+        async def ranker(word: str) -> npt.NDArray[np.float32]:
+            ids = tokenizer.tokenize([f"a photo of {word}"], trim=True)
+            return np.asarray(images @ (await client.embed(text_spec, ids))[0], np.float32)
 
-        head = max(heads, key=lambda m: m.quality_rank)
-        return await tag_search_quality(labeled, client.embed_with_labels, head.image_model, ranker)
-    finally:
-        await client.close()
+    head = max(heads, key=lambda m: m.quality_rank)
+    return await tag_search_quality(labeled, client.embed_with_labels, head.image_model, ranker)
 
 
-async def _evaluate(
-    photos: dict[str, bytes],
-    transforms: tuple[Transform, ...],
-    labeled: dict[str, dict[str, bytes]],
-    settings: TritonSettings,
-    specs: list[TritonModelSpec],
-) -> tuple[Report, list[LabeledScore]]:
-    client = TritonClient(settings)
-    try:
-        report = await evaluate_served(photos, client, specs, transforms)
-        return report, await evaluate_labeled(labeled, client.embed, specs, k=5)
-    finally:
-        await client.close()
+def _cut(top: Any, relevant: Any, threshold: float) -> dict[str, float]:
+    """Precision (relevant kept / kept), recall (relevant kept / relevant in the top k) and
+    results kept per query, of keeping the results scoring at least `threshold`."""
+    kept = top >= threshold
+    hits = (kept & relevant).sum()
+    return {
+        "precision": float(hits / kept.sum()) if kept.sum() else 1.0,
+        "recall": float(hits / max(relevant.sum(), 1)),
+        "kept_per_query": float(kept.sum(axis=1).mean()),
+    }
+
+
+def _f1(q: dict[str, float]) -> float:
+    total = q["precision"] + q["recall"]
+    return 2 * q["precision"] * q["recall"] / total if total else 0.0
+
+
+def run_cutoff(ctx: Context) -> dict[str, Any]:
+    classes = labeled_images(per_class=3 if ctx.tiny else None)
+    ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
+    models = search_models(get_settings().models.enabled)
+
+    async def embed() -> tuple[dict[SearchModel, Any], list[str], dict[SearchModel, str]]:
+        client = _triton(ctx)
+        try:
+            vectors, labels = await _labeled_vectors(client, models, classes)
+            return vectors, labels, {m: await client.provenance(m.image_model) for m in models}
+        finally:
+            await client.close()
+
+    vectors, labels, provenance = asyncio.run(embed())
+    per_model: dict[str, Any] = {}
+    for model, v in vectors.items():
+        # Per query: the top-k scores (itself left out) and whether each is relevant.
+        scores = v @ v.T
+        np.fill_diagonal(scores, -np.inf)
+        order = np.argsort(-scores, axis=1)[:, :TOP_K]
+        top = np.take_along_axis(scores, order, axis=1)
+        relevant = np.asarray(labels)[order] == np.asarray(labels)[:, None]
+        fit, held = slice(0, None, 2), slice(1, None, 2)
+        best = float(max(GRID, key=lambda t: _f1(_cut(top[fit], relevant[fit], float(t)))))
+        chosen_on, baseline = (
+            _cut(top[fit], relevant[fit], best),
+            _cut(top[held], relevant[held], -1),
+        )
+        held_out = _cut(top[held], relevant[held], best)
+        random = is_random(provenance[model])
+        per_model[model.name] = {
+            "fingerprint": f"{model.image_model.name}@{provenance[model]}",
+            "random_weights": random,
+            "threshold": None if random else best,
+            "best_threshold_found": best,
+            "chosen_on": {k: chosen_on[k] for k in ("precision", "recall")},
+            "held_out": held_out,
+            "no_cutoff": {k: baseline[k] for k in ("precision", "recall")},
+            "note": "random weights: no meaningful cutoff exists" if random else "",
+        }
+    results = {"images": len(labels), "classes": len(classes), "top_k": TOP_K,
+               "models": per_model}  # fmt: skip
+    targets = [_cutoff_target(n, m) for n, m in per_model.items() if not m["random_weights"]]
+    fig, axes = figure(cols=1)
+    ax = axes[0][0]
+    names = list(per_model)
+    shown = {k: [per_model[n]["held_out"][k] for n in names] for k in ("precision", "recall")}
+    xs = bars(
+        ax, [n + (" (random)" if per_model[n]["random_weights"] else "") for n in names], shown
+    )
+    ax.plot(xs, [per_model[n]["no_cutoff"]["precision"] for n in names], "k_", ms=30,
+            label="precision, no cutoff")  # fmt: skip
+    ax.set(ylim=(0, 1.05), title=f"cutoff=auto on {len(labels)} labeled photos (top {TOP_K})")
+    ax.legend(fontsize=7)
+    write_result(ctx, "cutoff", results, targets, fig)
+    return results
+
+
+def _cutoff_target(name: str, m: dict[str, Any]) -> dict[str, Any]:
+    held, base = m["held_out"], m["no_cutoff"]
+    return target(
+        f"{name} cutoff precision",
+        "above the no-cutoff precision",
+        held["precision"],
+        held["precision"] > base["precision"],
+        limit="the labeled set's classes are tiles of one photograph and LFW faces vs "
+        "non-faces: where the model's scores do not separate them, no threshold helps",
+        display=f"P {held['precision']:.2f} R {held['recall']:.2f} at {m['threshold']:.3f} "
+        f"(no cutoff: P {base['precision']:.2f})",
+    )

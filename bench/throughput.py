@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from bench import diagnose, uploads
-from bench.common import Context, LoadResult, closed_loop, figure, percentiles, target, write_result
+from bench import uploads
+from bench.common import Context, bars, figure, target, write_result
+from bench.latency import LoadResult, closed_loop, percentiles
 from bench.photos import distinct_photos
+from bench.probe import Probe
 from gateway.clients.milvus import VectorIndex
 from gateway.clients.triton import TritonClient
 from gateway.config import Settings
@@ -41,7 +42,7 @@ RATIO_TARGET = 0.90
 SEARCH_ROUNDS, INGEST_ROUNDS = 5, 2
 ADDED_P50_BUDGET_MS = 10.0
 TOP_K = 10
-Call = Callable[[int], Awaitable[float | None]]
+Call = Callable[[int], Awaitable[None]]
 DIRECT_MEANS = (
     "a client that decodes and resizes its image itself (prepare_image, in a pool the "
     "gateway's size), then calls every enabled image model at once (ingest) or one model "
@@ -93,34 +94,6 @@ class Direct:
         await self.milvus.search(collection, vector[0].tolist(), TOP_K)
 
 
-class Probe:
-    """What happened between two moments: Triton's batching, gateway stages, cores used."""
-
-    def __init__(self, ctx: Context, models: list[str]) -> None:
-        self.ctx, self.models = ctx, models
-
-    def snapshot(self) -> dict[str, Any]:
-        stack = self.ctx.stack
-        return {
-            "at": time.perf_counter(),
-            "triton": {m: diagnose.triton_stats(stack.triton_http, m) for m in self.models},
-            "stages": diagnose.gateway_stages(stack.gateway_url),
-            "cpu": diagnose.cpu_by_role(stack.gateway_pid),
-        }
-
-    def delta(self, before: dict[str, Any], per: int) -> dict[str, Any]:
-        after = self.snapshot()
-        wall_s = after["at"] - before["at"]
-        return {
-            "cores_used": diagnose.cores_used(before["cpu"], after["cpu"], wall_s),
-            "triton": {
-                m: diagnose.triton_delta(before["triton"][m], after["triton"][m])
-                for m in self.models
-            },
-            "gateway_stage_ms": diagnose.stage_delta(before["stages"], after["stages"], per),
-        }
-
-
 async def _paired(
     probe: Probe, direct: Call, gateway: Call, concurrency: int, requests: int, rounds: int = 1
 ) -> dict[str, Any]:
@@ -169,8 +142,8 @@ def _per_s(results: list[LoadResult]) -> float:
 def _shifted(call: Call, offset: int) -> Call:
     """`call` numbered from `offset`: the second half of a path sends other photos."""
 
-    async def shifted(i: int) -> float | None:
-        return await call(i + offset)
+    async def shifted(i: int) -> None:
+        await call(i + offset)
 
     return shifted
 
@@ -187,7 +160,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
     # 15 s or more at 8 and 32 clients (64 and 128 images at about 4/s) and even them out.
     search_rounds, ingest_rounds = (1, 1) if ctx.tiny else (SEARCH_ROUNDS, INGEST_ROUNDS)
     models = search_models(settings.models.enabled)
-    probe = Probe(ctx, [m.image_model.name for m in models])
+    probe = Probe(ctx.stack, [m.image_model.name for m in models])
     direct = Direct(ctx, settings)
     # The lean client, not httpx or aiohttp: the load generator shares the 2 cores with the
     # servers, and httpx spends about 4 ms of CPU per request, aiohttp 0.3 ms (see uploads).
@@ -271,31 +244,11 @@ async def _default_model(
 
 
 def _targets(ingest: dict[str, Any], search: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for c in ("8", "32"):
-        cell = ingest.get(c)
-        value = cell["ratio"] if cell else None
-        out.append(
-            target(
-                f"ingest, {c} clients x 1 image: gateway / Triton alone",
-                f">= {RATIO_TARGET}",
-                value,
-                None if value is None else value >= RATIO_TARGET,
-                _limit(cell) if cell else "",
-                _show(cell, "images/s") if cell else "not run at this scale (tiny)",
-            )
-        )
-    cell = search.get("8")
-    out.append(
-        target(
-            "image search, 8 clients: gateway / Triton + Milvus alone",
-            f">= {RATIO_TARGET}",
-            cell["ratio"] if cell else None,
-            None if cell is None else cell["ratio"] >= RATIO_TARGET,
-            _limit(cell) if cell else "",
-            _show(cell, "searches/s") if cell else "not run at this scale (tiny)",
-        )
-    )
+    ratios = [(f"ingest, {c} clients x 1 image: gateway / Triton alone", ingest.get(c), "images/s")
+              for c in ("8", "32")]  # fmt: skip
+    ratios.append(("image search, 8 clients: gateway / Triton + Milvus alone", search.get("8"),
+                   "searches/s"))  # fmt: skip
+    out = [_ratio_target(name, cell, unit) for name, cell, unit in ratios]
     one = search["1"]
     out.append(
         target(
@@ -309,6 +262,14 @@ def _targets(ingest: dict[str, Any], search: dict[str, Any]) -> list[dict[str, A
         )
     )
     return out
+
+
+def _ratio_target(name: str, cell: dict[str, Any] | None, unit: str) -> dict[str, Any]:
+    if cell is None:
+        return target(name, f">= {RATIO_TARGET}", None, None, "", "not run at this scale (tiny)")
+    ratio = cell["ratio"]
+    return target(name, f">= {RATIO_TARGET}", ratio, ratio >= RATIO_TARGET, _limit(cell),
+                  _show(cell, unit))  # fmt: skip
 
 
 def _show(cell: dict[str, Any], unit: str) -> str:
@@ -349,14 +310,10 @@ def _plot(ingest: dict[str, Any], search: dict[str, Any]) -> Any:
         (("ingest, 1 image per request", ingest, "images/s"), ("image search", search, "/s")),
         strict=True,
     ):
-        levels = list(cells)
-        x = np.arange(len(levels))
-        ax.bar(x - 0.2, [cells[c]["direct"]["per_s"] for c in levels], 0.4, label="direct")
-        ax.bar(x + 0.2, [cells[c]["gateway"]["per_s"] for c in levels], 0.4, label="gateway")
-        for i, c in enumerate(levels):
-            ax.annotate(f"{cells[c]['ratio']:.2f}", (x[i] + 0.2, cells[c]["gateway"]["per_s"]))
-        ax.set_xticks(x, [f"{c} clients" for c in levels])
+        series = {p: [cell[p]["per_s"] for cell in cells.values()] for p in ("direct", "gateway")}
+        x = bars(ax, [f"{c} clients" for c in cells], series)
+        for i, cell in enumerate(cells.values()):
+            ax.annotate(f"{cell['ratio']:.2f}", (x[i] + 0.2, cell["gateway"]["per_s"]))
         ax.set_ylabel(unit)
         ax.set_title(f"{title} (ratio: gateway / direct)")
-        ax.legend()
     return fig
