@@ -34,12 +34,9 @@ function errorFrom(status, body, statusText) {
 
 async function api(path, { method = "GET", json, form, signal, headers: extra = {} } = {}) {
   for (;;) {
-    const headers = { ...extra };
-    let body = form;
-    if (json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(json);
-    }
+    // A caller's Content-Type wins (a metadata patch is application/merge-patch+json).
+    const headers = { ...(json !== undefined ? { "Content-Type": "application/json" } : {}), ...extra };
+    const body = json !== undefined ? JSON.stringify(json) : form;
     let response;
     try {
       response = await fetch(path, { method, headers, body, signal });

@@ -222,13 +222,13 @@ async function runSearch(query, { focus = false } = {}) {
     } else if (query.kind === "image") {
       const form = new FormData();
       form.append("file", query.file, query.name);
-      if (state.model) form.append("model", state.model);
+      if (imageModel()) form.append("model", imageModel());
       for (const [k, v] of Object.entries(options)) form.append(k, k === "filter" ? JSON.stringify(v) : String(v));
       body = await api("/v1/search/image", { method: "POST", form, signal });
     } else {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(options)) params.set(k, k === "filter" ? JSON.stringify(v) : String(v));
-      if (state.model) params.set("model", state.model);
+      if (imageModel()) params.set("model", imageModel());
       body = await api(`/v1/images/${encodeURIComponent(query.id)}/similar?${params}`, { signal });
       api(`/v1/images/${encodeURIComponent(query.id)}`).then((record) => {
         if (state.query === query) { query.name = record.filename; showQuery(query); }
@@ -360,10 +360,29 @@ function searchSimilar(id, name) {
   runSearch(state.query, { focus: true });
 }
 
+// Words go to the chosen model when it reads text, else to the gateway's text default: a
+// text tower, or the auto-tags (`tags`) when no tower holds real weights.
+function textModel() {
+  const chosen = modelInfo(state.model);
+  if (chosen && chosen.text) return chosen;
+  return state.models.find((m) => m.text_default) || state.models.find((m) => m.text);
+}
+
+// The model a photo search uses: the chosen one, unless it reads words only (tags).
+function imageModel() {
+  const chosen = modelInfo(state.model);
+  return chosen && chosen.dimension > 0 ? chosen.name : null;
+}
+
 function textHint() {
   const chosen = modelInfo(state.model);
-  const text = chosen && chosen.text ? chosen : state.models.find((m) => m.text);
+  const text = textModel();
   if (!text) return "No enabled model reads text: search by a photo instead.";
+  if (text.name === "tags") {
+    const towers = state.models.filter((m) => m.text && m.dimension > 0 && m.random_weights).map((m) => m.title);
+    const why = towers.length ? ` (${towers.join(", ")} holds random weights, so its text search cannot find meaning)` : "";
+    return `Words find photos through their tags, from ${text.title.replace(/^Tags \((.*)\)$/, "$1")}${why}.`;
+  }
   if (text.random_weights) {
     return `Text search cannot find meaning here: ${text.title} holds random weights (build it with pretrained weights). Search by a photo to find its copies.`;
   }
@@ -388,11 +407,11 @@ async function loadModels() {
       if (state.query) runSearch(state.query);
     });
     return el("label", {}, radio, el("span", { textContent: m.title }),
-      el("small", { textContent: m.random_weights ? "random weights" : (m.text ? "meaning; also text" : "photo features") }));
+      el("small", { textContent: m.random_weights ? "random weights" : (!m.dimension ? "words, through tags" : (m.text ? "meaning; also text" : "photo features")) }));
   }));
   $("#q-hint").textContent = textHint();
   const random = state.models.filter((m) => m.random_weights).map((m) => m.title);
-  const real = state.models.filter((m) => !m.random_weights).map((m) => m.title);
+  const real = state.models.filter((m) => !m.random_weights && m.dimension > 0).map((m) => m.title);
   $("[data-testid=random-models]").textContent = random.join(", ");
   $("[data-testid=real-models]").textContent = real.length ? `Real pretrained weights: ${real.join(", ")}.` : "No model holds real weights.";
   $("[data-testid=random-weights-banner]").hidden = random.length === 0;
@@ -437,6 +456,7 @@ async function loadLibrary(reset) {
     $("#library-more").hidden = !page.next_cursor;
     $("#library-empty").hidden = state.library.length > 0 || Boolean(filter);
     $("#library").dataset.count = String(state.library.length);
+    if (page.next_cursor) requestAnimationFrame(watchTheEnd);
   } catch (err) {
     if (request === libraryRequest) $("#library-count").textContent = `Library unavailable (${err.message}).`;
   } finally {
@@ -445,10 +465,16 @@ async function loadLibrary(reset) {
 }
 
 $("#library-more").addEventListener("click", () => loadLibrary(false));
-// Scrolling near the end loads the next page by itself.
-new IntersectionObserver((entries) => {
+// Scrolling near the end loads the next page by itself; so does a page that leaves the end
+// in sight (observing anew reports where the button is now, not only changes).
+const nearTheEnd = new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) loadLibrary(false);
-}, { rootMargin: "600px" }).observe($("#library-more"));
+}, { rootMargin: "600px" });
+function watchTheEnd() {
+  nearTheEnd.unobserve($("#library-more"));
+  nearTheEnd.observe($("#library-more"));
+}
+watchTheEnd();
 
 async function loadStats() {
   const box = $("[data-testid=stats]");
@@ -480,6 +506,8 @@ function openViewer(list, index, push) {
     dialog.showModal();
   }
   showInViewer(list[index], push);
+  // Inside the dialog, on a control that stays enabled (showModal may pick "previous").
+  if (!dialog.contains(document.activeElement) || document.activeElement.disabled) $("#viewer-close").focus();
 }
 
 async function openViewerById(id, push) {
@@ -557,8 +585,9 @@ function step(delta) {
 }
 $("#viewer-prev").addEventListener("click", () => step(-1));
 $("#viewer-next").addEventListener("click", () => step(1));
-$("#viewer").addEventListener("keydown", (e) => {
-  if (e.target.matches("input, textarea")) return;
+// On the document: focus may sit on a nav button the viewer just disabled (then on <body>).
+document.addEventListener("keydown", (e) => {
+  if (!$("#viewer").open || e.target.matches("input, textarea, select")) return;
   if (e.key === "ArrowRight") { e.preventDefault(); step(1); }
   if (e.key === "ArrowLeft") { e.preventDefault(); step(-1); }
 });

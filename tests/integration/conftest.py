@@ -195,3 +195,6 @@ protected_gateway = gateway_fixture(
     },
     scope="session",
 )
+
+# The page tests' Chromium and library, one per session for every page test module.
+from tests.integration.web_page import browser, library, library_photos, page  # noqa: E402, F401
