@@ -76,7 +76,7 @@ class FakeTriton:
         return self.model_weights.get(spec.name, self.weights)
 
     async def serving(self, spec: TritonModelSpec) -> ModelServing:
-        return ModelServing(await self.provenance(spec), "openvino", "fp32")
+        return ModelServing(await self.provenance(spec), "openvino", "fp32", copy_threshold=0.95)
 
     async def close(self) -> None:
         pass

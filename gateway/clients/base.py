@@ -37,6 +37,8 @@ class ModelServing:
     precision: str
     # The `cutoff=auto` threshold chosen for these weights, if the build had one.
     cutoff: float | None = None
+    # The similarity at which two photos are copies, measured at build (None: none found).
+    copy_threshold: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from gateway.clients.retry import with_retries
 from gateway.config import TritonSettings
 from gateway.errors import PicSearchError, TritonUnavailableError
 from gateway.models.spec import (
+    COPY_PARAMETER,
     CUTOFF_PARAMETER,
     PRECISION_PARAMETER,
     PROVENANCE_PARAMETER,
@@ -136,11 +137,13 @@ class TritonClient:
             )
 
         cutoff = parameters[CUTOFF_PARAMETER].string_value if CUTOFF_PARAMETER in parameters else ""
+        copies = parameters[COPY_PARAMETER].string_value if COPY_PARAMETER in parameters else ""
         return ModelServing(
             weights=value(PROVENANCE_PARAMETER),
             runtime=value(RUNTIME_PARAMETER),
             precision=value(PRECISION_PARAMETER),
             cutoff=float(cutoff) if cutoff else None,
+            copy_threshold=float(copies) if copies else None,
         )
 
     def _unavailable(self, model: str, exc: InferenceServerException) -> PicSearchError:

@@ -22,7 +22,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from gateway.export import cpu_runtimes, triton_config
+from gateway.export import copy_threshold, cpu_runtimes, triton_config
 from gateway.export.int8_export import export_int8
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
@@ -88,12 +88,27 @@ def write_model(
         cpu_runtimes.onnx_path(savedmodel.parent, "int8").unlink(missing_ok=True)
     elif runner["chosen_by"] != "measured":  # the measurement's int8 trial wrote it
         export_int8(onnx_file, spec, savedmodel.parent)
+    copies = None
+    if spec.is_image_model:  # measured on these weights: export/copy_threshold.py
+        copies = copy_threshold.measure(spec, savedmodel.parent)
+        log(
+            f"{spec.name} copy threshold: {copies.min_similarity} "
+            f"(distinct photos up to {copies.distinct_max:.4f}, "
+            f"copies found {copies.copy_recall:.0%})"
+        )
+        if copies.min_similarity is not None:
+            options = replace(
+                options,
+                copy_thresholds=(*options.copy_thresholds, (spec.name, copies.min_similarity)),
+            )
     model_dir = repository / spec.name
     write_configs(model_dir, spec, net.provenance, options)
     shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
     shutil.copyfile(cpu_runtimes.__file__, model_dir / "1" / "cpu_runtimes.py")
     runner |= asdict(triton_config.resolved_cpu_runner(spec, options))
     provenance = {"model": spec.name, "weights": net.provenance, "cpu_runner": runner}
+    if copies is not None:
+        provenance["copy_threshold"] = asdict(copies)
     (model_dir / "1" / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     if spec == CLIP.text_model:
         # Clients that call Triton directly tokenize with the same files the gateway ships.

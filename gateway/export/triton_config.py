@@ -24,6 +24,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from gateway.clients import priority
 from gateway.export import cpu_runtimes
 from gateway.models.spec import (
+    COPY_PARAMETER,
     CUTOFF_PARAMETER,
     PRECISION_PARAMETER,
     PROVENANCE_PARAMETER,
@@ -55,6 +56,8 @@ class ServingOptions:
     choose_precision: bool = False
     # (fingerprint, min_score): the `cutoff=auto` rules bench chose (export/cutoff_rules.py).
     cutoffs: tuple[tuple[str, float], ...] = ()
+    # (Triton model, min similarity): copy thresholds measured at build (export/copy_threshold.py).
+    copy_thresholds: tuple[tuple[str, float], ...] = ()
 
     def cpu_runner(self, spec: TritonModelSpec) -> CpuRunner:
         return dict(self.cpu_runners).get(spec.name, spec.cpu)
@@ -112,6 +115,9 @@ def build_config(
     cutoff = dict(options.cutoffs).get(f"{spec.name}@{provenance}")
     if cutoff is not None:
         config.parameters[CUTOFF_PARAMETER].string_value = repr(cutoff)
+    copies = dict(options.copy_thresholds).get(spec.name)
+    if copies is not None:
+        config.parameters[COPY_PARAMETER].string_value = repr(copies)
     return config
 
 

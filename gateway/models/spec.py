@@ -20,6 +20,9 @@ PRECISION_PARAMETER = "precision"
 # The `cutoff=auto` threshold chosen for exactly these weights on labeled photos (the exporter
 # writes it from bench/results/cutoff.json when the fingerprint matches; else it is absent).
 CUTOFF_PARAMETER = "cutoff_min_score"
+# The similarity at which two photos are copies (`group=true`), measured on the copy-detection
+# set when the model was built (export/copy_threshold.py); absent when none separates them.
+COPY_PARAMETER = "copy_min_similarity"
 
 TritonDType = Literal["UINT8", "INT32", "FP32"]
 ResizePolicy = Literal["direct", "shortest_side_center_crop"]

@@ -45,6 +45,8 @@ class Backends:
     provenance: dict[str, str] = field(default_factory=dict)
     # Search model name -> its `cutoff=auto` threshold, as the model's Triton config records it.
     cutoffs: dict[str, float | None] = field(default_factory=dict)
+    # Search model name -> its copy threshold for `group=true`, from the same config.
+    copy_thresholds: dict[str, float | None] = field(default_factory=dict)
     collections_ready: bool = False
     # Image ids being ingested by this gateway: one ingest per id at a time.
     ingests: SingleFlight = field(default_factory=SingleFlight)
@@ -108,6 +110,7 @@ class Backends:
         serving = await self.triton.serving(model.image_model)
         self.provenance[model.name] = serving.weights
         self.cutoffs[model.name] = serving.cutoff
+        self.copy_thresholds[model.name] = serving.copy_threshold
         return f"{model.image_model.name}@{serving.weights}"
 
     def image_specs(self) -> list[TritonModelSpec]:

@@ -2,8 +2,10 @@
 edited copies are one card with "+N copies", and `top_k` counts such groups.
 
 Two hits are copies when the cosine similarity of their stored vectors reaches the model's
-copy threshold. Groups form greedily in rank order: each hit joins the best-ranked group
-whose first hit it copies, else starts a group, so the group's face is its best hit.
+copy threshold, measured on the copy-detection set when the model was built and carried in its
+Triton config (export/copy_threshold.py). Groups form greedily in rank order: each hit joins
+the best-ranked group whose first hit it copies, else starts a group, so the group's face is
+its best hit. A model built without a threshold is not grouped, and its searches say so.
 """
 
 from __future__ import annotations
@@ -14,19 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.clients.base import Hit
+from gateway.models.spec import SearchModel
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.ids import bounded
 
-# Per model, the similarity at which two photos are copies of each other, read off the
-# copy-detection set (gateway/quality: resized, re-encoded, cropped and mirrored sample
-# photos against the other photos): copies score above it, distinct photos below.
-COPY_THRESHOLDS: dict[str, float] = {
-    "efficientnet_lite0": 0.90,
-    "clip": 0.95,
-    "vgg16": 0.92,
-}
-DEFAULT_COPY_THRESHOLD = 0.93
 # How many candidates a grouped search reads per group asked for: enough for a few copies
 # of each photo without reading the whole collection.
 FETCH_FACTOR = 4
@@ -38,8 +32,15 @@ class Group:
     copies: list[Hit] = field(default_factory=list)
 
 
-def threshold(model_name: str) -> float:
-    return COPY_THRESHOLDS.get(model_name, DEFAULT_COPY_THRESHOLD)
+def unavailable(backends: Backends, model: SearchModel) -> str | None:
+    """What a `group=true` search on `model` says when it cannot group (else None)."""
+    if backends.copy_thresholds.get(model.name) is not None:
+        return None
+    return (
+        f"Near-copies are not grouped: {model.title}'s build found no similarity that tells "
+        "copies from distinct photos on the copy-detection set (rebuild it with "
+        "`pic-search models build` to measure again)."
+    )
 
 
 def fetch_size(top_k: int, limit: int) -> int:
@@ -81,7 +82,11 @@ def _unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 async def group_hits(
-    backends: Backends, collection: str, model_name: str, hits: list[Hit]
+    backends: Backends, collection: str, model: SearchModel, hits: list[Hit]
 ) -> list[Group]:
+    """`hits` grouped at `model`'s copy threshold; each alone when it has none."""
+    threshold = backends.copy_thresholds.get(model.name)
+    if threshold is None:
+        return [Group(hit, []) for hit in hits]
     vectors = await stored_vectors(backends, collection, [h.id for h in hits])
-    return group_vectors(hits, vectors, threshold(model_name))
+    return group_vectors(hits, vectors, threshold)

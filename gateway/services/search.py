@@ -171,7 +171,7 @@ async def _search(
         hits = kept
     copies: dict[str, tuple[Hit, ...]] = {}
     if checked.group:
-        groups = await grouping.group_hits(backends, backends.collection(model), model.name, hits)
+        groups = await grouping.group_hits(backends, backends.collection(model), model, hits)
         groups = groups[:top_k]
         hits = [g.hit for g in groups]
         copies = {g.hit.id: tuple(g.copies) for g in groups}
@@ -184,7 +184,13 @@ async def _search(
     took_ms = (time.perf_counter() - started) * 1000
     random = backends.random_weights(model)
     notice = image_search_notice(model, random)
+    if checked.group:
+        notice = _joined(notice, grouping.unavailable(backends, model))
     return SearchResult(model.name, matches, took_ms, cutoff, checked.sort, random, notice)
+
+
+def _joined(*notes: str | None) -> str | None:
+    return " ".join(n for n in notes if n) or None
 
 
 def _taken(hit: Hit) -> int:
@@ -246,7 +252,10 @@ async def by_text(
     with stage("triton"), priority.searching():  # ahead of ingest in Triton's queues
         vectors = await backends.triton.embed(model.text_model, ids)
     result = await _search(backends, model, vectors[0], k, checked, started)
-    return replace(result, notice=text_search_notice(model, result.random_weights))
+    notice = text_search_notice(model, result.random_weights)
+    if checked.group:
+        notice = _joined(notice, grouping.unavailable(backends, model))
+    return replace(result, notice=notice)
 
 
 async def similar(

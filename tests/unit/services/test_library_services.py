@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import Counter
 
@@ -11,9 +12,10 @@ from PIL import Image
 
 from gateway.clients.base import Hit
 from gateway.config import LimitSettings
+from gateway.services.backends import Backends
 from gateway.services.display import render
 from gateway.services.facets import as_body, count
-from gateway.services.grouping import group_vectors
+from gateway.services.grouping import group_hits, group_vectors, unavailable
 from tests.exif_craft import photo, tiff
 from tests.unit.images import encode, exif_orientation, red_corner
 from tests.unit.test_capture import SYDNEY
@@ -40,7 +42,9 @@ def test_a_large_photo_is_shown_at_most_2048_px_and_turned_upright() -> None:
     shown = opened(render(data, LIMITS))
     assert shown.size == (1365, 2048)
     # The red corner (top left of the stored pixels) is top right once upright.
-    r, _, b = shown.convert("RGB").getpixel((shown.width - 20, 20))
+    pixel = shown.convert("RGB").getpixel((shown.width - 20, 20))
+    assert isinstance(pixel, tuple)
+    r, _, b = pixel[:3]
     assert r > 150 and b < 100
 
 
@@ -88,3 +92,17 @@ def test_a_hit_without_a_stored_vector_stands_alone() -> None:
     hits = [Hit("a", 0.9, {}), Hit("gone", 0.8, {})]
     groups = group_vectors(hits, {"a": unit(1, 0)}, 0.5)
     assert [g.hit.id for g in groups] == ["a", "gone"]
+
+
+def test_a_model_built_without_a_copy_threshold_is_not_grouped_and_says_so(
+    backends: Backends,
+) -> None:
+    model = backends.default_model()
+    hits = [Hit("a", 0.9, {}), Hit("a2", 0.8, {})]
+    backends.copy_thresholds[model.name] = None
+    groups = asyncio.run(group_hits(backends, backends.collection(model), model, hits))
+    assert [(g.hit.id, g.copies) for g in groups] == [("a", []), ("a2", [])]
+    note = unavailable(backends, model)
+    assert note is not None and "not grouped" in note and model.title in note
+    backends.copy_thresholds[model.name] = 0.9
+    assert unavailable(backends, model) is None
