@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any, Literal
 
 from bench.common import RESULTS, Context, Stack, served_weights
+from bench.report import write_page
 from gateway.serving.process import lower_own_priority
 from gateway.serving.stack_settings import get_stack_settings
 
@@ -57,7 +58,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--triton-http", help="HOST:PORT of Triton's HTTP API (statistics)")
     parser.add_argument("--milvus-uri", help="the gateway's Milvus, e.g. http://host:19530")
     parser.add_argument("--gateway-pid", type=int, help="the gateway's pid (RSS, py-spy)")
-    parser.add_argument("--gateway-grpc", default="", help="HOST:PORT of the gateway's gRPC API")
     parser.add_argument(
         "--model-repository",
         type=Path,
@@ -77,8 +77,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.report_only:
-        from bench.report import write_page
-
         print(f"[bench] wrote {write_page(args.results_dir or RESULTS)}", flush=True)
         return 0
     names = args.only or [n for n in BENCHMARKS if n not in NOT_DEFAULT]
@@ -111,8 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if not args.tiny and args.results_dir is None:
-        from bench.report import write_page
-
         write_page(results_dir)
     if failed:
         print(f"[bench] FAILED: {', '.join(failed)}", flush=True)
@@ -126,15 +122,8 @@ def _stack(args: argparse.Namespace, names: list[str], workdir: Path, servers: E
 
     repository = (args.model_repository or default_repository()).resolve()
     if args.gateway_url:
-        return Stack(
-            args.gateway_url.rstrip("/"),
-            args.triton_grpc,
-            args.triton_http,
-            args.milvus_uri,
-            repository,
-            args.gateway_pid,
-            args.gateway_grpc,
-        )
+        return Stack(args.gateway_url.rstrip("/"), args.triton_grpc, args.triton_http,
+                     args.milvus_uri, repository, args.gateway_pid)  # fmt: skip
     needs = {BENCHMARKS[n][1] for n in names}
     if needs == {"none"}:
         return Stack("", "", None, "", repository)

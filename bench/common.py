@@ -39,7 +39,6 @@ class Stack:
     milvus_uri: str
     repository: Path  # a local copy of the served models (in-process baselines, batching)
     gateway_pid: int | None = None
-    gateway_grpc: str = ""  # HOST:PORT of the gateway's picsearch.v1 server
 
 
 @dataclass
@@ -98,18 +97,8 @@ def machine(tiny: bool) -> dict[str, Any]:
 
 
 # The lscpu lines that describe the machine a result was measured on (docs/performance.md).
-_LSCPU_KEYS = (
-    "Architecture",
-    "Model name",
-    "CPU(s)",
-    "Thread(s) per core",
-    "Core(s) per socket",
-    "Socket(s)",
-    "L2 cache",
-    "L3 cache",
-    "Hypervisor vendor",
-    "Virtualization type",
-)
+_LSCPU_KEYS = ("Architecture", "Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket",
+    "Socket(s)", "L2 cache", "L3 cache", "Hypervisor vendor", "Virtualization type")  # fmt: skip
 
 
 def lscpu_summary() -> dict[str, str]:

@@ -10,7 +10,6 @@ PIC_SEARCH_API_KEY when the deployment has keys; BENCH_THINK_S sets the think ti
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import threading
@@ -20,23 +19,9 @@ import numpy as np
 from locust import HttpUser, between, task
 from PIL import Image
 
-QUERIES = (
-    "a cat",
-    "a photo of an astronaut",
-    "coffee",
-    "a rocket launch",
-    "old coins",
-    "a red flower",
-    "a temple",
-    "the moon",
-    "printed text",
-    "a clock on a wall",
-    "a brick wall",
-    "grass",
-    "gravel",
-    "a colour wheel",
-    "a man with a camera",
-)
+QUERIES = ("a cat", "a photo of an astronaut", "coffee", "a rocket launch", "old coins",
+           "a red flower", "a temple", "the moon", "printed text", "a clock on a wall",
+           "a brick wall", "grass", "gravel", "a colour wheel", "a man with a camera")  # fmt: skip
 _lock = threading.Lock()
 _pixels: list[np.ndarray] = []
 _queries: list[bytes] = []
@@ -61,9 +46,9 @@ def new_photo() -> bytes:
     y = random.randrange(pixels.shape[0] - 8)
     x = random.randrange(pixels.shape[1] - 8)
     pixels[y : y + 8, x : x + 8] = np.random.randint(0, 256, (8, 8, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=88)
-    return buffer.getvalue()
+    from gateway.quality.samples import encode
+
+    return encode(pixels, quality=88)
 
 
 class LibraryUser(HttpUser):

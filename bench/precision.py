@@ -12,14 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import Context, figure, target, write_result
+from bench.common import Context, bars, figure, target, write_result
 from gateway.config import get_settings
 from gateway.export import cpu_runtimes
 from gateway.export.int8_export import export_int8
 from gateway.export.triton_config import built_cpu_runner
+from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import triton_models
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality import trials
+from gateway.quality.tag_quality import EVERYDAY_WORDS
 from gateway.quality.trials import RetrievalPhotos, retrieval_photos
 
 BATCH = 32  # the issue's measurements and the specs' largest preferred batch
@@ -87,14 +89,9 @@ def _key(runner: CpuRunner) -> str:
 
 
 def _token_ids(rows: int) -> np.ndarray:
-    """CLIP-like token rows: start token, a few ids, end token, zero padding."""
-    rng = np.random.default_rng(0)
-    ids = np.zeros((rows, 77), np.int32)
-    for row in range(rows):
-        length = int(rng.integers(3, 20))
-        ids[row, 0], ids[row, length + 1] = 49406, 49407
-        ids[row, 1 : length + 1] = rng.integers(1, 49000, length)
-    return ids
+    """CLIP token rows at the full 77 tokens: everyday words, as the text tower gets them."""
+    words = [f"a photo of {w}" for w in EVERYDAY_WORDS.values()]
+    return ClipTokenizer.from_package().tokenize([words[i % len(words)] for i in range(rows)])
 
 
 def _photos(spec: TritonModelSpec, tiny: bool) -> RetrievalPhotos:
@@ -190,13 +187,8 @@ def _plot(table: dict[str, dict[str, Any]]) -> Any:
     fig, axes = figure(1, 1, width=9)
     ax = axes[0][0]
     keys = list(next(iter(table.values())))
-    width = 0.8 / len(keys)
-    for i, key in enumerate(keys):
-        xs = np.arange(len(table)) + i * width
-        rates = [rows.get(key, {}).get("images_per_s", 0) for rows in table.values()]
-        ax.bar(xs, rates, width, label=key)
-    ax.set_xticks(np.arange(len(table)) + width * (len(keys) - 1) / 2, list(table), fontsize=7)
+    rates = {k: [rows.get(k, {}).get("images_per_s", 0) for rows in table.values()] for k in keys}
+    bars(ax, list(table), rates, fontsize=7)
     ax.set_ylabel(f"images/s (batch {BATCH}, in-process)")
     ax.set_title("CPU runtimes and precisions")
-    ax.legend(fontsize=7)
     return fig

@@ -28,20 +28,18 @@ def default_repository() -> Path:
 
 def gateway_process(
     workdir: Path, triton_grpc: str, milvus_uri: str, nice: int
-) -> tuple[ServerProcess, str, str]:
-    """The gateway, its URL and its gRPC target."""
-    port, grpc_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}"
+) -> tuple[ServerProcess, str]:
+    """The gateway (its gRPC API on a free port too) and its URL."""
+    port = free_port()
     env = {
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
         "PIC_SEARCH_TRITON__URL": triton_grpc,
         "PIC_SEARCH_MILVUS__URI": milvus_uri,
         "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
-        "PIC_SEARCH_GRPC__PORT": str(grpc_port),
+        "PIC_SEARCH_GRPC__PORT": str(free_port()),
     }
-    gateway = start_gateway(port, env, workdir / "gateway.log", nice=nice)
-    return gateway, url, f"127.0.0.1:{grpc_port}"
+    return start_gateway(port, env, workdir / "gateway.log", nice=nice), f"http://127.0.0.1:{port}"
 
 
 @contextmanager
@@ -72,14 +70,12 @@ def local_stack(
                 )
             )
             triton_grpc, triton_http = f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"
-        gateway_url, gateway_grpc, gateway_pid = "", "", None
+        gateway_url, gateway_pid = "", None
         if need_gateway:
-            gateway, gateway_url, gateway_grpc = gateway_process(
+            gateway, gateway_url = gateway_process(
                 workdir / "gateway", triton_grpc, milvus_uri, nice
             )
             say("starting the gateway")
             servers.enter_context(gateway)
             gateway_pid = gateway.proc.pid if gateway.proc else None
-        yield Stack(
-            gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid, gateway_grpc
-        )
+        yield Stack(gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid)

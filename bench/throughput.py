@@ -1,15 +1,10 @@
 """Many concurrent one-image requests, the way the web page, apps and services call.
 
 Ingest and image search go through the gateway at 1, 8 and 32 clients. Beside each, the same
-clients send the same work straight to Triton (and, for search, Milvus), in the same run.
-Each cell runs its two paths in alternating
-halves, so drift from other load hits both. It records per-stage gateway time, Triton's
-batching, and the cores each server kept busy.
-
-"Directly" means a client that decodes and resizes its image itself (the gateway's
-`prepare_image`, in a pool the gateway's size) and then calls every enabled image model at
-once, as ingest does; for search, one model and a Milvus search with the gateway's
-parameters. The gateway's extra work (HTTP, store writes, upserts) is what must not slow it.
+clients send the same work straight to Triton (and, for search, Milvus) in the same run, as
+DIRECT_MEANS says: the gateway's extra work (HTTP, store writes, upserts) must not slow it.
+Each cell runs its two paths in alternating halves, so drift from other load hits both. It
+records per-stage gateway time, Triton's batching, and the cores each server kept busy.
 """
 
 from __future__ import annotations

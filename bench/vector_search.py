@@ -274,16 +274,14 @@ def _measure(
 def _findings(
     best: dict[str, Any] | None, default_row: dict[str, Any] | None, at: str
 ) -> list[str]:
-    out = []
-    for label, row in (("the cheapest setting reaching the recall", best),
-                       ("the gateway's defaults", default_row)):  # fmt: skip
-        if row:
-            out.append(
-                f"At {at}, {label} (M={row['M']}, efConstruction={row['efConstruction']}, "
-                f"ef={row['ef']}): recall {row['recall_at_10']:.3f}, p50 {row['p50_ms']:.1f} ms, "
-                f"p99 {row['p99_ms']:.1f} ms; the build took {row['build_s']:.0f} s."
-            )
-    return out
+    rows = {"the cheapest setting reaching the recall": best, "the gateway's defaults": default_row}
+    return [
+        f"At {at}, {label} (M={row['M']}, efConstruction={row['efConstruction']}, ef={row['ef']}): "
+        f"recall {row['recall_at_10']:.3f}, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms;"
+        f" the build took {row['build_s']:.0f} s."
+        for label, row in rows.items()
+        if row
+    ]
 
 
 def _limit(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
@@ -307,18 +305,13 @@ def _plot(measured: list[dict[str, Any]], at: str) -> Any:
             (r for r in measured if (r["M"], r["efConstruction"]) == (m, efc)),
             key=lambda r: r["ef"],
         )
-        ax.plot(
-            [r["recall_at_10"] for r in series],
-            [r["p99_ms"] for r in series],
-            marker="o",
-            label=f"M={m} efC={efc}",
-        )
+        recall, p99 = [r["recall_at_10"] for r in series], [r["p99_ms"] for r in series]
+        ax.plot(recall, p99, marker="o", label=f"M={m} efC={efc}")
         for r in series:
             ax.annotate(str(r["ef"]), (r["recall_at_10"], r["p99_ms"]), fontsize=6)
     ax.axvline(RECALL_TARGET, color="#999", linestyle=":")
     ax.axhline(P99_TARGET_MS, color="#999", linestyle=":")
-    ax.set_xlabel("recall@10 (labels: ef)")
-    ax.set_ylabel("p99 latency ms")
-    ax.set_title(f"Milvus HNSW, {at} clustered 512-d vectors")
+    ax.set(xlabel="recall@10 (labels: ef)", ylabel="p99 latency ms",
+           title=f"Milvus HNSW, {at} clustered 512-d vectors")  # fmt: skip
     ax.legend(fontsize=7)
     return fig

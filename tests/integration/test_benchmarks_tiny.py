@@ -68,8 +68,6 @@ def tiny_results(
         milvus.uri,
         "--gateway-pid",
         str(bench_gateway.process.proc.pid),
-        "--gateway-grpc",
-        bench_gateway.grpc_target,
         "--model-repository",
         str(test_models),
         "--results-dir",
@@ -148,8 +146,10 @@ def test_throughput_compares_one_image_requests_with_triton_alone(
             assert cell["ratio"] == pytest.approx(gateway["per_s"] / direct["per_s"], rel=1e-3)
             assert gateway["errors"] == direct["errors"] == 0
             # The evidence the README's "what limits it" is made of.
-            assert gateway["cores_used"]["triton"] > 0 and gateway["cores_used"]["gateway"] > 0
             assert {"decode_ms", "triton_ms"} <= set(gateway["gateway_stage_ms"])
+        # CPU time comes in clock ticks (10 ms): a tiny half of one search may take none.
+        cores = results[kind]["8"]["gateway"]["cores_used"]
+        assert cores["triton"] > 0 and cores["gateway"] > 0
     # Every one-image upload reached every enabled image model.
     ingest8 = results["ingest_one_image_per_request"]["8"]["gateway"]["triton"]
     assert {m: t["images_or_texts"] for m, t in ingest8.items()} == dict.fromkeys(ingest8, 8)
