@@ -269,12 +269,14 @@ def test_models_lists_the_enabled_models_and_defaults_to_the_best_with_real_weig
 ) -> None:
     with gateway.client() as client:
         models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-        assert list(models) == ["vgg16", "clip", "efficientnet_lite0"]
+        # `tags`: words through EfficientNet-Lite0's label head, the default text search here.
+        assert list(models) == ["vgg16", "clip", "efficientnet_lite0", "tags"]
         assert {n: m["dimension"] for n, m in models.items()} == {
-            "vgg16": 512, "clip": 512, "efficientnet_lite0": 1280,
+            "vgg16": 512, "clip": 512, "efficientnet_lite0": 1280, "tags": 0,
         }  # fmt: skip
         assert [n for n, m in models.items() if m["default"]] == ["efficientnet_lite0"]
-        assert [n for n, m in models.items() if m["text"]] == ["clip"]
+        assert [n for n, m in models.items() if m["text"]] == ["clip", "tags"]
+        assert [n for n, m in models.items() if m["text_default"]] == ["tags"]
         assert not models["efficientnet_lite0"]["random_weights"]
         # A search that names no model uses the default; text search uses CLIP's text tower.
         response = client.post(
