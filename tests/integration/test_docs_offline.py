@@ -14,10 +14,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from gateway.serving.process import ServerProcess, free_port, venv_bin
-from tests.integration.test_web_page import CHROMIUM, CHROMIUM_ARGS
 
 # Nothing listens on these ports: the gateway's backends are down for the whole module.
 NOWHERE = "127.0.0.1:{}"
@@ -69,12 +68,7 @@ class Offline:
             route.abort("internetdisconnected")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# `browser`: the session's one Chromium (tests/integration/web_page.py, via conftest).
 
 
 @pytest.fixture

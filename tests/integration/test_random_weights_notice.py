@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from gateway.grpc.client import PicSearchClient
 from gateway.quality.samples import sample_photos
 from tests.integration.conftest import RunningGateway
-from tests.integration.test_web_page import CHROMIUM, CHROMIUM_ARGS, open_page, search_text
+from tests.integration.test_web_page import open_page, search_text
 
 TEXT_NOTICE = "Text search needs CLIP's pretrained weights"
 HOW = ("`make models WEIGHTS=pretrained`", "`pic-search models build --weights clip=PATH`")
@@ -100,12 +100,7 @@ def test_image_searches_say_near_copies_only_on_random_weights_and_nothing_on_re
     assert real["notice"] is None
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# `browser`: the session's one Chromium (tests/integration/web_page.py, via conftest).
 
 
 @pytest.fixture
