@@ -112,6 +112,7 @@ def page(browser: Browser, web_gateway: RunningGateway, library: dict[str, str])
 def test_the_page_shows_the_notice_above_the_results_and_clears_it_on_real_weights(
     page: Page, random_clip: None, tmp_path: Path
 ) -> None:
+    page.get_by_test_id("model-clip").check()  # else words go through the tags
     search_text(page, "a cat on a sofa")
 
     notice = page.get_by_test_id("search-notice")
