@@ -74,6 +74,10 @@ class MilvusSettings(BaseModel):
     search_ef: int = 128
     # Session: read-your-own-writes per gateway; Strong: every replica's writes, slower.
     read_consistency: Literal["Strong", "Session", "Bounded"] = "Session"
+    # With Session reads, searches read as of this long ago, so they never wait on uploads:
+    # a photo is found by searches this long after its 201. 0: searches see this gateway's
+    # own writes at once (Session), and wait on them.
+    search_staleness_s: float = Field(default=0.5, ge=0.0, le=5.0)
     timeout_s: float = 10.0
     retry_after_s: int = 5
 

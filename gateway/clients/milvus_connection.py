@@ -48,7 +48,7 @@ class MilvusConnection:
         # reads are Strong for a few seconds so a deleted image is never found again.
         self._strong_until = 0.0
         # Searches: read as of a moment ago, never a photo deleted here (search_reads.py).
-        self._searches = SearchReads(settings.read_consistency)
+        self._searches = SearchReads(settings.read_consistency, settings.search_staleness_s)
         # Collection or alias -> (schema version, when it was learnt).
         self._schemas: dict[str, tuple[int, float]] = {}
 

@@ -3,11 +3,12 @@
 `Session` reads (the gateway's default for records) wait until Milvus has consumed this
 gateway's last write; with uploads streaming in, every search waited for the next time
 tick after the latest upload (p90 198 ms on the Milvus stage alone, issue 29). A search
-need not see a photo the instant it was written, so it reads as of `STALENESS_S` ago
+need not see a photo the instant it was written, so it reads as of a moment ago (the
+`search_staleness_s` setting, default STALENESS_S)
 (Milvus' `guarantee_timestamp`, a hybrid timestamp: Unix milliseconds << 18). The query
 node has consumed that far long since, so the search does not wait, and a photo is found
-by searches started `STALENESS_S` after its 201 (and the clocks' skew, which NTP keeps to
-milliseconds).
+by searches started that long after its 201 (and the clocks' skew, which NTP keeps to
+milliseconds). A staleness of 0 gives searches `Session` reads: their own writes at once.
 
 A delete must hold at once: a photo is never found after its 204. So ids this gateway
 deleted are excluded by the search's filter for `FORGET_AFTER_S`, longer than any read's
@@ -37,8 +38,9 @@ def guarantee_timestamp(seconds_ago: float, now: float | None = None) -> int:
 class SearchReads:
     """The consistency and the exclusions of this gateway's searches (thread-safe)."""
 
-    def __init__(self, read_level: str) -> None:
+    def __init__(self, read_level: str, staleness_s: float = STALENESS_S) -> None:
         self._read_level = read_level
+        self._staleness_s = staleness_s
         self._lock = threading.Lock()
         self._deleted: dict[str, dict[str, float]] = {}  # collection -> id -> forget at
 
@@ -64,11 +66,11 @@ class SearchReads:
 
     def consistency(self) -> dict[str, Any]:
         """pymilvus' keywords for a search. `Session` (the default) would wait on this
-        gateway's uploads, so searches read as of `STALENESS_S` ago instead; `Strong` and
+        gateway's uploads, so searches read as of the staleness ago instead; `Strong` and
         `Bounded` (Milvus' own staleness bound, 5 s by default) are the operator's choice."""
-        if self._read_level in ("Strong", "Bounded"):
+        if self._read_level in ("Strong", "Bounded") or self._staleness_s == 0:
             return {"consistency_level": self._read_level}
         return {
             "consistency_level": "Customized",
-            "guarantee_timestamp": guarantee_timestamp(STALENESS_S),
+            "guarantee_timestamp": guarantee_timestamp(self._staleness_s),
         }

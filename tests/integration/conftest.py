@@ -97,6 +97,9 @@ def gateway_process(workdir: Path, env_overrides: dict[str, str]) -> RunningGate
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         "PIC_SEARCH_GRPC__PORT": str(grpc_port),
         "PIC_SEARCH_GRPC__HEALTH_INTERVAL_S": "0.5",
+        # Tests search right after they index: read-your-writes (the default's half-second
+        # lag is test_search_freshness.py's subject).
+        "PIC_SEARCH_MILVUS__SEARCH_STALENESS_S": "0",
         **env_overrides,
     }
     process = start_gateway(port, env, workdir / "gateway.log", startup_timeout_s=120)

@@ -9,7 +9,10 @@ import httpx
 
 from tests.imaging import distinct_jpegs
 from tests.integration import images
-from tests.integration.conftest import RunningGateway
+from tests.integration.conftest import RunningGateway, gateway_fixture
+
+# The default staleness (the other tests' gateways read their own writes at once).
+fresh_gateway = gateway_fixture("fresh", {"PIC_SEARCH_MILVUS__SEARCH_STALENESS_S": "0.5"})
 
 
 def _top_ids(client: httpx.Client, data: bytes) -> list[str]:
@@ -23,10 +26,10 @@ def _top_ids(client: httpx.Client, data: bytes) -> list[str]:
 
 
 def test_a_photo_is_found_a_second_after_its_201_and_never_after_its_204(
-    gateway: RunningGateway,
+    fresh_gateway: RunningGateway,
 ) -> None:
     [fresh] = distinct_jpegs(images.photo("coffee"), 1, seed=2929)
-    with gateway.client() as client:
+    with fresh_gateway.client() as client:
         created = client.post("/v1/images", files=[("files", ("fresh.jpg", fresh, "image/jpeg"))])
         assert created.status_code == 201, created.text
         photo_id = created.json()["results"][0]["id"]

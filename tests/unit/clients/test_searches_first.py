@@ -21,6 +21,8 @@ def test_a_search_reads_as_of_half_a_second_ago_unless_strong_or_bounded_is_aske
     assert abs(wall_ms - (time.time() - search_reads.STALENESS_S) * 1000) < 1000
     assert SearchReads("Strong").consistency() == {"consistency_level": "Strong"}
     assert SearchReads("Bounded").consistency() == {"consistency_level": "Bounded"}
+    # No staleness: this gateway's own writes at once (and waiting on them).
+    assert SearchReads("Session", 0.0).consistency() == {"consistency_level": "Session"}
 
 
 def test_the_hybrid_timestamp_is_milliseconds_shifted_past_the_logical_bits() -> None:
