@@ -126,7 +126,9 @@ def test_the_page_shows_the_notice_above_the_results_and_clears_it_on_real_weigh
     assert notice_box["y"] + notice_box["height"] <= first_box["y"], "the notice is not above"
     page.screenshot(path=tmp_path / "notice.png")
 
-    # A click searches by that image with the default model: EfficientNet-Lite0, real weights.
+    # "Find similar" in its viewer searches by that image with EfficientNet-Lite0, real weights.
+    page.get_by_test_id("model-efficientnet_lite0").check()
     first.click()
+    page.get_by_test_id("viewer-similar").click()
     expect(page.get_by_test_id("results")).to_have_attribute("data-model", "efficientnet_lite0")
     expect(notice).to_be_hidden()
