@@ -126,9 +126,13 @@ def test_the_cli_deletes_by_filter_and_by_ids_with_a_dry_run_first(
 
         listed = tmp_path / "ids.txt"
         listed.write_text("\n".join(ids[:2]) + "\n")
-        assert "deleted 2 images" in cli("--ids", f"@{listed}").stdout
-        assert "deleted 1 image\n" in cli("--ids", ids[2]).stdout
-        assert "deleted 1 image\n" in cli("--filter", '{"album": {"in": ["cli"]}}').stdout
+        # No terminal to ask on and no --yes: it shows what would go, deletes nothing, exit 2.
+        unconfirmed = cli("--ids", f"@{listed}")
+        assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+        assert ids[0][:12] in unconfirmed.stdout and _counts(client) == {before}
+        assert "deleted 2 images" in cli("--ids", f"@{listed}", "--yes").stdout
+        assert "deleted 1 image\n" in cli("--ids", ids[2], "--yes").stdout
+        assert "deleted 1 image\n" in cli("--filter", '{"album": {"in": ["cli"]}}', "--yes").stdout
         assert _counts(client) == {before - 4}
-        refused = cli("--filter", '{"album": {"like": "%"}}')
-        assert refused.returncode == 1 and "invalid_filter" in refused.stdout
+        refused = cli("--filter", '{"album": {"like": "%"}}', "--yes")
+        assert refused.returncode == 1 and "invalid_filter" in refused.stdout + refused.stderr

@@ -172,8 +172,9 @@ def test_text_search_returns_top_k_well_formed_results_ordered_by_score(
         assert scores == sorted(scores, reverse=True)
         for result in body["results"]:
             assert set(result) == {"id", "score", "metadata", "content_url", "thumbnail_url",
-                                   "filename", "path", "format", "width", "height", "bytes",
-                                   "created_at"}  # fmt: skip
+                                   "display_url", "filename", "path", "format", "width",
+                                   "height", "bytes", "created_at", "taken", "camera", "lens",
+                                   "location", "tags", "copies"}  # fmt: skip
             assert result["id"] in indexed.values()
             assert client.get(result["thumbnail_url"]).headers["content-type"] == "image/jpeg"
         posted = client.post(

@@ -280,7 +280,7 @@ def test_the_cli_indexes_searches_and_deletes_over_grpc(
     assert indexing.returncode == 1, indexing.stdout + indexing.stderr  # one file rejected
     assert "indexed 3, duplicate 0, rejected 1" in indexing.stdout
     assert "unsupported_image" in indexing.stdout
-    counts = {c["count"] for c in json.loads(cli("stats").stdout)["collections"].values()}
+    counts = {c["count"] for c in json.loads(cli("stats", "--json").stdout)["collections"].values()}
     assert counts == {before + 3}
     found = cli("search", "--text", "coffee", "--top-k", "3", "--model", "clip")
     assert found.returncode == 0 and "clip" in found.stdout, found.stdout + found.stderr
@@ -288,7 +288,7 @@ def test_the_cli_indexes_searches_and_deletes_over_grpc(
         gone = cli("delete", hashlib.sha256(data).hexdigest())
         assert gone.returncode == 0, gone.stdout + gone.stderr
     missing = cli("delete", hashlib.sha256(new[0]).hexdigest())
-    assert missing.returncode == 1 and "image_not_found" in missing.stdout
+    assert missing.returncode == 1 and "image_not_found" in missing.stdout + missing.stderr
 
 
 def test_hits_and_listings_say_which_file_they_are_filters_sort_and_cutoff_as_http(
@@ -327,8 +327,10 @@ def test_bulk_delete_by_filter_dry_runs_first_and_by_ids_over_grpc(
     with PicSearchClient(keyed.grpc_target, api_key=KEY) as client:
         before = {c["count"] for c in client.stats()["collections"].values()}.pop()
         dry = client.delete_images(filter=chosen, dry_run=True)
-        assert dry == {"matched": 4, "deleted": 0, "dry_run": True}
-        assert client.delete_images(filter=chosen) == {"matched": 4, "deleted": 4, "dry_run": False}
+        assert (dry["matched"], dry["deleted"], dry["dry_run"]) == (4, 0, True)
+        assert len(dry["sample"]) == 4  # a person sees what would go
+        done = client.delete_images(filter=chosen)
+        assert (done["matched"], done["deleted"], done["dry_run"]) == (4, 4, False)
         assert client.delete_images(filter=chosen)["matched"] == 0
         assert client.delete_images(ids=[indexed[43], "0" * 64])["deleted"] == 1
         after = {c["count"] for c in client.stats()["collections"].values()}
