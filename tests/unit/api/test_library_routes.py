@@ -92,7 +92,9 @@ def test_listing_by_date_taken_pages_with_its_own_cursor(
     by_taken: list[str] = []
     cursor = None
     while True:
-        params = {"sort": "taken", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"sort": "taken", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = client.get("/v1/images", params=params).json()
         assert page["sort"] == "taken"
         by_taken += [item["id"] for item in page["items"]]
