@@ -198,45 +198,9 @@ class VectorIndex(MilvusCollections):
     async def newest(
         self, collection: str, before: int | None, limit: int, filter_expr: str = ""
     ) -> list[Row]:
-        """The `limit` newest rows created before `before` (a cursor), newest first.
-
-        Milvus has no ORDER BY, so this scans (id, created_at) pairs with an iterator and
-        keeps the newest in a heap: O(rows) per page, fine for a personal library.
-        """
+        """The `limit` newest rows created before `before` (a cursor), newest first."""
         clauses = [f"created_at < {int(before)}"] if before is not None else []
-        expr = " and ".join(clauses + ([f"({filter_expr})"] if filter_expr else []))
-
-        def scan(client: MilvusClient) -> list[Row]:
-            iterator = client.query_iterator(
-                collection,
-                batch_size=1000,
-                filter=expr,
-                output_fields=["id", "created_at"],
-                **self._reads(),
-            )
-            best: list[tuple[int, str]] = []
-            try:
-                while batch := iterator.next():
-                    for row in batch:
-                        item = (int(row["created_at"]), str(row["id"]))
-                        if len(best) < limit:
-                            heapq.heappush(best, item)
-                        else:
-                            heapq.heappushpop(best, item)
-            finally:
-                iterator.close()
-            ordered = sorted(best, reverse=True)
-            if not ordered:
-                return []
-            metadata = {
-                str(r["id"]): r.get("metadata") or {}
-                for r in client.get(
-                    collection, ids=[i for _, i in ordered], output_fields=["id", "metadata"]
-                )
-            }
-            return [Row(i, ts, dict(metadata.get(i, {}))) for ts, i in ordered]
-
-        return await self._run(scan)
+        return await self._run(lambda c: self._top(c, collection, clauses, filter_expr, limit))
 
     async def newest_taken(
         self, collection: str, before: tuple[int, int] | None, limit: int, filter_expr: str = ""
@@ -246,39 +210,52 @@ class VectorIndex(MilvusCollections):
         if before is not None:
             taken, created = int(before[0]), int(before[1])
             clauses.append(f"(taken < {taken} or (taken == {taken} and created_at < {created}))")
+        return await self._run(
+            lambda c: self._top(c, collection, clauses, filter_expr, limit, by_taken=True)
+        )
+
+    def _top(
+        self,
+        client: MilvusClient,
+        collection: str,
+        clauses: list[str],
+        filter_expr: str,
+        limit: int,
+        by_taken: bool = False,
+    ) -> list[Row]:
+        """The first `limit` matching rows by (taken,) created_at, descending. Milvus has no
+        ORDER BY, so this scans the keys with an iterator and keeps the top in a heap: O(rows)
+        per page, fine for a personal library."""
         expr = " and ".join(clauses + ([f"({filter_expr})"] if filter_expr else []))
-
-        def scan(client: MilvusClient) -> list[Row]:
-            iterator = client.query_iterator(
-                collection,
-                batch_size=1000,
-                filter=expr,
-                output_fields=["id", "created_at", "taken"],
-                **self._reads(),
+        fields = ["id", "created_at", *(["taken"] if by_taken else [])]
+        iterator = client.query_iterator(
+            collection, batch_size=1000, filter=expr, output_fields=fields, **self._reads()
+        )
+        best: list[tuple[int, int, str]] = []  # (taken or 0, created_at, id)
+        try:
+            while batch := iterator.next():
+                for row in batch:
+                    taken = int(row["taken"]) if by_taken else 0
+                    item = (taken, int(row["created_at"]), str(row["id"]))
+                    if len(best) < limit:
+                        heapq.heappush(best, item)
+                    else:
+                        heapq.heappushpop(best, item)
+        finally:
+            iterator.close()
+        ordered = sorted(best, reverse=True)
+        if not ordered:
+            return []
+        metadata = {
+            str(r["id"]): r.get("metadata") or {}
+            for r in client.get(
+                collection, ids=[i for _, _, i in ordered], output_fields=["id", "metadata"]
             )
-            best: list[tuple[int, int, str]] = []
-            try:
-                while batch := iterator.next():
-                    for row in batch:
-                        item = (int(row["taken"]), int(row["created_at"]), str(row["id"]))
-                        if len(best) < limit:
-                            heapq.heappush(best, item)
-                        else:
-                            heapq.heappushpop(best, item)
-            finally:
-                iterator.close()
-            ordered = sorted(best, reverse=True)
-            if not ordered:
-                return []
-            metadata = {
-                str(r["id"]): r.get("metadata") or {}
-                for r in client.get(
-                    collection, ids=[i for _, _, i in ordered], output_fields=["id", "metadata"]
-                )
-            }
-            return [Row(i, ts, dict(metadata.get(i, {})), tk) for tk, ts, i in ordered]
-
-        return await self._run(scan)
+        }
+        return [
+            Row(i, created, dict(metadata.get(i, {})), taken if by_taken else None)
+            for taken, created, i in ordered
+        ]
 
 
 def _optional_int(value: Any) -> int | None:

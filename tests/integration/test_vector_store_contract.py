@@ -70,6 +70,10 @@ async def _answers(store: VectorStore) -> dict[str, Any]:
         hits = await store.search(ALIAS, _vector(0), 10, expression)
         answers[f"search {spec}"] = [hit.id for hit in hits]
     answers["page after 1003"] = [r.id for r in await store.newest(ALIAS, 1_003, 2)]
+    by_taken = await store.newest_taken(ALIAS, None, 10)
+    answers["by taken"] = [(r.id, r.taken) for r in by_taken]
+    cursor = (by_taken[1].taken or 0, by_taken[1].created_at)
+    answers["by taken, page 2"] = [r.id for r in await store.newest_taken(ALIAS, cursor, 2)]
     await store.set_metadata(ALIAS, RECORDS[4].id, {"album": "a"})
     answers["after patch"] = sorted(await store.all_ids(ALIAS, to_expression({"album": "a"})))
     await store.delete(ALIAS, [RECORDS[0].id])
