@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from gateway.observability import IMAGES_INGESTED, stage
 from gateway.preprocess import PreparedImage, prepare_image
 from gateway.services.backends import Backends
 from gateway.services.filters import reject_reserved_keys
-from gateway.services.records import vector_fields
+from gateway.services.stored import ImageRecord, VectorRow
 from gateway.services.tags import PhotoTags, label_model, photo_tags, tag_record
 
 Status = Literal["created", "duplicate", "rejected"]
@@ -215,29 +214,23 @@ async def _write(
 
         with stage("triton"):
             vectors, tagged = await _embed(backends, [accepted[i][2].image for i in todo])
-        captures = [accepted[i][2].capture for i in todo]
         now_us = time.time_ns() // 1000
+        records = [
+            _record(image_id, *accepted[image_id][1:], metadata, now_us + n, tagged[n])
+            for n, image_id in enumerate(todo)
+        ]
         written: dict[str, str] = {}  # the collections this ingest sent vectors to
         try:
             with stage("store"):
-                await asyncio.gather(
-                    *(
-                        _store(
-                            backends,
-                            image_id,
-                            *accepted[image_id][1:],
-                            metadata,
-                            now_us + n,
-                            tagged[n],
-                        )
-                        for n, image_id in enumerate(todo)
-                    )
-                )
+                await asyncio.gather(*(_store(backends, r, *accepted[r.id][1:]) for r in records))
             with stage("milvus"):
                 # One collection after the other: when Milvus is down the first failure
                 # ends the write, instead of leaving the other upserts retrying against it.
                 for name, collection in collections.items():
-                    rows = _rows(todo, vectors[name], metadata, now_us, captures, tagged)
+                    rows = [
+                        VectorRow.of(r, v).as_fields()
+                        for r, v in zip(records, vectors[name], strict=True)
+                    ]
                     written[name] = collection
                     await backends.vectors.upsert(collection, rows)
         except BaseException:
@@ -267,26 +260,6 @@ async def _already_there(
     return dict(zip(collections, held, strict=True)), stored
 
 
-def _rows(
-    ids: list[str],
-    vectors: npt.NDArray[np.float32],
-    metadata: dict[str, Any],
-    now_us: int,
-    captures: list[Capture],
-    tagged: list[PhotoTags | None],
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": image_id,
-            "embedding": vectors[row].tolist(),
-            "created_at": now_us + row,
-            "metadata": metadata,
-            **vector_fields(captures[row].record_fields() | tag_record(tagged[row])),
-        }
-        for row, image_id in enumerate(ids)
-    ]
-
-
 async def _embed(
     backends: Backends, images: list[PreparedImage]
 ) -> tuple[dict[str, npt.NDArray[np.float32]], list[PhotoTags | None]]:
@@ -308,37 +281,39 @@ async def _embed(
     return vectors, labels or [None] * len(images)
 
 
-async def _store(
-    backends: Backends,
+def _record(
     image_id: str,
     upload: Upload,
     decoded: Decoded,
     metadata: dict[str, Any],
     created_at: int,
     tags: PhotoTags | None,
-) -> None:
+) -> ImageRecord:
     image = decoded.image
-    record = {
-        "id": image_id,
-        "filename": upload.filename,
-        "path": upload.path,
-        "format": image.format,
-        "width": image.width,
-        "height": image.height,
-        "bytes": len(upload.data),
-        "created_at": created_at,
-        **decoded.capture.record_fields(),
-        **tag_record(tags),
-        "metadata": metadata,
-    }
-    if image.thumbnail_jpeg is None:  # `_prepare` always asks for it
+    record = ImageRecord(
+        id=image_id,
+        created_at=created_at,
+        metadata=metadata,
+        filename=upload.filename,
+        path=upload.path,
+        format=image.format,
+        width=image.width,
+        height=image.height,
+        bytes=len(upload.data),
+    )
+    return record.with_capture(decoded.capture.record_fields()).with_tags(tag_record(tags))
+
+
+async def _store(backends: Backends, record: ImageRecord, upload: Upload, decoded: Decoded) -> None:
+    thumbnail = decoded.image.thumbnail_jpeg
+    if thumbnail is None:  # `_prepare` always asks for it
         raise PicSearchError("ingest prepared an image without its thumbnail")
     await asyncio.gather(
-        backends.store.put(image_id, "thumbnail", image.thumbnail_jpeg),
-        backends.store.put(image_id, "record", json.dumps(record).encode()),
+        backends.store.put(record.id, "thumbnail", thumbnail),
+        backends.store.put(record.id, "record", record.to_json()),
     )
     # The original last: "the original is stored" then means the whole image is.
-    await backends.store.put(image_id, "original", upload.data)
+    await backends.store.put(record.id, "original", upload.data)
 
 
 async def _undo(

@@ -11,27 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
-from gateway.capture import camera_key, has_location, taken_key
 from gateway.errors import NotFoundError
 from gateway.observability import stage
 from gateway.services.backends import Backends
 from gateway.services.stored import FileInfo, ImageRecord
-from gateway.services.tags import tag_columns
 
-__all__ = ["FileInfo", "file_infos", "vector_fields"]
-
-
-def vector_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """The scalar fields a collection row keeps of a record's capture facts, for filters and
-    sorting (collections of schema version 2 on; see clients/milvus.py)."""
-    return {
-        "taken": taken_key(record.get("taken")),
-        "camera": camera_key(record.get("camera")),
-        "has_location": has_location(record.get("location")),
-        **tag_columns(record),  # schema version 3
-    }
+__all__ = ["FileInfo", "file_infos"]
 
 
 async def _read(backends: Backends, image_id: str) -> FileInfo:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gateway.capture import camera_key, has_location, taken_key
+from gateway.models.tagging import MAX_CLASSES, TAGS_CAPACITY
 
 CAPTURE_FIELDS = ("taken", "camera", "lens", "location")
 FILE_FIELDS = ("filename", "path", "format", "width", "height", "bytes", "created_at")
@@ -144,9 +145,10 @@ class VectorRow:
             taken=taken_key(record.taken),
             camera=camera_key(record.camera),
             has_location=has_location(record.location),
-            tags=[str(t["name"]) for t in record.tags or []],
-            classes=[str(c["name"]) for c in record.classes or []],
-            class_scores=[float(c["score"]) for c in record.classes or []],
+            # Within the ARRAY fields' capacities (clients/milvus_collections.py).
+            tags=[str(t["name"]) for t in record.tags or []][:TAGS_CAPACITY],
+            classes=[str(c["name"]) for c in record.classes or []][:MAX_CLASSES],
+            class_scores=[float(c["score"]) for c in record.classes or []][:MAX_CLASSES],
         )
 
     def as_fields(self) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from gateway.models.tagging import (
     CLASS_FLOOR,
     MAX_CLASSES,
     TAG_THRESHOLD,
-    TAGS_CAPACITY,
     PhotoTags,
     photo_tags,
     rank_score,
@@ -29,7 +28,6 @@ __all__ = [
     "label_model",
     "photo_tags",
     "rank_score",
-    "tag_columns",
     "tag_record",
 ]
 
@@ -49,18 +47,3 @@ def label_model(backends: Backends) -> SearchModel | None:
 def tag_record(tags: PhotoTags | None) -> dict[str, Any]:
     """The record fields of a photo's tags; none when no label head tagged it."""
     return {} if tags is None else tags.record_fields()
-
-
-def tag_names(record: dict[str, Any]) -> list[str]:
-    """The shown tag names of a stored record ([] for records from before tags)."""
-    return [str(t["name"]) for t in record.get("tags") or [] if isinstance(t, dict)]
-
-
-def tag_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """The fields a collection row (schema version 3) keeps of a record's tags."""
-    classes = [c for c in record.get("classes") or [] if isinstance(c, dict)]
-    return {
-        "tags": tag_names(record)[:TAGS_CAPACITY],
-        "classes": [str(c["name"]) for c in classes][:MAX_CLASSES],
-        "class_scores": [float(c["score"]) for c in classes][:MAX_CLASSES],
-    }

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 from pymilvus import MilvusClient
 
-from gateway.services.records import vector_fields
+from gateway.services.stored import ImageRecord, VectorRow
 from tests.integration import images
 from tests.integration.conftest import (
     RunningGateway,
@@ -43,8 +43,8 @@ def test_check_reports_inconsistencies_and_repair_mends_them(
     milvus_client = MilvusClient(uri=milvus.uri)
     milvus_client.delete("repair_vgg16", ids=[lost])
     vector = np.ones(512, np.float32) / np.sqrt(512)
-    row = {"id": orphan, "embedding": vector.tolist(), "created_at": 1, "metadata": {}}
-    milvus_client.upsert("repair_clip", [{**row, **vector_fields({})}])
+    row = VectorRow.of(ImageRecord(orphan, 1), vector.tolist())
+    milvus_client.upsert("repair_clip", [row.as_fields()])
 
     found = _check(repair_gateway)
     assert found.returncode == 1
