@@ -55,7 +55,8 @@ async def metrics() -> Response:
 
 
 # The page's own assets, and nothing else of the package: no CDN, no build step.
-_ASSETS = {"app.css": "text/css", "app.js": "text/javascript", "api.js": "text/javascript"}
+_SCRIPTS = ("api.js", "app.js", "controls.js", "library.js", "viewer.js", "upload.js", "start.js")
+_ASSETS = {"app.css": "text/css", **dict.fromkeys(_SCRIPTS, "text/javascript")}
 
 
 def _asset(name: str) -> bytes:
