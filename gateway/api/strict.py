@@ -6,7 +6,7 @@ from their models (`extra="forbid"`); this dependency covers what FastAPI reads 
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -34,7 +34,9 @@ def _declared(root: Dependant) -> tuple[set[str], set[str]]:
     while todo:
         dependant = todo.pop()
         query.update(p.alias for p in dependant.query_params)
-        body.update(p.alias for p in dependant.body_params)
+        # Form fields only: a JSON body's model forbids extra fields itself, and a form sent
+        # to a JSON route is refused as the wrong body, not as unknown fields.
+        body.update(p.alias for p in dependant.body_params if isinstance(p.field_info, params.Form))
         todo.extend(dependant.dependencies)
     return query, body
 
