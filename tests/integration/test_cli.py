@@ -135,7 +135,8 @@ def test_search_prints_a_ranked_table_and_stats_and_delete_work(
     # The image itself ranks first; its row names the file by the path it was indexed from,
     # with its size, under a header that fits 80 columns.
     header = next(line for line in by_image.stdout.splitlines() if line.startswith("rank"))
-    assert header.split() == ["rank", "score", "taken", "size", "file"] and len(header) <= 80
+    assert header.split() == ["rank", "score", "taken", "size", "tags", "file"]
+    assert len(header) <= 80
     first = _first_row(by_image.stdout)
     assert "  512x512  " in first and first.endswith(f"  {query.resolve()}")
     as_json = _cli("search", str(query), "--top-k", "3", "--json", url=cli_gateway.url,
