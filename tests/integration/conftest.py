@@ -200,4 +200,4 @@ protected_gateway = gateway_fixture(
 )
 
 # The page tests' Chromium and library, one per session for every page test module.
-from tests.integration.web_page import browser, library, library_photos, page  # noqa: E402, F401
+from tests.integration.web_page import artifacts, browser, library, library_photos, page  # noqa: E402, F401

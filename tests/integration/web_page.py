@@ -143,3 +143,13 @@ def wait_for_images(page: Page) -> None:
         "[...document.images].filter(i => i.loading !== 'lazy' || i.getBoundingClientRect().top"
         " < innerHeight).every(i => i.complete)"
     )
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots go to a temporary folder, never over the tracked docs/screenshot.png."""
+    return tmp_path_factory.mktemp("web-screenshots")
+
+
+def screenshot(page: Page, directory: Path, name: str, *, full_page: bool = False) -> bytes:
+    return page.screenshot(path=directory / name, full_page=full_page)
