@@ -35,7 +35,7 @@ def _retry_delay_s(gateway: RunningGateway) -> int:
     channel = grpc.insecure_channel(gateway.grpc_target)
     stub = pb_grpc.PicSearchStub(channel)  # type: ignore[no-untyped-call]
     try:
-        stub.SearchByText(pb.SearchByTextRequest(query="x"), timeout=60)
+        stub.SearchByText(pb.SearchByTextRequest(query="x", model="clip"), timeout=60)
     except grpc.RpcError as exc:
         status = rpc_status.from_call(exc)  # type: ignore[arg-type]
         assert status is not None
@@ -61,7 +61,9 @@ def test_triton_down_is_unavailable_and_not_serving_then_recovers(
         triton.process.kill()
         try:
             wait_until(lambda: not _serving(client), 30)
-            _assert_unavailable(client, lambda: client.search_by_text("x"), "triton_unavailable")
+            _assert_unavailable(
+                client, lambda: client.search_by_text("x", model="clip"), "triton_unavailable"
+            )
             _assert_unavailable(
                 client,
                 lambda: list(client.index_images([ImageToIndex("m.jpg", photo)])),
@@ -71,7 +73,7 @@ def test_triton_down_is_unavailable_and_not_serving_then_recovers(
         finally:
             triton.restart()
         wait_until(lambda: _serving(client), 90)
-        assert client.search_by_text("x", top_k=1).model == "clip"
+        assert client.search_by_text("x", top_k=1, model="clip").model == "clip"
         (result,) = client.index_images([ImageToIndex("m.jpg", photo)])
         assert result.status == "created"  # the failed attempt left nothing behind
 
@@ -92,11 +94,11 @@ def test_milvus_down_is_unavailable_and_not_serving_then_recovers(
             try:
                 wait_until(lambda: not _serving(client), 30)
                 _assert_unavailable(
-                    client, lambda: client.search_by_text("x"), "milvus_unavailable"
+                    client, lambda: client.search_by_text("x", model="clip"), "milvus_unavailable"
                 )
                 _assert_unavailable(client, client.stats, "milvus_unavailable")
             finally:
                 lite.start()
                 lite.wait_ready()
             wait_until(lambda: _serving(client), 120)
-            assert client.search_by_text("x", top_k=1).model == "clip"
+            assert client.search_by_text("x", top_k=1, model="clip").model == "clip"

@@ -140,7 +140,9 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
     try:
         wait_until(lambda: not _ready(gateway_under_test), 30)
         response = httpx.get(
-            f"{gateway_under_test.url}/v1/search/text", params={"q": "x"}, timeout=60
+            f"{gateway_under_test.url}/v1/search/text",
+            params={"q": "x", "model": "clip"},
+            timeout=60,
         )
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "triton_unavailable"
@@ -149,7 +151,9 @@ def test_readiness_follows_triton_and_requests_get_503_with_retry_after(
     finally:
         triton.restart()
     wait_until(lambda: _ready(gateway_under_test), 60)
-    response = httpx.get(f"{gateway_under_test.url}/v1/search/text", params={"q": "x"}, timeout=60)
+    response = httpx.get(
+        f"{gateway_under_test.url}/v1/search/text", params={"q": "x", "model": "clip"}, timeout=60
+    )
     assert response.status_code == 200
 
 
