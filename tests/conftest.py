@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,6 +20,15 @@ def test_models() -> Path:
     if not (TEST_MODELS / "vgg16" / "1" / "model.savedmodel").exists():
         pytest.fail(f"no test models at {TEST_MODELS}: run `make test-models` (make test does)")
     return TEST_MODELS
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_event_loop_left_running() -> Iterator[None]:
+    """A module must not leave an event loop marked as running in the main thread (Playwright's
+    sync API does until it is closed): every later `asyncio.run` would fail, far from here."""
+    yield
+    if asyncio._get_running_loop() is not None:
+        pytest.fail("this module left an event loop running in the main thread")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

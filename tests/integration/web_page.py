@@ -86,7 +86,9 @@ def library(web_gateway: RunningGateway, library_photos: dict[str, bytes]) -> di
     return {r["filename"]: r["id"] for r in response.json()["results"]}
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it leaves its event loop
+# marked as running in the main thread, and every later `asyncio.run` in the session fails.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
