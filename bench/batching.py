@@ -120,13 +120,12 @@ def _findings(
     on: dict[str, dict[str, Any]], off: dict[str, dict[str, Any]], levels: tuple[int, ...]
 ) -> list[str]:
     top = str(levels[-1])
-    t_on, t_off = on[top].get("triton", {}), off[top].get("triton", {})
-    return [
-        f"At {top} concurrent requests, batching on: {on[top]['throughput_per_s']:.1f} images/s, "
-        f"mean batch {t_on.get('mean_batch_size', 0):.1f}, compute "
-        f"{t_on.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
-        f"{t_on.get('queue_ms_per_request', 0):.0f} ms per request; batching off: "
-        f"{off[top]['throughput_per_s']:.1f} images/s, compute "
-        f"{t_off.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
-        f"{t_off.get('queue_ms_per_request', 0):.0f} ms per request.",
-    ]
+
+    def said(curve: dict[str, dict[str, Any]]) -> str:
+        triton = curve[top].get("triton", {})
+        return (f"{curve[top]['throughput_per_s']:.1f} images/s, mean batch "
+                f"{triton.get('mean_batch_size', 0):.1f}, compute "
+                f"{triton.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
+                f"{triton.get('queue_ms_per_request', 0):.0f} ms per request")  # fmt: skip
+
+    return [f"At {top} concurrent requests, batching on: {said(on)}; batching off: {said(off)}."]

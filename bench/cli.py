@@ -30,9 +30,8 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     # In-process runtimes on the local copy of the models (its provenance.json: the weights).
     "precision": ("bench.precision", "none"),
     "vector_search": ("bench.vector_search", "milvus"),
-    "locust": ("bench.load", "gateway"),
     "vector_search_1m": ("bench.vector_search", "milvus"),
-    "soak": ("bench.load", "gateway"),
+    "soak": ("bench.soak", "gateway"),
 }
 # Long runs that only run when asked for by name.
 NOT_DEFAULT = ("vector_search_1m", "soak")
@@ -40,33 +39,22 @@ NOT_DEFAULT = ("vector_search_1m", "soak")
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--tiny", action="store_true", help="seconds per benchmark (smoke run)")
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="measure nothing: regenerate docs/performance.md from bench/results",
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=list(BENCHMARKS),
-        metavar="NAME",
-        help=f"run only these: {', '.join(BENCHMARKS)}",
-    )
-    parser.add_argument("--gateway-url", help="a running gateway (then give the others too)")
-    parser.add_argument("--triton-grpc", help="HOST:PORT of the gateway's Triton (gRPC)")
-    parser.add_argument("--triton-http", help="HOST:PORT of Triton's HTTP API (statistics)")
-    parser.add_argument("--milvus-uri", help="the gateway's Milvus, e.g. http://host:19530")
-    parser.add_argument("--gateway-pid", type=int, help="the gateway's pid (RSS, py-spy)")
-    parser.add_argument(
-        "--model-repository",
-        type=Path,
-        help="local copy of the served models (default: model_repository/ "
-        "if built, else build/test-models)",
-    )
-    parser.add_argument(
-        "--results-dir", type=Path, help="where to write (default bench/results, or its tiny/)"
-    )
+    add = parser.add_argument
+    # fmt: off
+    add("--tiny", action="store_true", help="seconds per benchmark (smoke run)")
+    add("--report-only", action="store_true",
+        help="measure nothing: regenerate docs/performance.md from bench/results")
+    add("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
+        help=f"run only these: {', '.join(BENCHMARKS)}")
+    add("--gateway-url", help="a running gateway (then give the others too)")
+    add("--triton-grpc", help="HOST:PORT of the gateway's Triton (gRPC)")
+    add("--triton-http", help="HOST:PORT of Triton's HTTP API (statistics)")
+    add("--milvus-uri", help="the gateway's Milvus, e.g. http://host:19530")
+    add("--gateway-pid", type=int, help="the gateway's pid (RSS, py-spy)")
+    add("--model-repository", type=Path, help="local copy of the served models "
+        "(default: model_repository/ if built, else build/test-models)")
+    add("--results-dir", type=Path, help="where to write (default bench/results, or its tiny/)")
+    # fmt: on
     args = parser.parse_args(argv)
     given = [args.gateway_url, args.triton_grpc, args.milvus_uri]
     if any(given) and not all(given):

@@ -64,14 +64,7 @@ def target(
 ) -> dict[str, Any]:
     """One target of a benchmark, as the README table shows it (`display`: the value with
     its context). `met` None: not measured at the scale the target is set for."""
-    return {
-        "name": name,
-        "target": goal,
-        "value": value,
-        "met": met,
-        "limit": limit,
-        "display": display,
-    }
+    return dict(name=name, target=goal, value=value, met=met, limit=limit, display=display)
 
 
 _NOTABLE_FLAGS = frozenset(("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
@@ -167,8 +160,7 @@ def _plain(value: Any) -> Any:
 
 
 def figure(cols: int = 1, rows: int = 1, width: float = 7.0, height: float = 3.6) -> Any:
-    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
-    return fig, axes
+    return plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
 
 
 def bars(ax: Any, groups: list[str], series: dict[str, list[float]], **ticks: Any) -> Any:

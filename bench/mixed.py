@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from itertools import islice
 from typing import Any
 
 from bench import uploads
@@ -74,13 +75,13 @@ async def _run(ctx: Context) -> dict[str, Any]:
     try:
         await http.post("/v1/images", next(photos))  # the collections exist; shapes warm
         for u in UPLOADERS:
-            async with Uploads(http, list(_take(photos, per_phase)), u) as alone:
+            async with Uploads(http, list(islice(photos, per_phase)), u) as alone:
                 await asyncio.sleep(ingest_s)
             results["idle_ingest"][str(u)] = alone.per_s
         for u in (0, *UPLOADERS):
             for c in SEARCHERS:
                 ctx.log(f"mixed: image search, {c} clients, {u} uploading")
-                fresh = list(_take(photos, per_phase if u else 0))
+                fresh = list(islice(photos, per_phase if u else 0))
                 results["cells"].append(
                     await _cell(http, forms, c, c * searches_per_client, u, fresh)
                 )
@@ -88,11 +89,6 @@ async def _run(ctx: Context) -> dict[str, Any]:
         await http.close()
     write_result(ctx, "mixed", results, _targets(results), _plot(results))
     return results
-
-
-def _take(it: Any, n: int) -> Any:
-    for _, item in zip(range(n), it, strict=False):
-        yield item
 
 
 async def _cell(
@@ -136,40 +132,23 @@ def _find(results: dict[str, Any], searchers: int, uploaders: int) -> dict[str, 
 
 
 def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    idle, loaded = _find(results, 1, 0), _find(results, 1, 2)
-    ratio = loaded["client"]["p99_ms"] / idle["client"]["p99_ms"]
+    idle, loaded = _find(results, 1, 0)["client"], _find(results, 1, 2)
+    ratio = loaded["client"]["p99_ms"] / idle["p99_ms"]
     milvus = loaded["stages"].get("milvus", {}).get("p99_ms")
-    kept = min(
-        _find(results, s, u)["ingest_per_s"] / results["idle_ingest"][str(u)]
-        for s in SEARCHERS
-        for u in UPLOADERS
-    )
+    kept = min(_find(results, s, u)["ingest_per_s"] / results["idle_ingest"][str(u)]
+               for s in SEARCHERS for u in UPLOADERS)  # fmt: skip
     return [
-        target(
-            "image search p99, 1 client, while 2 upload: / idle",
-            f"<= {P99_RATIO}",
-            ratio,
-            ratio <= P99_RATIO,
-            "Triton's CPU: ingest's model calls share the 2 cores with the search's",
-            f"{loaded['client']['p99_ms']:.0f} vs {idle['client']['p99_ms']:.0f} ms",
-        ),
-        target(
-            "Milvus stage p99, 1 client searching while 2 upload",
-            f"< {MILVUS_P99_MS:.0f} ms",
-            milvus,
-            milvus is not None and milvus < MILVUS_P99_MS,
-            "Milvus' query node busy with the uploads' inserts",
-            f"{milvus:.1f} ms" if milvus is not None else "no milvus stage",
-        ),
-        target(
-            "ingest while searches run: / ingest alone (worst cell)",
-            f">= {INGEST_KEPT}",
-            kept,
-            kept >= INGEST_KEPT,
-            "searches ahead in Triton's queues",
-            f"{kept:.2f} of the idle rate",
-        ),
-    ]
+        target("image search p99, 1 client, while 2 upload: / idle", f"<= {P99_RATIO}", ratio,
+               ratio <= P99_RATIO, "Triton's CPU: ingest's model calls share the 2 cores",
+               f"{loaded['client']['p99_ms']:.0f} vs {idle['p99_ms']:.0f} ms"),
+        target("Milvus stage p99, 1 client searching while 2 upload",
+               f"< {MILVUS_P99_MS:.0f} ms", milvus, milvus is not None and milvus < MILVUS_P99_MS,
+               "Milvus' query node busy with the uploads' inserts",
+               f"{milvus:.1f} ms" if milvus is not None else "no milvus stage"),
+        target("ingest while searches run: / ingest alone (worst cell)", f">= {INGEST_KEPT}",
+               kept, kept >= INGEST_KEPT, "searches ahead in Triton's queues",
+               f"{kept:.2f} of the idle rate"),
+    ]  # fmt: skip
 
 
 def _plot(results: dict[str, Any]) -> Any:

@@ -16,13 +16,12 @@ from gateway.models.spec import is_random
 
 PAGE = ROOT / "docs" / "performance.md"
 # The benchmarks this page shows, in the order a reader asks about them.
-ORDER = ("throughput", "mixed", "locust", "batching", "vector_search", "vector_search_1m",
+ORDER = ("throughput", "mixed", "batching", "vector_search", "vector_search_1m",
          "quality", "precision", "cutoff", "soak")  # fmt: skip
 QUESTIONS = {
     "throughput": "How many uploads and searches per second, at what latency, by concurrency; "
     "what does the gateway cost over Triton and Milvus alone?",
     "mixed": "Do searches stay fast while photos upload (2 and 8 clients), stage by stage?",
-    "locust": "How does a realistic mix (searches, thumbnails, uploads) behave?",
     "batching": "What does Triton's dynamic batching buy?",
     "vector_search": "How fast and how exact is Milvus' HNSW search, per index setting?",
     "vector_search_1m": "The same at a million vectors.",
@@ -47,7 +46,8 @@ def load(results_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def write_page(results_dir: Path, page: Path = PAGE) -> Path:
-    images = Path("..") / results_dir.resolve().relative_to(ROOT) if _inside(results_dir) else None
+    where = results_dir.resolve()
+    images = Path("..") / where.relative_to(ROOT) if where.is_relative_to(ROOT) else None
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(render(load(results_dir), images))
     return page
@@ -218,10 +218,6 @@ def _plots(results: dict[str, dict[str, Any]], images: Path | None) -> list[str]
         if name in results:
             lines += [f"### {name}", "", QUESTIONS[name], "", f"![{name}]({images / name}.png)", ""]
     return lines
-
-
-def _inside(path: Path) -> bool:
-    return path.resolve().is_relative_to(ROOT)
 
 
 def _fmt(value: Any) -> str:

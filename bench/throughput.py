@@ -14,6 +14,7 @@ import json
 import statistics
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,7 @@ async def _paired(
             ("direct", direct, start + half),
         ):
             before = probe.snapshot()
-            result = await closed_loop(_shifted(call, offset), concurrency, half)
+            result = await closed_loop(partial(_shifted, call, offset), concurrency, half)
             if result.errors:
                 failed = f"{result.errors} {name} requests failed at {concurrency} clients"
                 raise RuntimeError(failed)
@@ -134,13 +135,9 @@ def _per_s(results: list[LoadResult]) -> float:
     return sum(len(r.latencies_s) for r in results) / sum(r.wall_s for r in results)
 
 
-def _shifted(call: Call, offset: int) -> Call:
+async def _shifted(call: Call, offset: int, i: int) -> None:
     """`call` numbered from `offset`: the second half of a path sends other photos."""
-
-    async def shifted(i: int) -> None:
-        await call(i + offset)
-
-    return shifted
+    await call(i + offset)
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -260,20 +257,16 @@ def _targets(ingest: dict[str, Any], search: dict[str, Any]) -> list[dict[str, A
 
 
 def _ratio_target(name: str, cell: dict[str, Any] | None, unit: str) -> dict[str, Any]:
+    goal = f">= {RATIO_TARGET}"
     if cell is None:
-        return target(name, f">= {RATIO_TARGET}", None, None, "", "not run at this scale (tiny)")
-    ratio = cell["ratio"]
-    return target(name, f">= {RATIO_TARGET}", ratio, ratio >= RATIO_TARGET, _limit(cell),
-                  _show(cell, unit))  # fmt: skip
-
-
-def _show(cell: dict[str, Any], unit: str) -> str:
-    rounds = "/".join(f"{r:.2f}" for r in cell["round_ratios"])
-    return (
-        f"{cell['ratio']:.2f} ({cell['gateway']['per_s']:.1f} vs "
-        f"{cell['direct']['per_s']:.1f} {unit}; cores {cell['gateway']['cores_used']['all']:.2f}"
-        f" vs {cell['direct']['cores_used']['all']:.2f}; rounds {rounds})"
-    )
+        return target(name, goal, None, None, "", "not run at this scale (tiny)")
+    gateway, direct, rounds = cell["gateway"], cell["direct"], cell["round_ratios"]
+    shown = (
+        f"{cell['ratio']:.2f} ({gateway['per_s']:.1f} vs {direct['per_s']:.1f} {unit}; cores "
+        f"{gateway['cores_used']['all']:.2f} vs {direct['cores_used']['all']:.2f}; rounds "
+        + "/".join(f"{r:.2f}" for r in rounds) + ")"
+    )  # fmt: skip
+    return target(name, goal, cell["ratio"], cell["ratio"] >= RATIO_TARGET, _limit(cell), shown)
 
 
 def _limit(cell: dict[str, Any]) -> str:
