@@ -53,8 +53,8 @@ class ErrorCode(StrEnum):
         "reindex_required",
         409,
         "FAILED_PRECONDITION",
-        "a `taken`, `camera` or `has_location` filter, or `sort=taken`, on a collection built"
-        " before those fields: run `pic-search reindex`",
+        "a `taken`, `camera`, `has_location` or `tags` filter, `sort=taken` or `model=tags`, on"
+        " a collection built before those fields: run `pic-search reindex`",
     )
     REPAIR_REFUSED = (
         "repair_refused",

@@ -92,7 +92,7 @@ class FakeMilvus:
         self.fail_upserts_into: set[str] = set()
         self.fail_deletes_from: set[str] = set()
         self.existence_reads = 0  # existing_ids calls: the "already there" reads
-        self.schema_versions: dict[str, int] = {}  # collection -> version (default 2)
+        self.schema_versions: dict[str, int] = {}  # collection -> version (default: current)
 
     def _collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.rows.setdefault(self.aliases.get(name, name), {})
@@ -131,7 +131,7 @@ class FakeMilvus:
         return self.aliases.get(alias, alias)
 
     async def schema_version(self, collection: str) -> int:
-        return self.schema_versions.get(collection, 2)
+        return self.schema_versions.get(collection, SCHEMA_VERSION)
 
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
         if collection in self.fail_upserts_into:

@@ -74,8 +74,13 @@ def file_facts(file: Any) -> dict[str, Any]:
         "format": file.format or None, "width": file.width or None,
         "height": file.height or None, "bytes": file.bytes or None,
         "created_at": file.created_at or None, **capture_facts(file.capture),
-        "tags": [{"name": t.name, "score": t.score} for t in file.tags] or None,
+        "tags": tag_scores(file.tags),
     }  # fmt: skip
+
+
+def tag_scores(tags: Any) -> list[dict[str, Any]] | None:
+    """Tags as the HTTP API shows them: null where the photo is untagged."""
+    return [{"name": t.name, "score": t.score} for t in tags] or None
 
 
 def capture_facts(capture: Any) -> dict[str, Any]:
@@ -97,7 +102,7 @@ def image_record(r: Any) -> dict[str, Any]:
         "id": r.id, "filename": r.filename, "format": r.format, "width": r.width,
         "height": r.height, "bytes": r.bytes, "created_at": r.created_at,
         "path": r.path or None, "metadata": convert.to_python(r.metadata),
-        **capture_facts(r.capture),
+        **capture_facts(r.capture), "tags": tag_scores(r.tags),
     }  # fmt: skip
 
 

@@ -62,8 +62,12 @@ def file_facts(file: FileInfo, created_at: int | None) -> Any:
         bytes=file.bytes or 0,
         created_at=created_at or file.created_at or 0,
         capture=capture_facts(file),
-        tags=[pb.Tag(name=t["name"], score=t["score"]) for t in file.tags or []],
+        tags=tags(file.tags),
     )
+
+
+def tags(shown: list[dict[str, Any]] | None) -> list[Any]:
+    return [pb.Tag(name=t["name"], score=t["score"]) for t in shown or []]
 
 
 def capture_facts(file: FileInfo) -> Any:
@@ -170,6 +174,7 @@ def image_response(record: ImageRecord, content: bytes, thumbnail: bytes) -> Any
         content=content,
         thumbnail=thumbnail,
         capture=capture_facts(record.file_info()),
+        tags=tags(record.tags),
     )
     fill(response.metadata, record.metadata)
     return response

@@ -19,7 +19,7 @@ photo was taken (EXIF), compared as the local time on the photo, so its bounds n
 zone; an undated photo matches no `taken` range. `camera` is the lower-case "make model"
 (the model alone when it starts with the make), matched without regard to case.
 `taken`, `camera` and `has_location` are fields of collections built since schema version
-2 (`needs_capture_fields` tells a caller to check). `tags` are a photo's shown auto-tags
+2 (services/schema.py tells a caller to check). `tags` are a photo's shown auto-tags
 (services/tags.py; collections of schema version 3), each name checked against the tag
 vocabulary. The reserved keys, with `lens`, are refused as metadata keys
 (`reject_reserved_keys`).
@@ -130,11 +130,6 @@ def _is_scalar(item: Any) -> bool:
     if isinstance(item, float):
         return math.isfinite(item)
     return item is None or isinstance(item, str | int | bool)
-
-
-def needs_capture_fields(filters: Any) -> bool:
-    """Whether the filter reads fields that collections built before schema version 2 lack."""
-    return isinstance(filters, dict) and any(key in filters for key in CAPTURE_FILTER_KEYS)
 
 
 def to_expression(filters: Any) -> str:

@@ -14,7 +14,7 @@ from gateway.services.backends import Backends
 from gateway.services.filters import to_expression
 from gateway.services.ids import bounded, checked_ids
 from gateway.services.records import FileInfo, file_infos
-from gateway.services.schema import check_filter_fields, require_capture_fields
+from gateway.services.schema import SORT_TAKEN, check_filter_fields, require
 from gateway.services.stored import ImageRecord
 from gateway.store.base import Kind, check_id
 
@@ -124,7 +124,7 @@ async def _newest_taken(
     await backends.ensure_collections()
     collection = backends.collection(backends.models[0])
     await check_filter_fields(backends, filters, [collection])
-    await require_capture_fields(backends, [collection], "sort=taken")
+    await require(backends, [collection], [SORT_TAKEN])
     with stage("milvus"):
         rows = await backends.vectors.newest_taken(
             collection, before, limit + 1, to_expression(filters) if filters else ""

@@ -27,10 +27,10 @@ from gateway.services.backends import Backends
 from gateway.services.cutoff import Cutoff, CutoffRequest
 from gateway.services.cutoff import check_request as check_cutoff
 from gateway.services.cutoff import resolve as resolve_cutoff
-from gateway.services.filters import needs_capture_fields, to_expression
+from gateway.services.filters import to_expression
 from gateway.services.notices import image_search_notice, text_search_notice
 from gateway.services.records import FileInfo, file_infos
-from gateway.services.schema import require_capture_fields
+from gateway.services.schema import SORT_TAKEN, Needs, filter_needs, require
 from gateway.store.base import check_id
 
 __all__ = [
@@ -111,7 +111,7 @@ class _Checked:
     expression: str
     sort: Sort
     cutoff: CutoffRequest
-    capture_fields: bool  # the filter or the sort reads fields of schema version 2
+    needs: list[Needs]  # the schema versions the filter and the sort read fields of
     group: bool = False
 
 
@@ -122,7 +122,7 @@ def _check(options: SearchOptions) -> _Checked:
         to_expression(options.filters),
         sort,
         check_cutoff(options.min_score, options.cutoff),
-        sort == "taken" or needs_capture_fields(options.filters),
+        filter_needs(options.filters) + ([SORT_TAKEN] if sort == "taken" else []),
         options.group,
     )
 
@@ -146,11 +146,7 @@ async def _search(
     exclude: str | None = None,
 ) -> SearchResult:
     await backends.ensure_collections()
-    if checked.capture_fields:
-        what = (
-            "sort=taken" if checked.sort == "taken" else "a filter on taken, camera or has_location"
-        )
-        await require_capture_fields(backends, [backends.collection(model)], what)
+    await require(backends, [backends.collection(model)], checked.needs)
     wanted = top_k
     if checked.group:  # read enough candidates to still have `top_k` groups
         wanted = grouping.fetch_size(top_k, backends.settings.limits.max_top_k * 4)

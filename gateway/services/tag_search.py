@@ -16,12 +16,14 @@ import contextlib
 import time
 from dataclasses import replace
 
-from gateway.clients.base import TAG_SCHEMA, Hit
-from gateway.errors import ConflictError, PicSearchError, ValidationError
+from gateway.clients.base import Hit
+from gateway.errors import PicSearchError, ValidationError
 from gateway.models.tag_vocabulary import vocabulary
 from gateway.observability import stage
+from gateway.services import grouping
 from gateway.services.backends import Backends
 from gateway.services.records import file_infos
+from gateway.services.schema import TAG_SEARCH, require
 from gateway.services.search import (
     Match,
     SearchOptions,
@@ -29,6 +31,7 @@ from gateway.services.search import (
     check_top_k,
 )
 from gateway.services.search import _check as check_options
+from gateway.services.search import _joined as joined
 from gateway.services.search import _taken as taken_key
 from gateway.services.tags import label_model, rank_score
 
@@ -78,12 +81,7 @@ async def by_tags(
     model = label_model(backends)
     assert model is not None
     collection = backends.collection(model)
-    if await backends.vectors.schema_version(collection) < TAG_SCHEMA:
-        raise ConflictError(
-            f"model=tags needs the tag fields, which collection {collection} was built without;"
-            " run `pic-search reindex` to rebuild it from the stored originals",
-            code="reindex_required",
-        )
+    await require(backends, [collection], [TAG_SEARCH, *checked.needs])
     words = vocabulary()
     parsed = words.parse(text)
     classes = sorted(words.classes_under(parsed.tags))
@@ -102,13 +100,18 @@ async def by_tags(
     if options.min_score is not None:
         kept = [h for h in hits if h.score >= options.min_score]
         cut, hits = len(hits) - len(kept), kept
+    copies: dict[str, tuple[Hit, ...]] = {}
+    if checked.group:  # near-copies by the label model's own vectors, as image search groups
+        fetched = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4)
+        groups = (await grouping.group_hits(backends, collection, model, hits[:fetched]))[:k]
+        hits, copies = [g.hit for g in groups], {g.hit.id: tuple(g.copies) for g in groups}
     hits = hits[:k]
     if checked.sort == "date":
         hits.sort(key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":
         hits.sort(key=lambda h: (-taken_key(h), -h.score))
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
-    matches = [Match(h, files[h.id]) for h in hits]
+    matches = [Match(h, files[h.id], copies.get(h.id, ())) for h in hits]
     result = SearchResult(
         TAGS,
         matches,
@@ -116,6 +119,9 @@ async def by_tags(
         sort=checked.sort,
         notice=_notice(parsed.unknown, bool(parsed.tags)),
     )
+    if checked.group:
+        unable = grouping.unavailable(backends, model)
+        result = replace(result, notice=joined(result.notice, unable))
     return replace(result, cutoff=replace(result.cutoff, cut=cut))
 
 

@@ -98,11 +98,13 @@ def test_tags_come_back_in_hits_and_listings_over_http_grpc_and_the_cli(
     }  # fmt: skip
     with tags_gateway.client() as client:
         listed = {i["id"]: i for i in client.get("/v1/images?limit=100").json()["items"]}
-    assert listed[ids["chelsea"]]["tags"] == hit["tags"]
+        record = client.get(f"/v1/images/{ids['chelsea']}").json()
+    assert listed[ids["chelsea"]]["tags"] == hit["tags"] == record["tags"]
     with PicSearchClient(tags_gateway.grpc_target) as grpc:
         found = grpc.search_by_text("cat", top_k=3)
         assert found.model == "tags" and found.hits[0].id == ids["chelsea"]
         assert found.hits[0].file["tags"] == hit["tags"]
+        assert grpc.get_image(ids["chelsea"])["tags"] == hit["tags"]
         assert "cat" in [t["name"] for t in grpc.tags(prefix="cat")["tags"]]
     cli = pic_search("search", "--text", "cat", "--json", "--url", tags_gateway.url)
     assert cli.returncode == 0, cli.stderr

@@ -137,6 +137,26 @@ def test_a_collection_built_before_the_capture_fields_answers_409_naming_reindex
     assert "pic-search reindex" in caught.value.message
 
 
+def test_a_collection_built_before_the_tag_fields_answers_409_to_a_tag_filter_only(
+    backends: Backends,
+) -> None:
+    image_id = index(backends, new=photo(NEW))["new"]
+    milvus(backends).schema_versions = {"images_clip": 2, "images_vgg16": 2}
+    captured = search.SearchOptions(filters={"camera": "x100v"})
+    asyncio.run(search.similar(backends, image_id, "clip", 10, captured))  # version 2 has it
+    for call in (
+        search.similar(
+            backends, image_id, "clip", 10, search.SearchOptions(filters={"tags": "cat"})
+        ),
+        images.newest(backends, None, 10, {"tags": {"in": ["cat"]}}),
+        deletion.delete_many(backends, None, {"tags": "cat"}, True),
+    ):
+        with pytest.raises(PicSearchError) as caught:
+            asyncio.run(call)
+        assert caught.value.code == "reindex_required"
+        assert "tags" in caught.value.message and "pic-search reindex" in caught.value.message
+
+
 def test_an_old_collection_still_serves_other_filters_listings_and_deletes(
     backends: Backends,
 ) -> None:

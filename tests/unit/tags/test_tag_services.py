@@ -176,3 +176,16 @@ def test_tags_are_listed_most_frequent_first_over_http(tmp_path: Path) -> None:
         assert models["tags"]["text_default"] and not models["clip"]["text_default"]
         refused = client.get("/v1/search/text", params={"q": "cat", "filter": '{"tags": 3}'})
         assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_filter"
+
+
+def test_tag_search_groups_near_copies_when_asked(tagged: Backends) -> None:
+    first = put(tagged, jpeg(1), tabby=0.9)
+    second = put(tagged, jpeg(2), tabby=0.8)
+    tagged.copy_thresholds["efficientnet_lite0"] = -1.0  # every pair counts as copies here
+    grouped = text(tagged, "cat", group=True)
+    assert [m.hit.id for m in grouped.matches] == [first]
+    assert [c.id for c in grouped.matches[0].copies] == [second]
+    tagged.copy_thresholds["efficientnet_lite0"] = None  # a build that found no threshold
+    alone = text(tagged, "cat", group=True)
+    assert [m.hit.id for m in alone.matches] == [first, second]
+    assert alone.notice is not None and "not grouped" in alone.notice
