@@ -8,7 +8,8 @@ import pytest
 
 from gateway.capture import TAKEN_NONE
 from gateway.errors import ValidationError
-from gateway.services.filters import needs_capture_fields, reject_reserved_keys, to_expression
+from gateway.services.filters import reject_reserved_keys, to_expression
+from gateway.services.schema import filter_needs
 
 DAY_US = 86_400 * 1_000_000
 JULY_2023_US = 1_688_169_600 * 1_000_000  # 2023-07-01T00:00:00 on the wall clock
@@ -76,11 +77,15 @@ def test_capture_filters_combine_with_metadata_ones() -> None:
     )
 
 
-def test_only_capture_keys_need_the_capture_fields() -> None:
-    assert needs_capture_fields({"camera": "x"})
-    assert needs_capture_fields({"album": "a", "taken": {"after": "2020-01-01"}})
-    assert not needs_capture_fields({"album": "a", "created_at": {"after": "2020-01-01"}})
-    assert not needs_capture_fields(None)
+def test_only_capture_and_tag_keys_need_a_newer_schema() -> None:
+    def versions(filters: object) -> list[int]:
+        return [n.version for n in filter_needs(filters)]
+
+    assert versions({"camera": "x"}) == [2]
+    assert versions({"album": "a", "taken": {"after": "2020-01-01"}}) == [2]
+    assert versions({"tags": "cat", "has_location": True}) == [2, 3]
+    assert versions({"album": "a", "created_at": {"after": "2020-01-01"}}) == []
+    assert versions(None) == []
 
 
 @pytest.mark.parametrize("key", ["taken", "camera", "lens", "has_location", "tags", "created_at"])
