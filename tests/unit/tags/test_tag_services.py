@@ -189,3 +189,19 @@ def test_tag_search_groups_near_copies_when_asked(tagged: Backends) -> None:
     alone = text(tagged, "cat", group=True)
     assert [m.hit.id for m in alone.matches] == [first, second]
     assert alone.notice is not None and "not grouped" in alone.notice
+
+
+def test_auto_tags_off_tags_no_photo_and_refuses_tag_search(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(
+        update={"models": SETTINGS.models.model_copy(update={"auto_tags": False})}
+    )
+    backends = fake_backends(tmp_path, settings)
+    backends.triton.model_weights = {"efficientnet_lite0": "pretrained:test"}  # type: ignore[attr-defined]
+    image_id = put(backends, jpeg(1), tabby=0.9)
+    row = backends.vectors.rows[LITE0][image_id]  # type: ignore[attr-defined]
+    assert row["tags"] == [] and row["classes"] == []
+    with pytest.raises(ValidationError) as refused:
+        text(backends, "cat", model="tags")
+    assert refused.value.code == "no_label_head" and "AUTO_TAGS" in refused.value.message
+    assert text(backends, "cat").model == "clip"
+    backends.pool.shutdown()
