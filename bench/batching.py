@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image
 
 from bench.common import Context, figure, write_result
-from bench.latency import closed_loop
+from bench.latency import closed_loop, percentiles
 from bench.photos import rgb_samples
 from bench.probe import triton_delta, triton_stats
 from gateway.clients.triton import TritonClient
@@ -107,7 +107,9 @@ async def _measure(
                 before = triton_stats(http, SPEC.name)
                 result = await closed_loop(call, concurrency, requests)
                 curves[name][str(concurrency)] = {
-                    **result.summary(),
+                    **percentiles(result.latencies_s),
+                    "throughput_per_s": result.throughput,
+                    "errors": result.errors,
                     "triton": triton_delta(before, triton_stats(http, SPEC.name)),
                 }
     finally:

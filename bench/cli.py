@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import shutil
 import signal
 import tempfile
 import time
@@ -31,10 +30,11 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "precision": ("bench.precision", "none"),
     "vector_search": ("bench.vector_search", "milvus"),
     "vector_search_1m": ("bench.vector_search", "milvus"),
-    "soak": ("bench.soak", "gateway"),
+    "soak": ("bench.mixed", "gateway"),
+    "library": ("bench.library", "triton"),
 }
 # Long runs that only run when asked for by name.
-NOT_DEFAULT = ("vector_search_1m", "soak")
+NOT_DEFAULT = ("vector_search_1m", "soak", "library")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -72,30 +72,25 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = args.results_dir or (RESULTS / "tiny" if args.tiny else RESULTS)
     # Ctrl-C and SIGTERM unwind the stack below, so every server started here is stopped.
     signal.signal(signal.SIGTERM, _raise_exit)
-    workdir = Path(tempfile.mkdtemp(prefix="pic-search-bench-"))
     failed: list[str] = []
-    try:
-        with ExitStack() as servers:
-            stack = _stack(args, names, workdir, servers)
-            # The load generator's clients (the direct baselines too) run where the gateway
-            # runs, below Triton: both paths of every comparison share one CPU priority.
-            lower_own_priority(get_stack_settings().nice_below_triton)
-            ctx = Context(stack, args.tiny, results_dir, workdir)
-            ctx.weights = served_weights(stack)
-            for name in names:
-                module_name, _ = BENCHMARKS[name]
-                ctx.log(f"== {name} ==")
-                started = time.monotonic()
-                try:
-                    module: Any = importlib.import_module(module_name)
-                    runner = getattr(module, f"run_{name}", None) or module.run
-                    runner(ctx)
-                    ctx.log(f"{name} done in {time.monotonic() - started:.0f} s")
-                except Exception:
-                    traceback.print_exc()
-                    failed.append(name)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="pic-search-bench-") as scratch, ExitStack() as servers:
+        workdir = Path(scratch)
+        stack = _stack(args, names, workdir, servers)
+        # The load generator's clients (the direct baselines too) run where the gateway
+        # runs, below Triton: both paths of every comparison share one CPU priority.
+        lower_own_priority(get_stack_settings().nice_below_triton)
+        ctx = Context(stack, args.tiny, results_dir, workdir)
+        ctx.weights = served_weights(stack)
+        for name in names:
+            ctx.log(f"== {name} ==")
+            started = time.monotonic()
+            try:
+                module: Any = importlib.import_module(BENCHMARKS[name][0])
+                (getattr(module, f"run_{name}", None) or module.run)(ctx)
+                ctx.log(f"{name} done in {time.monotonic() - started:.0f} s")
+            except Exception:
+                traceback.print_exc()
+                failed.append(name)
     if not args.tiny and args.results_dir is None:
         write_page(results_dir)
     if failed:

@@ -50,14 +50,6 @@ class LoadResult:
     def throughput(self) -> float:
         return len(self.latencies_s) / self.wall_s if self.wall_s > 0 else 0.0
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            **percentiles(self.latencies_s),
-            "throughput_per_s": self.throughput,
-            "errors": self.errors,
-            "wall_s": self.wall_s,
-        }
-
 
 async def closed_loop(
     call: Callable[[int], Awaitable[None]],

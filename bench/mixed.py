@@ -9,9 +9,13 @@ alone and under the searches too: putting searches first must not starve it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from itertools import islice
 from typing import Any
+
+import numpy as np
+import psutil
 
 from bench import uploads
 from bench.common import Context, bars, figure, target, write_result
@@ -36,14 +40,18 @@ class Uploads:
     def __init__(self, http: uploads.Client, forms: list[uploads.Multipart], clients: int):
         self.http, self.forms, self.clients = http, iter(forms), clients
         self.done = 0
+        self.failures: list[str] = []  # every failed upload, counted, not raised
         self.stopping = False
 
     async def _worker(self) -> None:
         for form in self.forms:
             if self.stopping:
                 return
-            await self.http.post("/v1/images", form)
-            self.done += 1
+            try:
+                await self.http.post("/v1/images", form)
+                self.done += 1
+            except Exception as exc:
+                self.failures.append(f"upload: {type(exc).__name__}: {str(exc)[:200]}")
 
     async def __aenter__(self) -> Uploads:
         self.started = time.perf_counter()
@@ -117,6 +125,7 @@ async def _cell(
     return {
         "searchers": searchers,
         "uploaders": uploaders,
+        "upload_failures": load.failures if uploaders else [],
         "searches_per_s": loop.throughput,
         "errors": loop.errors,
         "ingest_per_s": ingest_per_s,
@@ -165,3 +174,60 @@ def _plot(results: dict[str, Any]) -> Any:
         ax.set_title(f"image search, {searchers} client(s)")
         ax.legend(fontsize=7)
     return fig
+
+
+def run_soak(ctx: Context) -> dict[str, Any]:
+    """Steady load for minutes: clients search by image back to back while 2 upload; zero
+    errors, and the gateway's memory (sampled when this run started the gateway) flat."""
+    return asyncio.run(_soak(ctx, *((4, 8) if ctx.tiny else (8, 180))))
+
+
+async def _soak(ctx: Context, clients: int, seconds: int) -> dict[str, Any]:
+    ctx.log(f"soak: {clients} clients searching, 2 uploading, for {seconds} s")
+    http = uploads.Client(ctx.stack.gateway_url)
+    queries = distinct_photos(8, seed=f"soak-queries-{ctx.run_id}")
+    forms = [uploads.one_image("file", q, "q.jpg", top_k="10") for q in queries]
+    pool = distinct_photos(4 * seconds, seed=f"soak-{ctx.run_id}")  # more than 2 can send
+    photos = [uploads.one_image("files", p, f"s{i}.jpg") for i, p in enumerate(pool)]
+    gateway = psutil.Process(ctx.stack.gateway_pid) if ctx.stack.gateway_pid else None
+    rss: list[tuple[float, float]] = []  # (s, gateway MiB)
+    latencies: list[float] = []
+    failures: list[str] = []
+    start = time.monotonic()
+
+    async def searcher(k: int) -> None:
+        for i in itertools.count(k):
+            if time.monotonic() - start > seconds:
+                return
+            began = time.perf_counter()
+            try:
+                await http.post("/v1/search/image", forms[i % len(forms)])
+                latencies.append(time.perf_counter() - began)
+            except Exception as exc:
+                failures.append(f"search: {type(exc).__name__}: {str(exc)[:200]}")
+
+    async with Uploads(http, photos, 2) as load:
+        searching = asyncio.gather(*(searcher(k) for k in range(clients)))
+        while not searching.done():
+            if gateway is not None:
+                rss.append((time.monotonic() - start, gateway.memory_info().rss / 2**20))
+            await asyncio.wait([searching], timeout=1.0 if ctx.tiny else 2.0)
+    await http.close()
+    failures += load.failures
+    fifth = max(1, len(rss) // 5)
+    mib = [float(np.median([r for _, r in part])) for part in (rss[:fifth], rss[-fifth:]) if rss]
+    requests = len(latencies) + load.done + len(failures)
+    said = f"{len(failures)} failures in {requests} requests" + (
+        f"; gateway RSS {mib[0]:.0f} -> {mib[1]:.0f} MiB" if mib else "")  # fmt: skip
+    results = {"clients": clients, "uploaders": 2, "seconds": seconds, "requests": requests,
+               "uploads": load.done, "search": percentiles(latencies, QS),
+               "failures": len(failures), "failure_samples": failures[:10],
+               "rss_mib": [[round(t, 1), round(r, 1)] for t, r in rss]}  # fmt: skip
+    clean = requests > 0 and not failures
+    zero = target(f"soak ({clients} clients, {seconds} s): zero errors", "0 failures",
+                  len(failures), clean, "; ".join(failures[:3]), said)  # fmt: skip
+    fig, axes = figure(1, 1, width=7)
+    axes[0][0].plot([t for t, _ in rss], [r for _, r in rss], color="#37a")
+    axes[0][0].set(xlabel="s", ylabel="gateway RSS MiB", title=f"soak: {said}")
+    write_result(ctx, "soak", results, [zero], fig)
+    return results

@@ -8,6 +8,7 @@ what the build chose for the served repository beside what this run would choose
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ BATCH = 32  # the issue's measurements and the specs' largest preferred batch
 # The copy transforms of a tiny run: one crop, one heavy JPEG, one flip.
 TINY_TRANSFORMS = ("crop_70", "jpeg_q20", "hflip")
 REFERENCE = CpuRunner("tensorflow", "fp32")
+TRIAL_OWN = ("runtime", "precision", "images_per_s")  # a row keeps its own speed on `batch`
 
 
 def variants(flags: frozenset[str], spec: TritonModelSpec) -> list[CpuRunner]:
@@ -68,7 +70,6 @@ def run(ctx: Context) -> dict[str, Any]:
         "measured_choice": {n: _key(c) for n, c in choices.items()},
         "build_default": {n: _key(r) for n, r in defaults.items()},
         "stay_fp32": fp32_only,
-        "headline": _headline(table, defaults),
     }
     targets = [
         target(
@@ -122,12 +123,9 @@ def _model_rows(
             started = time.perf_counter()
             export_int8(version_dir / "model.onnx", spec, int8_dir)
             quantize_s = time.perf_counter() - started
+        folder = int8_dir if runner.precision == "int8" else version_dir
         run = cpu_runtimes.load_runner(
-            runner.runtime,
-            runner.precision,
-            int8_dir if runner.precision == "int8" else version_dir,
-            spec.input.name,
-            spec.output.name,
+            runner.runtime, runner.precision, folder, spec.input.name, spec.output.name
         )
         run(batch[:BATCH])  # warm: graph tracing, kernel choice
         started = time.perf_counter()
@@ -142,14 +140,8 @@ def _model_rows(
             # The build's own check (quality/trials.py), against the TensorFlow fp32 reference.
             result, labeled = trials.trial(runner, run, photos, trial_reference)
             trial_reference = trial_reference or (result, labeled)
-            row |= {
-                "labeled_p5": result.labeled_p5,
-                "copy_r1": result.copy_r1,
-                "min_cosine": result.min_cosine,
-                "mean_cosine": result.mean_cosine,
-                "cosine_photos": len(labeled),
-                "keeps_rankings": result.keeps_rankings,
-            }
+            judged = {k: v for k, v in asdict(result).items() if k not in TRIAL_OWN}
+            row |= judged | {"cosine_photos": len(labeled)}
         rows[_key(runner)] = row
     return rows
 
@@ -169,18 +161,6 @@ def _choice(rows: dict[str, dict[str, Any]]) -> CpuRunner:
     best = max(allowed, key=lambda key: allowed[key]["images_per_s"])
     runtime, precision = best.split(":")
     return CpuRunner(cpu_runtimes.parse_runtime(runtime), cpu_runtimes.parse_precision(precision))
-
-
-def _headline(table: dict[str, dict[str, Any]], defaults: dict[str, CpuRunner]) -> str:
-    parts = []
-    for name, rows in table.items():
-        reference = rows[_key(REFERENCE)]["images_per_s"]
-        chosen = rows[_key(defaults[name])]
-        parts.append(
-            f"{name} {_key(defaults[name])} x{chosen['images_per_s'] / reference:.2f} "
-            f"(cosine >= {chosen['min_cosine']:.4f})"
-        )
-    return "; ".join(parts)
 
 
 def _plot(table: dict[str, dict[str, Any]]) -> Any:

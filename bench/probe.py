@@ -5,7 +5,7 @@ cores each server kept busy. The evidence behind every "what limits it"."""
 from __future__ import annotations
 
 import collections
-import json
+import contextlib
 import time
 import urllib.request
 from typing import Any
@@ -14,17 +14,14 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import Stack
+from gateway.serving.triton import model_statistics
 
 _STAT_KINDS = ("queue", "compute_input", "compute_infer", "compute_output", "success")
 
 
 def triton_stats(http: str | None, model: str) -> dict[str, Any] | None:
     """The raw `/v2/models/<model>/stats` entry, or None without an HTTP endpoint."""
-    if not http:
-        return None
-    with urllib.request.urlopen(f"http://{http}/v2/models/{model}/stats", timeout=10) as response:
-        stats: dict[str, Any] = json.loads(response.read())["model_stats"][0]
-        return stats
+    return model_statistics(http, model) if http else None
 
 
 def triton_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
@@ -87,15 +84,10 @@ def cpu_by_role(gateway_pid: int | None) -> dict[str, float]:
     """CPU seconds so far of each server's processes (see `_role`) and of this benchmark."""
     out = {"gateway": 0.0, "triton": 0.0, "milvus": 0.0}
     for proc in psutil.process_iter():
-        role = _role(proc, gateway_pid)
-        try:
-            if role is not None:
-                times = proc.cpu_times()
-                out[role] += times.user + times.system
-        except psutil.Error:
-            continue
-    me = psutil.Process().cpu_times()
-    out["benchmark_clients"] = me.user + me.system
+        with contextlib.suppress(psutil.Error):
+            if (role := _role(proc, gateway_pid)) is not None:
+                out[role] += sum(proc.cpu_times()[:2])  # user + system
+    out["benchmark_clients"] = sum(psutil.Process().cpu_times()[:2])
     return out
 
 

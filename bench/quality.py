@@ -6,10 +6,8 @@ installed packages, word search through auto-tags on that set (CLIP's text tower
 and each model's images/s through Triton.
 
 `cutoff`: every image of the labeled set (tiles of real photographs, LFW faces and
-non-faces) queries all the others; a result is relevant when it shares the query's class.
-Per model the threshold that maximises F1 over the top 10 is chosen on half of the queries
-(even positions) and its precision and recall are reported on the other half, beside the
-no-cutoff baseline. Random weights get no rule (their scores carry no meaning). The result,
+non-faces) queries all the others, and gateway/quality/cutoff.py chooses each model's
+threshold. Random weights get no rule (their scores carry no meaning). The result,
 bench/results/cutoff.json, is the rules' source: `pic-search models build` writes a model's
 threshold into its Triton config when the weights it builds have the fingerprint (Triton
 model @ weights provenance) it was chosen for (gateway/export/cutoff_rules.py).
@@ -30,19 +28,14 @@ from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, is_random
 from gateway.quality.copy_detection import TRANSFORMS, evaluate_served
-from gateway.quality.labeled import (
-    LabeledScore,
-    prepared_inputs,
-    retrieval_metrics,
-    scores_as_dict,
-)
+from gateway.quality.cutoff import choose_cutoff
+from gateway.quality.labeled import evaluate_labeled, prepared_inputs, scores_as_dict
 from gateway.quality.labeled_set import labeled_images
 from gateway.quality.samples import sample_photos
 from gateway.quality.tag_quality import EVERYDAY_WORDS, tag_search_quality
 
 Labeled = dict[str, dict[str, bytes]]
 TOP_K = 10  # the cutoff's results per query
-GRID = np.round(np.arange(-1.0, 1.0001, 0.0025), 4)
 
 
 def _triton(ctx: Context) -> TritonClient:
@@ -76,11 +69,12 @@ async def _quality(ctx: Context) -> dict[str, Any]:
     client = _triton(ctx)
     try:
         report = await evaluate_served(photos, client, [m.image_model for m in models], transforms)
-        vectors, labels = await _labeled_vectors(client, models, labeled)
+        labeled_scores = await evaluate_labeled(
+            labeled, client.embed, [m.image_model for m in models]
+        )
         tags = await _tag_search(client, labeled, models)
     finally:
         await client.close()
-    labeled_scores = [_labeled_score(m, v, labels) for m, v in vectors.items()]
     results = report.as_dict()
     results["labeled"] = scores_as_dict(labeled_scores)
     if tags is not None:
@@ -131,13 +125,6 @@ async def _quality(ctx: Context) -> dict[str, Any]:
     return results
 
 
-def _labeled_score(model: SearchModel, vectors: Any, labels: list[str]) -> LabeledScore:
-    precision, mean_ap = retrieval_metrics(vectors, labels, 5)
-    return LabeledScore(
-        model.image_model.name, 5, precision, mean_ap, len(labels), len(set(labels))
-    )
-
-
 async def _tag_search(
     client: TritonClient, labeled: Labeled, models: list[SearchModel]
 ) -> dict[str, Any] | None:
@@ -163,23 +150,6 @@ async def _tag_search(
     return await tag_search_quality(labeled, client.embed_with_labels, head.image_model, ranker)
 
 
-def _cut(top: Any, relevant: Any, threshold: float) -> dict[str, float]:
-    """Precision (relevant kept / kept), recall (relevant kept / relevant in the top k) and
-    results kept per query, of keeping the results scoring at least `threshold`."""
-    kept = top >= threshold
-    hits = (kept & relevant).sum()
-    return {
-        "precision": float(hits / kept.sum()) if kept.sum() else 1.0,
-        "recall": float(hits / max(relevant.sum(), 1)),
-        "kept_per_query": float(kept.sum(axis=1).mean()),
-    }
-
-
-def _f1(q: dict[str, float]) -> float:
-    total = q["precision"] + q["recall"]
-    return 2 * q["precision"] * q["recall"] / total if total else 0.0
-
-
 def run_cutoff(ctx: Context) -> dict[str, Any]:
     classes = labeled_images(per_class=3 if ctx.tiny else None)
     ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
@@ -196,28 +166,12 @@ def run_cutoff(ctx: Context) -> dict[str, Any]:
     vectors, labels, provenance = asyncio.run(embed())
     per_model: dict[str, Any] = {}
     for model, v in vectors.items():
-        # Per query: the top-k scores (itself left out) and whether each is relevant.
-        scores = v @ v.T
-        np.fill_diagonal(scores, -np.inf)
-        order = np.argsort(-scores, axis=1)[:, :TOP_K]
-        top = np.take_along_axis(scores, order, axis=1)
-        relevant = np.asarray(labels)[order] == np.asarray(labels)[:, None]
-        fit, held = slice(0, None, 2), slice(1, None, 2)
-        best = float(max(GRID, key=lambda t: _f1(_cut(top[fit], relevant[fit], float(t)))))
-        chosen_on, baseline = (
-            _cut(top[fit], relevant[fit], best),
-            _cut(top[held], relevant[held], -1),
-        )
-        held_out = _cut(top[held], relevant[held], best)
-        random = is_random(provenance[model])
-        per_model[model.name] = {
+        rule, random = choose_cutoff(v, labels, TOP_K), is_random(provenance[model])
+        per_model[model.name] = rule | {
             "fingerprint": f"{model.image_model.name}@{provenance[model]}",
             "random_weights": random,
-            "threshold": None if random else best,
-            "best_threshold_found": best,
-            "chosen_on": {k: chosen_on[k] for k in ("precision", "recall")},
-            "held_out": held_out,
-            "no_cutoff": {k: baseline[k] for k in ("precision", "recall")},
+            "threshold": None if random else rule["threshold"],
+            "best_threshold_found": rule["threshold"],
             "note": "random weights: no meaningful cutoff exists" if random else "",
         }
     results = {"images": len(labels), "classes": len(classes), "top_k": TOP_K,

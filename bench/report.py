@@ -17,7 +17,7 @@ from gateway.models.spec import is_random
 PAGE = ROOT / "docs" / "performance.md"
 # The benchmarks this page shows, in the order a reader asks about them.
 ORDER = ("throughput", "mixed", "batching", "vector_search", "vector_search_1m",
-         "quality", "precision", "cutoff", "soak")  # fmt: skip
+         "quality", "precision", "cutoff", "library", "soak")  # fmt: skip
 QUESTIONS = {
     "throughput": "How many uploads and searches per second, at what latency, by concurrency; "
     "what does the gateway cost over Triton and Milvus alone?",
@@ -28,11 +28,14 @@ QUESTIONS = {
     "quality": "How well does each model find copies and same-class photos?",
     "precision": "Which CPU runtime and precision should each model run at?",
     "cutoff": "Where should `cutoff=auto` cut each model's results?",
+    "library": "Is a library of 10,000 photos still quick to browse, and what does tagging "
+    "cost at ingest?",
     "soak": "Does the gateway stay error-free and flat in memory under steady load?",
 }
 HOW = {
     "vector_search_1m": "`python -m bench --only vector_search_1m` (`make bench-1m`)",
     "soak": "`python -m bench --only soak` (`make soak`)",
+    "library": "`python -m bench --only library` (`make bench-library`)",
 }
 NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged
 

@@ -4,18 +4,16 @@ subprocess, each on free ports, all stopped at the end (also on failure or Ctrl-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import ROOT, Stack
 from gateway.config import get_settings
 from gateway.serving.gateway import gateway_process as start_gateway
-from gateway.serving.milvus import milvus_process
+from gateway.serving.local import local_servers
 from gateway.serving.process import ServerProcess, free_port
 from gateway.serving.stack_settings import get_stack_settings
-from gateway.serving.triton import TritonPorts, served_models, triton_process
-
-COLLECTION_PREFIX = "bench_"
+from gateway.serving.triton import TritonPorts
 
 
 def default_repository() -> Path:
@@ -26,19 +24,25 @@ def default_repository() -> Path:
     raise SystemExit("no models: run `make models` (or `make test-models`) first")
 
 
-def gateway_process(
-    workdir: Path, triton_grpc: str, milvus_uri: str, nice: int
-) -> tuple[ServerProcess, str]:
-    """The gateway (its gRPC API on a free port too) and its URL."""
-    port = free_port()
-    env = {
+def gateway_env(workdir: Path, triton: str, milvus_uri: str, **settings: str) -> dict[str, str]:
+    """A benchmark gateway's settings (its gRPC API on a free port); `settings` are more
+    PIC_SEARCH_* variables, overriding these."""
+    return {
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
-        "PIC_SEARCH_TRITON__URL": triton_grpc,
+        "PIC_SEARCH_TRITON__URL": triton,
         "PIC_SEARCH_MILVUS__URI": milvus_uri,
-        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": COLLECTION_PREFIX,
+        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "bench_",
         "PIC_SEARCH_GRPC__PORT": str(free_port()),
+        **settings,
     }
+
+
+def gateway_process(
+    workdir: Path, triton_grpc: str, milvus_uri: str, nice: int, **settings: str
+) -> tuple[ServerProcess, str]:
+    """One more gateway on the stack's Triton and Milvus, and its URL."""
+    port, env = free_port(), gateway_env(workdir, triton_grpc, milvus_uri, **settings)
     return start_gateway(port, env, workdir / "gateway.log", nice=nice), f"http://127.0.0.1:{port}"
 
 
@@ -51,31 +55,20 @@ def local_stack(
     say: Callable[[str], None] = print,
 ) -> Iterator[Stack]:
     """Starts Milvus, then (if needed) Triton and the gateway; yields where they listen."""
-    with ExitStack() as servers:
-        milvus_port = free_port()
-        say(f"starting Milvus server on {milvus_port}")
-        nice = get_stack_settings().nice_below_triton  # as `pic-search serve` runs them
-        servers.enter_context(milvus_process("server", workdir / "milvus", milvus_port, nice=nice))
-        milvus_uri = f"http://127.0.0.1:{milvus_port}"
-        triton_grpc, triton_http = "", None
-        if need_triton or need_gateway:
-            ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
-            say(f"starting Triton on {repository} (gRPC {ports.grpc})")
-            servers.enter_context(
-                triton_process(
-                    repository,
-                    workdir / "triton",
-                    ports,
-                    served_models(repository, get_settings().models.enabled),
-                )
-            )
-            triton_grpc, triton_http = f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{ports.http}"
-        gateway_url, gateway_pid = "", None
-        if need_gateway:
-            gateway, gateway_url = gateway_process(
-                workdir / "gateway", triton_grpc, milvus_uri, nice
-            )
-            say("starting the gateway")
-            servers.enter_context(gateway)
-            gateway_pid = gateway.proc.pid if gateway.proc else None
-        yield Stack(gateway_url, triton_grpc, triton_http, milvus_uri, repository, gateway_pid)
+    milvus_uri = f"http://127.0.0.1:{(milvus_port := free_port())}"
+    triton = None
+    if need_triton or need_gateway:
+        triton = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    triton_grpc = f"127.0.0.1:{triton.grpc}" if triton else ""
+    port = free_port()
+    gateway = (
+        (port, gateway_env(workdir / "gateway", triton_grpc, milvus_uri)) if need_gateway else None
+    )
+    nice = get_stack_settings().nice_below_triton  # as `pic-search serve` runs them
+    enabled = get_settings().models.enabled
+    with local_servers(workdir, repository, enabled, nice=nice, say=say, milvus_port=milvus_port,
+                       triton=triton, gateway=gateway) as process:  # fmt: skip
+        pid = process.proc.pid if process and process.proc else None
+        triton_http = f"127.0.0.1:{triton.http}" if triton else None
+        url = f"http://127.0.0.1:{port}" if gateway else ""
+        yield Stack(url, triton_grpc, triton_http, milvus_uri, repository, pid)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -90,7 +89,7 @@ class Direct:
         await self.milvus.search(collection, vector[0].tolist(), TOP_K)
 
 
-async def _paired(
+async def paired(
     probe: Probe, direct: Call, gateway: Call, concurrency: int, requests: int, rounds: int = 1
 ) -> dict[str, Any]:
     """`rounds` times direct, gateway, gateway, direct, with `requests` per path per round:
@@ -178,9 +177,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
             async def gateway_ingest(i: int, fresh: list[uploads.Multipart] = fresh) -> None:
                 await _upload(http, fresh[i])
 
-            ingest[str(c)] = await _paired(
-                probe, direct_ingest, gateway_ingest, c, n, ingest_rounds
-            )
+            ingest[str(c)] = await paired(probe, direct_ingest, gateway_ingest, c, n, ingest_rounds)
 
         default, collection = await _default_model(http, models)
         queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
@@ -198,9 +195,7 @@ async def _run(ctx: Context) -> dict[str, Any]:
             async def gateway_search(i: int) -> None:
                 await http.post("/v1/search/image", forms[i % len(forms)])
 
-            search[str(c)] = await _paired(
-                probe, direct_search, gateway_search, c, n, search_rounds
-            )
+            search[str(c)] = await paired(probe, direct_search, gateway_search, c, n, search_rounds)
             search[str(c)]["model"] = default.name
 
     finally:
@@ -212,7 +207,6 @@ async def _run(ctx: Context) -> dict[str, Any]:
         "nice_below_triton": get_stack_settings().nice_below_triton,
         "ingest_one_image_per_request": ingest,
         "image_search": search,
-        "headline": _headline(ingest, search),
     }
     write_result(ctx, "throughput", results, _targets(ingest, search), _plot(ingest, search))
     return results
@@ -282,13 +276,6 @@ def _limit(cell: dict[str, Any]) -> str:
         f"{cores['triton']:.2f}, gateway {cores['gateway']:.2f}, milvus {cores['milvus']:.2f}, "
         f"clients {cores['benchmark_clients']:.2f}; Triton mean batch: {batches}"
     )
-
-
-def _headline(ingest: dict[str, Any], search: dict[str, Any]) -> str:
-    parts = [f"ingest c={c}: {cell['ratio']:.2f}" for c, cell in ingest.items()]
-    parts += [f"search c={c}: {cell['ratio']:.2f}" for c, cell in search.items()]
-    median = statistics.median(cell["ratio"] for cell in ingest.values())
-    return f"gateway / direct throughput: {', '.join(parts)} (ingest median {median:.2f})"
 
 
 def _plot(ingest: dict[str, Any], search: dict[str, Any]) -> Any:

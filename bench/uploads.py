@@ -15,7 +15,6 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from types import TracebackType
 from urllib.parse import urlsplit
 
 # Well under the gateway's keep-alive (75 s by default): a connection idle longer is dropped
@@ -32,18 +31,24 @@ class Multipart:
 
 def one_image(field: str, data: bytes, filename: str, **fields: str) -> Multipart:
     """A form with the image under `field` and plain text `fields` before it."""
+    return images_form(field, [(filename, data)], **fields)
+
+
+def images_form(field: str, files: list[tuple[str, bytes]], **fields: str) -> Multipart:
+    """A form with each (filename, JPEG) under `field` and plain text `fields` before them."""
     boundary = uuid.uuid4().hex
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         for name, value in fields.items()
     ]
-    parts.append(
+    parts += [
         f"--{boundary}\r\n"
         f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
         "Content-Type: image/jpeg\r\n\r\n".encode()
         + data
         + b"\r\n"
-    )
+        for filename, data in files
+    ]
     parts.append(f"--{boundary}--\r\n".encode())
     return Multipart(b"".join(parts), f"multipart/form-data; boundary={boundary}")
 
@@ -76,12 +81,7 @@ class Client:
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def get(self, path: str) -> bytes:

@@ -24,14 +24,8 @@ PASSES = 2  # latency passes over the queries per setting; the quieter one is re
 def run_vector_search(ctx: Context) -> dict[str, Any]:
     if ctx.tiny:
         return _run(ctx, "vector_search", 3000, 30, builds=[(16, 100)], efs=[16, 64])
-    return _run(
-        ctx,
-        "vector_search",
-        100_000,
-        200,
-        builds=[(8, 100), (16, 100), (16, 200), (32, 200)],
-        efs=[16, 32, 64, 128, 256],
-    )
+    builds = [(8, 100), (16, 100), (16, 200), (32, 200)]
+    return _run(ctx, "vector_search", 100_000, 200, builds, efs=[16, 32, 64, 128, 256])
 
 
 def run_vector_search_1m(ctx: Context) -> dict[str, Any]:
@@ -39,9 +33,8 @@ def run_vector_search_1m(ctx: Context) -> dict[str, Any]:
         return _run(ctx, "vector_search_1m", 5000, 20, builds=[(16, 100)], efs=[64])
     # An HNSW build of 1M vectors takes tens of minutes on 2 cores: two settings (the
     # cheaper first, then the gateway's defaults), each capped at an hour.
-    return _run(
-        ctx, "vector_search_1m", 1_000_000, 200, [(16, 100), (16, 200)], [32, 64, 128, 256], 3600
-    )
+    builds = [(16, 100), (16, 200)]
+    return _run(ctx, "vector_search_1m", 1_000_000, 200, builds, [32, 64, 128, 256], 3600)
 
 
 def mixture(

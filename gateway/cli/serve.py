@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 
 from rich.console import Console
 
 from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
-from gateway.serving.gateway import gateway_process
-from gateway.serving.milvus import milvus_process
+from gateway.serving.local import local_servers
 from gateway.serving.stack_settings import StackSettings
-from gateway.serving.triton import TritonPorts, built_models, served_models, triton_process
+from gateway.serving.triton import TritonPorts, built_models
 
 
 def gateway_env(stack: StackSettings) -> dict[str, str]:
@@ -39,40 +37,27 @@ def run_stack(settings: Settings, stack: StackSettings, console: Console) -> Non
         raise SystemExit(2)
     url = f"http://{settings.server.host}:{settings.server.port}"
     interruptible()
-    with ExitStack() as stack_of_servers:
-        try:
-            if stack.milvus == "server":
-                console.print(f"starting Milvus on :{stack.milvus_port} ...")
-                stack_of_servers.enter_context(
-                    milvus_process(
-                        "server", data / "milvus", stack.milvus_port, nice=stack.nice_below_triton
-                    )
-                )
-            console.print(f"starting Triton on :{stack.triton_grpc_port} (gRPC) ...")
-            ports = TritonPorts(
-                stack.triton_http_port, stack.triton_grpc_port, stack.triton_metrics_port
-            )
-            stack_of_servers.enter_context(
-                triton_process(
-                    repository, data / "triton", ports, served_models(repository, enabled)
-                )
-            )
-            console.print(f"starting the gateway on {url} ...")
-            gateway = gateway_process(
-                settings.server.port,
-                gateway_env(stack),
-                data / "gateway.log",
-                nice=stack.nice_below_triton,
-            )
-            stack_of_servers.enter_context(gateway)
+    ports = TritonPorts(stack.triton_http_port, stack.triton_grpc_port, stack.triton_metrics_port)
+    try:
+        with local_servers(
+            data,
+            repository,
+            enabled,
+            nice=stack.nice_below_triton,
+            say=console.print,
+            milvus_port=stack.milvus_port if stack.milvus == "server" else None,
+            triton=ports,
+            gateway=(settings.server.port, gateway_env(stack)),
+        ) as gateway:
+            assert gateway is not None
             if stack.index_samples:
                 index_samples(url, console)
             _banner(url, console)
             while gateway.running:
                 time.sleep(1)
             console.print("[red]the gateway stopped[/red]; see " + str(data / "gateway.log"))
-        except KeyboardInterrupt:
-            console.print("stopping ...")
+    except KeyboardInterrupt:
+        console.print("stopping ...")
     console.print("stopped Milvus, Triton and the gateway")
 
 

@@ -13,6 +13,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.models.registry import REGISTRY, triton_models
 from gateway.serving.process import ServerProcess, venv_bin
@@ -122,8 +123,8 @@ def models_ready(http_port: int, served: list[str]) -> bool:
     return True
 
 
-def model_statistics(http_port: int, model: str) -> dict[str, object]:
-    url = f"http://127.0.0.1:{http_port}/v2/models/{model}/stats"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        stats: dict[str, object] = json.loads(response.read())["model_stats"][0]
+def model_statistics(http: str, model: str) -> dict[str, Any]:
+    """Triton's `/v2/models/<model>/stats` entry; `http` is its HTTP API's HOST:PORT."""
+    with urllib.request.urlopen(f"http://{http}/v2/models/{model}/stats", timeout=10) as answer:
+        stats: dict[str, Any] = json.loads(answer.read())["model_stats"][0]
         return stats

@@ -105,11 +105,11 @@ def test_triton_batches_queries_of_different_lengths_together_exactly(
 ) -> None:
     expected = _infer(triton.grpc_url, full_length_ids)
     rows = [trim_to_longest(full_length_ids[i : i + 1]) for i in range(len(QUERIES))] * 8
-    stats = model_statistics(triton.ports.http, CLIP_TEXT.name)
+    stats = model_statistics(f"127.0.0.1:{triton.ports.http}", CLIP_TEXT.name)
     executions_before = int(stats["execution_count"])  # type: ignore[call-overload]
     with ThreadPoolExecutor(max_workers=len(rows)) as pool:
         got = list(pool.map(lambda ids: _infer(triton.grpc_url, ids), rows))
-    stats = model_statistics(triton.ports.http, CLIP_TEXT.name)
+    stats = model_statistics(f"127.0.0.1:{triton.ports.http}", CLIP_TEXT.name)
     executions = int(stats["execution_count"]) - executions_before  # type: ignore[call-overload]
     assert executions < len(rows), "requests of different lengths never batched together"
     for i, vector in enumerate(got):

@@ -96,7 +96,7 @@ def test_a_batch_of_n_returns_n_rows_in_request_order(
 
 
 def _counts(triton: RunningTriton, model: str) -> tuple[int, int]:
-    stats = model_statistics(triton.ports.http, model)
+    stats = model_statistics(f"127.0.0.1:{triton.ports.http}", model)
     requests = int(stats["inference_stats"]["success"]["count"])  # type: ignore[index]
     return requests, int(stats["execution_count"])  # type: ignore[call-overload]
 

@@ -1,0 +1,45 @@
+"""Milvus, Triton and a gateway as local processes, started in that order and stopped in
+reverse (also on failure or Ctrl-C): what `pic-search serve` runs and benchmarks start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from gateway.serving.gateway import gateway_process
+from gateway.serving.milvus import milvus_process
+from gateway.serving.process import ServerProcess
+from gateway.serving.triton import TritonPorts, served_models, triton_process
+
+
+@contextmanager
+def local_servers(
+    data: Path,
+    repository: Path,
+    enabled: list[str],
+    *,
+    nice: int,
+    say: Callable[[str], None],
+    milvus_port: int | None = None,
+    triton: TritonPorts | None = None,
+    gateway: tuple[int, dict[str, str]] | None = None,
+) -> Iterator[ServerProcess | None]:
+    """Starts what is asked for under `data`: a Milvus server on `milvus_port`, Triton
+    serving `repository`'s `enabled` models, a gateway on (port, PIC_SEARCH_* env); yields the
+    gateway's process (None without one). Milvus and the gateway run `nice` below Triton."""
+    with ExitStack() as servers:
+        if milvus_port is not None:
+            say(f"starting Milvus on :{milvus_port} ...")
+            servers.enter_context(milvus_process("server", data / "milvus", milvus_port, nice=nice))
+        if triton is not None:
+            say(f"starting Triton on :{triton.grpc} (gRPC) ...")
+            served = served_models(repository, enabled)
+            servers.enter_context(triton_process(repository, data / "triton", triton, served))
+        process = None
+        if gateway is not None:
+            port, env = gateway
+            say(f"starting the gateway on :{port} ...")
+            process = gateway_process(port, env, data / "gateway.log", nice=nice)
+            servers.enter_context(process)
+        yield process
