@@ -183,6 +183,32 @@ def gateway_fixture(
     return running
 
 
+def per_backend_gateway_fixture(name: str) -> Any:
+    """A module's own gateway (collections `<name>_*`, its own store), on the Milvus server
+    and then on a Milvus Lite file, whose expression grammars differ:
+    `gateway = per_backend_gateway_fixture("mine")` in a test module."""
+
+    @pytest.fixture(scope="module", params=["milvus-server", "milvus-lite"])
+    def running(
+        request: pytest.FixtureRequest,
+        triton: RunningTriton,
+        milvus: RunningMilvus,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[RunningGateway]:
+        workdir = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        uri = milvus.uri if request.param == "milvus-server" else str(workdir / "lite.db")
+        env = {
+            "PIC_SEARCH_TRITON__URL": triton.grpc_url,
+            "PIC_SEARCH_MILVUS__URI": uri,
+            "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": f"{name}_",
+        }
+        gateway = gateway_process(workdir, env)
+        with gateway.process:
+            yield gateway
+
+    return running
+
+
 web_gateway = gateway_fixture("web", scope="session")
 cli_gateway = gateway_fixture("cli", scope="session")
 

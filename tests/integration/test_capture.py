@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,7 @@ from tests.integration.conftest import (
     GatewayFactory,
     RunningGateway,
     RunningMilvus,
-    RunningTriton,
-    gateway_process,
+    per_backend_gateway_fixture,
 )
 from tests.integration.images import photo as sample
 
@@ -92,23 +90,8 @@ def crafted(name: str) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module", params=["milvus-server", "milvus-lite"])
-def gateway(
-    request: pytest.FixtureRequest,
-    triton: RunningTriton,
-    milvus: RunningMilvus,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningGateway]:
-    workdir = tmp_path_factory.mktemp(f"capture-{request.param}")
-    uri = milvus.uri if request.param == "milvus-server" else str(workdir / "lite.db")
-    env = {
-        "PIC_SEARCH_TRITON__URL": triton.grpc_url,
-        "PIC_SEARCH_MILVUS__URI": uri,
-        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "capture_",
-    }
-    running = gateway_process(workdir, env)
-    with running.process:
-        yield running
+# Its images would disturb other modules' counts.
+gateway = per_backend_gateway_fixture("capture")
 
 
 @pytest.fixture(scope="module")

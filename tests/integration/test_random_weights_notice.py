@@ -6,16 +6,14 @@ Runs on the page tests' gateway and library (tests/integration/test_web_page.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from gateway.grpc.client import PicSearchClient
-from gateway.quality.samples import sample_photos
 from tests.integration.conftest import RunningGateway
-from tests.integration.test_web_page import open_page, search_text
+from tests.integration.test_web_page import search_text
 
 TEXT_NOTICE = "Text search needs CLIP's pretrained weights"
 HOW = ("`make models WEIGHTS=pretrained`", "`pic-search models build --weights clip=PATH`")
@@ -26,22 +24,6 @@ def assert_text_notice(notice: str | None) -> None:
     assert "these results do not match your words" in notice
     assert all(command in notice for command in HOW), notice
     assert "clip_vit_base_patch32" in notice and "docs/weights.md" in notice
-
-
-@pytest.fixture(scope="module")
-def library_photos() -> dict[str, bytes]:
-    photos = sample_photos()
-    return {name: photos[name] for name in ("chelsea.jpg", "coffee.jpg", "rocket.jpg")}
-
-
-@pytest.fixture(scope="module")
-def library(web_gateway: RunningGateway, library_photos: dict[str, bytes]) -> dict[str, str]:
-    """Name -> id; the page tests index the same photos, so these may be duplicates."""
-    files = [("files", (name, data, "image/jpeg")) for name, data in library_photos.items()]
-    with web_gateway.client() as client:
-        response = client.post("/v1/images", files=files)
-    assert response.status_code == 201, response.text
-    return {r["filename"]: r["id"] for r in response.json()["results"]}
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +82,7 @@ def test_image_searches_say_near_copies_only_on_random_weights_and_nothing_on_re
     assert real["notice"] is None
 
 
-# `browser`: the session's one Chromium (tests/integration/web_page.py, via conftest).
-
-
-@pytest.fixture
-def page(browser: Browser, web_gateway: RunningGateway, library: dict[str, str]) -> Iterator[Page]:
-    with open_page(browser, web_gateway.url) as page:
-        yield page
+# `browser` and `page`: tests/integration/web_page.py (via conftest), one Chromium per module.
 
 
 def test_the_page_shows_the_notice_above_the_results_and_clears_it_on_real_weights(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +13,7 @@ import httpx
 import pytest
 
 from gateway.export.cutoff_rules import rules as cutoff_rules
-from tests.integration.conftest import (
-    RunningGateway,
-    RunningMilvus,
-    RunningTriton,
-    gateway_process,
-)
+from tests.integration.conftest import RunningGateway, per_backend_gateway_fixture
 from tests.integration.images import photo, save
 
 SUITE = uuid.uuid4().hex  # every image here carries it, so each filter sees only these
@@ -40,25 +35,8 @@ def _bytes(name: str) -> bytes:
     return save(image, FORMATS[name.rsplit(".", 1)[1]])
 
 
-@pytest.fixture(scope="module", params=["milvus-server", "milvus-lite"])
-def gateway(
-    request: pytest.FixtureRequest,
-    triton: RunningTriton,
-    milvus: RunningMilvus,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningGateway]:
-    """A gateway of this module's own (its images would disturb other modules' counts), on
-    the Milvus server and on a Milvus Lite file: their expression grammars differ."""
-    workdir = tmp_path_factory.mktemp(f"results-{request.param}")
-    uri = milvus.uri if request.param == "milvus-server" else str(workdir / "lite.db")
-    env = {
-        "PIC_SEARCH_TRITON__URL": triton.grpc_url,
-        "PIC_SEARCH_MILVUS__URI": uri,
-        "PIC_SEARCH_MILVUS__COLLECTION_PREFIX": "results_",
-    }
-    running = gateway_process(workdir, env)
-    with running.process:
-        yield running
+# Its images would disturb other modules' counts.
+gateway = per_backend_gateway_fixture("results")
 
 
 @pytest.fixture(scope="module")

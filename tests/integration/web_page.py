@@ -1,6 +1,6 @@
-"""What the page tests share: one Chromium and one indexed library for the whole session (the
-fixtures are imported by conftest.py, so every page test module reuses them), and helpers
-to open the page and drive it."""
+"""What the page tests share: one indexed library for the whole session and one Chromium per
+module (the fixtures are imported by conftest.py, so every page test module reuses them), and
+helpers to open the page and drive it."""
 
 from __future__ import annotations
 
