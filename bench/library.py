@@ -31,6 +31,8 @@ from gateway.serving.stack_settings import get_stack_settings
 SIZES, TINY_SIZES = (1_000, 10_000), (40, 120)
 LITE0 = "efficientnet_lite0"  # real ImageNet weights: its label head tags every photo
 WORDS = ("cat", "coffee", "rocket", "flower", "clock", "camera", "animal", "cup", "wall", "moon")
+BROWSING = {"facets": "/v1/facets", "tags": "/v1/tags", "listing": "/v1/images?limit=48",
+            "tag_search": "/v1/search/text?model=tags&top_k=24&q={word}"}  # fmt: skip
 PAINT_MS, FACETS_MS, TAG_SEARCH_MS, TAG_COST = 1000.0, 200.0, 100.0, 0.05
 CHROMIUM, CHROMIUM_ARGS = "/usr/bin/chromium", ["--headless=new", "--no-sandbox", "--disable-gpu"]
 # The first screen is painted when every library thumbnail in view has been decoded.
@@ -95,8 +97,7 @@ async def _fill(ctx: Context, url: str, size: int) -> None:
         stats = json.loads(await http.get("/v1/stats"))["collections"]
         have = max(c["count"] for c in stats.values())
         for start in range(have, size, 32):
-            count = min(32, size - start)
-            photos = distinct_photos(count, seed=f"library-{ctx.run_id}-{start}")
+            photos = distinct_photos(min(32, size - start), seed=f"library-{ctx.run_id}-{start}")
             album = json.dumps({"album": f"album {start // 32 % 40}", "rating": start % 5})
             files = [(f"p{start + i}.jpg", p) for i, p in enumerate(photos)]
             await http.post("/v1/images", uploads.images_form("files", files, metadata=album))
@@ -119,18 +120,12 @@ def _first_screen(url: str, tiny: bool) -> dict[str, float]:
 
 async def _browse(url: str, n: int) -> dict[str, Any]:
     """p50/p99 of what the page asks for while a person browses, at one client."""
-    paths = {
-        "facets": lambda i: "/v1/facets",
-        "tags": lambda i: "/v1/tags",
-        "listing": lambda i: "/v1/images?limit=48",
-        "tag_search": lambda i: f"/v1/search/text?model=tags&top_k=24&q={WORDS[i % len(WORDS)]}",
-    }
     out: dict[str, Any] = {}
     async with uploads.Client(url) as http:
-        for name, path in paths.items():
+        for name, path in BROWSING.items():
 
-            async def call(i: int, path: Callable[[int], str] = path) -> None:
-                await http.get(path(i))
+            async def call(i: int, path: str = path) -> None:
+                await http.get(path.format(word=WORDS[i % len(WORDS)]))
 
             out[name] = percentiles((await closed_loop(call, 1, n, warmup=3)).latencies_s)
     return out
@@ -162,11 +157,8 @@ def _plot(results: dict[str, Any]) -> Any:
     fig, axes = figure(1, 1, width=7)
     sizes = [k for k in results if k.isdigit()]
     browse = {n: v for n, v in results[sizes[-1]].items() if "p99_ms" in v}
-    bars(
-        axes[0][0],
-        list(browse),
-        {q: [v[f"{q}_ms"] for v in browse.values()] for q in ("p50", "p99")},
-    )
+    series = {q: [v[f"{q}_ms"] for v in browse.values()] for q in ("p50", "p99")}
+    bars(axes[0][0], list(browse), series)
     paint = ", ".join(f"{int(s):,}: {results[s]['first_screen_ms']['median']:.0f}" for s in sizes)
     axes[0][0].set(
         ylabel="ms", title=f"one client, {int(sizes[-1]):,} photos; first screen {paint} ms"

@@ -24,13 +24,16 @@ import asyncio
 import hashlib
 import json
 import time
+from typing import Any
 
 from pymilvus import DataType, MilvusClient
 from pymilvus.client.types import LoadState
 
 from gateway.clients.base import (
+    CAPTURE_COLUMNS,
     CLASSES_CAPACITY,
     SCHEMA_VERSION,
+    TAG_COLUMNS,
     TAG_MAX_LENGTH,
     TAGS_CAPACITY,
     BuildState,
@@ -51,10 +54,14 @@ def physical_name(alias: str, fingerprint: str, version: int = SCHEMA_VERSION) -
     return f"{alias}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def schema_of(description: str) -> int:
-    """The schema version a collection's description records (1 when it names none)."""
+def schema_of(info: dict[str, Any]) -> int:
+    """A collection's schema version, from the fields it has (Milvus Lite keeps no collection
+    description); from its description's record where the fields are not listed."""
+    fields = {f.get("name") for f in info.get("fields", []) if isinstance(f, dict)}
+    if fields:
+        return 3 if set(TAG_COLUMNS) <= fields else 2 if set(CAPTURE_COLUMNS) <= fields else 1
     try:
-        recorded = json.loads(description or "{}")
+        recorded = json.loads(str(info.get("description") or "{}"))
     except ValueError:
         return 1
     version = recorded.get("schema", 1) if isinstance(recorded, dict) else 1
@@ -187,7 +194,7 @@ class MilvusCollections(MilvusConnection):
         if known is not None and time.monotonic() - known[1] < SCHEMA_CACHE_S:
             return known[0]
         info = await self._run(lambda c: c.describe_collection(collection))
-        version = schema_of(str(info.get("description", "")))
+        version = schema_of(info)
         self._schemas[collection] = (version, time.monotonic())
         return version
 

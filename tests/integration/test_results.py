@@ -61,7 +61,10 @@ def indexed(gateway: RunningGateway) -> dict[str, dict[str, Any]]:
 
 def _search(client: httpx.Client, **body: Any) -> dict[str, Any]:
     body["filter"] = {**body.get("filter", {}), "suite": SUITE}
-    response = client.post("/v1/search/text", json={"q": "a photo", "top_k": 100, **body})
+    # CLIP's text tower, random here: every photo comes back, ranked arbitrarily (the default
+    # text search, through tags, would find no photo for these words).
+    query = {"q": "a photo", "model": "clip", "top_k": 100, **body}
+    response = client.post("/v1/search/text", json=query)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result

@@ -73,9 +73,13 @@ def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
         assert "RANDOM WEIGHTS in vgg16, clip" in output
         assert "real pretrained weights: efficientnet_lite0" in output
         name, data = "chelsea.jpg", photos["chelsea.jpg"]
-        found = httpx.post(
-            f"{url}/v1/search/image", files={"file": (name, data, "image/jpeg")}, timeout=60
-        ).json()["results"]
+        # Searches read Milvus half a second behind its writes (search_staleness_s): the
+        # samples indexed just now are found within a second or so.
+        deadline, found = time.monotonic() + 10, list[dict[str, str]]()
+        while not found and time.monotonic() < deadline:
+            found = httpx.post(
+                f"{url}/v1/search/image", files={"file": (name, data, "image/jpeg")}, timeout=60
+            ).json()["results"]
         assert found[0]["id"] == __import__("hashlib").sha256(data).hexdigest()
         assert httpx.get(f"{url}/", timeout=10).text.lower().startswith("<!doctype html>")
     finally:

@@ -155,6 +155,7 @@ def test_find_similar_in_the_viewer_searches_by_the_photo_and_links_to_its_origi
     page: Page, artifacts: Path
 ) -> None:
     page.get_by_test_id("cutoff").uncheck()  # random weights: every photo, no cutoff
+    page.get_by_test_id("model-clip").check()  # CLIP, not the tags: every photo comes back
     search_text(page, "a rocket launch")
     before = result_ids(page)
     clicked = before[1]
