@@ -17,6 +17,7 @@ from rich.console import Console
 
 from gateway.cli import serve
 from gateway.config import Settings
+from gateway.serving import local
 from gateway.serving.process import ServerProcess
 from gateway.serving.stack_settings import StackSettings
 
@@ -94,7 +95,7 @@ class FakeServer:
 def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[Started]:
     record = Started()
     for name in ("milvus_process", "triton_process", "gateway_process"):
-        monkeypatch.setattr(serve, name, record.starter(name))
+        monkeypatch.setattr(local, name, record.starter(name))  # what serve starts them with
     monkeypatch.setattr(serve, "built_models", lambda repository: list(Settings().models.enabled))
     monkeypatch.setattr(serve, "_banner", lambda url, console: None)  # asks the gateway
     yield record
