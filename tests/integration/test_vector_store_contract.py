@@ -5,6 +5,8 @@ tests on the fake say something about the real thing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gateway.clients import milvus
 from gateway.clients.base import VectorStore
 from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
@@ -92,3 +95,45 @@ def test_the_fake_answers_every_call_as_the_real_adapter_does(real: VectorIndex)
     expected = asyncio.run(_answers(real))
     assert expected[f"ids {FILTERS[0]}"]  # the filters select something: not vacuous
     assert asyncio.run(_answers(FakeMilvus())) == expected
+
+
+@pytest.fixture(params=["milvus-lite", "milvus-server"])
+def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "milvus-lite":
+        return str(tmp_path / "scan.db")
+    return str(request.getfixturevalue("milvus").uri)
+
+
+def test_more_matches_than_one_query_returns_are_read_by_id_prefix(
+    backend_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings, tag search and maintenance read every match even when the matches overflow
+    Milvus' query window (16,384 rows; 8 here), on both Milvus kinds."""
+    monkeypatch.setattr(milvus, "QUERY_WINDOW", 8)
+    records = [
+        ImageRecord(hashlib.sha256(str(n).encode()).hexdigest(), 5_000 + n, {"n": n})
+        for n in range(40)
+    ]
+    tagged = {r.id for r in records[::3]}
+
+    async def read() -> tuple[list[str], list[str], set[str]]:
+        store = VectorIndex(MilvusSettings(uri=backend_uri))
+        alias = f"scan_{uuid.uuid4().hex[:12]}"  # the session's Milvus server keeps it
+        try:
+            await store.ensure_collection(alias, "scan@random", DIM)
+            rows = []
+            for i, record in enumerate(records):
+                row = VectorRow.of(record, _vector(i)).as_fields()
+                if record.id in tagged:
+                    row |= {"tags": ["cat"], "classes": ["tabby"], "class_scores": [0.9]}
+                rows.append(row)
+            await store.upsert(alias, rows)
+            newest = [row.id for row in await store.newest(alias, None, 5)]
+            labelled = {row.id for row in await store.labelled(alias, ["tabby"])}
+            return newest, sorted(await store.all_ids(alias)), labelled
+        finally:
+            await store.close()
+
+    newest, every, labelled = asyncio.run(read())
+    assert newest == [r.id for r in records[::-1][:5]]
+    assert every == sorted(r.id for r in records) and labelled == tagged
