@@ -215,14 +215,17 @@ class FakeMilvus:
     ) -> list[Labelled]:
         wanted = set(classes)
         return [
-            Labelled(i, r["created_at"], r["metadata"], r["classes"], r["class_scores"],
-                     r.get("taken"))
+            Labelled(i, r["created_at"], r["classes"], r["class_scores"], r.get("taken"))
             for i, r in self._collection(collection).items()
             if wanted & set(r.get("classes", [])) and matches(r, filter_expr)
         ]  # fmt: skip
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
         return [list(r.get("tags", [])) for r in self._collection(collection).values()]
+
+    async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = self._collection(collection)
+        return {i: dict(rows[i]["metadata"]) for i in ids if i in rows}
 
 
 def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:

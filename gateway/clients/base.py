@@ -61,11 +61,11 @@ class Row:
 
 @dataclass(frozen=True)
 class Labelled:
-    """A row's label-head classes and their probabilities (schema version 3), for tag search."""
+    """A row's label-head classes and their probabilities (schema version 3), for tag search;
+    no metadata: candidates are many, and only the page of best ones needs it (`metadata`)."""
 
     id: str
     created_at: int
-    metadata: dict[str, Any]
     classes: list[str]
     class_scores: list[float]
     taken: int | None = None
@@ -160,6 +160,10 @@ class VectorSearch(Protocol):
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
         """Every row's shown tags (schema version 3), for counting."""
+        ...
+
+    async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of each of `ids` that the collection holds."""
         ...
 
 

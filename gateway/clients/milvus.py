@@ -129,14 +129,13 @@ class VectorIndex(MilvusCollections):
         expr = f"array_contains_any(classes, [{names}])"
         if filter_expr:
             expr = f"{expr} and ({filter_expr})"
-        fields = ["id", "created_at", "taken", "metadata", "classes", "class_scores"]
+        fields = ["id", "created_at", "taken", "classes", "class_scores"]
 
         def read(client: MilvusClient) -> list[Labelled]:
             return [
                 Labelled(
                     str(r["id"]),
                     int(r["created_at"]),
-                    dict(r.get("metadata") or {}),
                     [str(c) for c in r.get("classes") or []],
                     [float(s) for s in r.get("class_scores") or []],
                     _optional_int(r.get("taken")),
@@ -145,6 +144,19 @@ class VectorIndex(MilvusCollections):
             ]
 
         return await self._run(read)
+
+    async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return await self._run(lambda c: self._metadata(c, collection, ids))
+
+    def _metadata(
+        self, client: MilvusClient, collection: str, ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        # At the read level of the listing or search it serves: a Strong `get` (the
+        # collection's default) waits for Milvus' next time tick, up to 200 ms.
+        rows = client.get(
+            collection, ids=list(ids), output_fields=["id", "metadata"], **self._reads()
+        )
+        return {str(r["id"]): dict(r.get("metadata") or {}) for r in rows}
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
         def read(client: MilvusClient) -> list[list[str]]:
@@ -207,12 +219,7 @@ class VectorIndex(MilvusCollections):
         ordered = sorted(best, reverse=True)
         if not ordered:
             return []
-        metadata = {
-            str(r["id"]): r.get("metadata") or {}
-            for r in client.get(
-                collection, ids=[i for _, _, i in ordered], output_fields=["id", "metadata"]
-            )
-        }
+        metadata = self._metadata(client, collection, [i for _, _, i in ordered])
         return [
             Row(i, created, dict(metadata.get(i, {})), taken if by_taken else None)
             for taken, created, i in ordered

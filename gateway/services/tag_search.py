@@ -92,10 +92,9 @@ async def by_tags(
         with stage("milvus"):
             rows = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
         hits = [
-            Hit(r.id, rank_score(r.classes, r.class_scores, wanted), r.metadata, r.created_at,
-                r.taken)
+            Hit(r.id, rank_score(r.classes, r.class_scores, wanted), {}, r.created_at, r.taken)
             for r in rows
-        ]  # fmt: skip
+        ]
     hits.sort(key=lambda h: (-h.score, -h.created_at, h.id))
     cut = 0
     if options.min_score is not None:
@@ -111,6 +110,10 @@ async def by_tags(
         hits.sort(key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":
         hits.sort(key=lambda h: (-taken_key(h), -h.score))
+    if hits:  # the page's metadata only: candidates can be thousands
+        with stage("milvus"):
+            metadata = await backends.vectors.metadata(collection, [h.id for h in hits])
+        hits = [replace(h, metadata=metadata.get(h.id, {})) for h in hits]
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id], copies.get(h.id, ())) for h in hits]
     result = SearchResult(
