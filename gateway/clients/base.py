@@ -25,6 +25,7 @@ from gateway.models.tagging import TAGS_CAPACITY as TAGS_CAPACITY
 SCHEMA_VERSION = 3
 CAPTURE_COLUMNS = ("taken", "camera", "has_location")
 TAG_COLUMNS = ("tags", "classes", "class_scores")
+CAPTURE_SCHEMA = 2  # the version that added CAPTURE_COLUMNS
 TAG_SCHEMA = 3
 
 

@@ -14,6 +14,7 @@ from pymilvus import MilvusClient
 
 from gateway.clients.base import (
     CAPTURE_COLUMNS,
+    CAPTURE_SCHEMA,
     TAG_COLUMNS,
     TAG_SCHEMA,
     Hit,
@@ -34,7 +35,7 @@ class VectorIndex(MilvusCollections):
         if not rows:
             return
         version = await self.schema_version(collection)
-        lacking = (CAPTURE_COLUMNS if version < 2 else ()) + (
+        lacking = (CAPTURE_COLUMNS if version < CAPTURE_SCHEMA else ()) + (
             TAG_COLUMNS if version < TAG_SCHEMA else ()
         )
         if lacking:

@@ -31,10 +31,12 @@ from pymilvus.client.types import LoadState
 
 from gateway.clients.base import (
     CAPTURE_COLUMNS,
+    CAPTURE_SCHEMA,
     CLASSES_CAPACITY,
     SCHEMA_VERSION,
     TAG_COLUMNS,
     TAG_MAX_LENGTH,
+    TAG_SCHEMA,
     TAGS_CAPACITY,
     BuildState,
 )
@@ -59,7 +61,9 @@ def schema_of(info: dict[str, Any]) -> int:
     description); from its description's record where the fields are not listed."""
     fields = {f.get("name") for f in info.get("fields", []) if isinstance(f, dict)}
     if fields:
-        return 3 if set(TAG_COLUMNS) <= fields else 2 if set(CAPTURE_COLUMNS) <= fields else 1
+        if set(TAG_COLUMNS) <= fields:
+            return TAG_SCHEMA
+        return CAPTURE_SCHEMA if set(CAPTURE_COLUMNS) <= fields else 1
     try:
         recorded = json.loads(str(info.get("description") or "{}"))
     except ValueError:

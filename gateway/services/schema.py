@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.clients.base import TAG_SCHEMA
+from gateway.clients.base import CAPTURE_SCHEMA, TAG_SCHEMA
 from gateway.errors import ConflictError
 from gateway.services.backends import Backends
 from gateway.services.filters import CAPTURE_FILTER_KEYS, TAGS
-
-CAPTURE_SCHEMA = 2
 
 
 @dataclass(frozen=True)
