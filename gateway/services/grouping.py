@@ -90,3 +90,11 @@ async def group_hits(
         return [Group(hit, []) for hit in hits]
     vectors = await stored_vectors(backends, collection, [h.id for h in hits])
     return group_vectors(hits, vectors, threshold)
+
+
+async def collapse(
+    backends: Backends, collection: str, model: SearchModel, hits: list[Hit], top_k: int
+) -> tuple[list[Hit], dict[str, tuple[Hit, ...]]]:
+    """The first `top_k` groups of `hits`: their leading hits, and each leader's copies."""
+    groups = (await group_hits(backends, collection, model, hits))[:top_k]
+    return [g.hit for g in groups], {g.hit.id: tuple(g.copies) for g in groups}

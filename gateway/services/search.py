@@ -167,10 +167,9 @@ async def _search(
         hits = kept
     copies: dict[str, tuple[Hit, ...]] = {}
     if checked.group:
-        groups = await grouping.group_hits(backends, backends.collection(model), model, hits)
-        groups = groups[:top_k]
-        hits = [g.hit for g in groups]
-        copies = {g.hit.id: tuple(g.copies) for g in groups}
+        hits, copies = await grouping.collapse(
+            backends, backends.collection(model), model, hits, top_k
+        )
     if checked.sort == "date":  # newest first, among the results that passed
         hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":  # newest photo first, undated ones last

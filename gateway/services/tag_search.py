@@ -103,8 +103,7 @@ async def by_tags(
     copies: dict[str, tuple[Hit, ...]] = {}
     if checked.group:  # near-copies by the label model's own vectors, as image search groups
         fetched = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4)
-        groups = (await grouping.group_hits(backends, collection, model, hits[:fetched]))[:k]
-        hits, copies = [g.hit for g in groups], {g.hit.id: tuple(g.copies) for g in groups}
+        hits, copies = await grouping.collapse(backends, collection, model, hits[:fetched], k)
     hits = hits[:k]
     if checked.sort == "date":
         hits.sort(key=lambda h: (-h.created_at, -h.score))
