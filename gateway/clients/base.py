@@ -67,8 +67,8 @@ class Labelled:
 
     id: str
     created_at: int
-    classes: list[str]
-    class_scores: list[float]
+    classes: Sequence[str]
+    class_scores: Sequence[float]
     taken: int | None = None
 
 

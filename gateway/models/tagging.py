@@ -13,6 +13,7 @@ Pure functions: ingest (gateway/services/tags.py) and the quality lab both use t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,6 @@ def photo_tags(
     )
 
 
-def rank_score(classes: list[str], scores: list[float], wanted: set[str]) -> float:
+def rank_score(classes: Sequence[str], scores: Sequence[float], wanted: set[str]) -> float:
     """A photo's score for a tag query: the summed probability of its classes under it."""
     return float(sum(s for c, s in zip(classes, scores, strict=False) if c in wanted))

@@ -12,11 +12,13 @@ results.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import heapq
 import time
 from dataclasses import replace
 
-from gateway.clients.base import Hit
+from gateway.clients.base import Hit, Labelled
 from gateway.errors import PicSearchError, ValidationError
 from gateway.models.tag_vocabulary import vocabulary
 from gateway.observability import stage
@@ -87,23 +89,26 @@ async def by_tags(
     parsed = words.parse(text)
     classes = sorted(words.classes_under(parsed.tags))
     wanted = {words.class_names[i] for i in classes}
-    hits: list[Hit] = []
+    scored: list[tuple[float, Labelled]] = []
     if wanted:
         with stage("milvus"):
             rows = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
-        hits = [
-            Hit(r.id, rank_score(r.classes, r.class_scores, wanted), {}, r.created_at, r.taken)
-            for r in rows
-        ]
-    hits.sort(key=lambda h: (-h.score, -h.created_at, h.id))
+        scored = await asyncio.to_thread(_scored, rows, wanted)  # 10,000 rows: tens of ms
     cut = 0
     if options.min_score is not None:
-        kept = [h for h in hits if h.score >= options.min_score]
-        cut, hits = len(hits) - len(kept), kept
+        kept = [(score, r) for score, r in scored if score >= options.min_score]
+        cut, scored = len(scored) - len(kept), kept
+    # Candidates can be every photo (a broad word): only the best are made hits.
+    fetched = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4)
+    best = heapq.nsmallest(
+        fetched if checked.group else k,
+        scored,
+        key=lambda pair: (-pair[0], -pair[1].created_at, pair[1].id),
+    )
+    hits = [Hit(r.id, score, {}, r.created_at, r.taken) for score, r in best]
     copies: dict[str, tuple[Hit, ...]] = {}
     if checked.group:  # near-copies by the label model's own vectors, as image search groups
-        fetched = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4)
-        hits, copies = await grouping.collapse(backends, collection, model, hits[:fetched], k)
+        hits, copies = await grouping.collapse(backends, collection, model, hits, k)
     hits = hits[:k]
     if checked.sort == "date":
         hits.sort(key=lambda h: (-h.created_at, -h.score))
@@ -126,6 +131,10 @@ async def by_tags(
         unable = grouping.unavailable(backends, model)
         result = replace(result, notice=joined(result.notice, unable))
     return replace(result, cutoff=replace(result.cutoff, cut=cut))
+
+
+def _scored(rows: list[Labelled], wanted: set[str]) -> list[tuple[float, Labelled]]:
+    return [(rank_score(r.classes, r.class_scores, wanted), r) for r in rows]
 
 
 def _notice(unknown: list[str], any_known: bool) -> str | None:

@@ -137,3 +137,50 @@ def test_more_matches_than_one_query_returns_are_read_by_id_prefix(
     newest, every, labelled = asyncio.run(read())
     assert newest == [r.id for r in records[::-1][:5]]
     assert every == sorted(r.id for r in records) and labelled == tagged
+
+
+@pytest.mark.parametrize("get_chunk", [1_000, 2], ids=["few-missing-by-id", "many-by-scan"])
+def test_tag_search_classes_are_the_stored_ones_on_every_replica_and_after_a_reindex(
+    backend_uri: str, monkeypatch: pytest.MonkeyPatch, get_chunk: int
+) -> None:
+    """The adapter remembers classes (class_cache.py): a replica that wrote nothing reads
+    them from Milvus, by id or by one scan, and an alias moved to a collection of other
+    classes (a reindex with new weights) serves the new ones, never the remembered."""
+    monkeypatch.setattr(milvus, "GET_CHUNK", get_chunk)
+    ids = [hashlib.sha256(f"photo {n}".encode()).hexdigest() for n in range(6)]
+
+    def rows(classes: list[str], scores: list[float]) -> list[dict[str, Any]]:
+        return [
+            VectorRow.of(ImageRecord(i, 100 + n, {}), _vector(n)).as_fields()
+            | {"tags": classes, "classes": classes, "class_scores": scores}
+            for n, i in enumerate(ids)
+        ]
+
+    async def read() -> tuple[set[tuple[str, tuple[str, ...], tuple[float, ...]]], ...]:
+        writer = VectorIndex(MilvusSettings(uri=backend_uri))
+        reader = VectorIndex(MilvusSettings(uri=backend_uri))
+        alias = f"classes_{uuid.uuid4().hex[:12]}"
+        try:
+            await writer.ensure_collection(alias, "old@random", DIM)
+            await writer.upsert(alias, rows(["tabby", "tiger_cat"], [0.5, 0.25]))
+            await writer.seal(alias, len(ids))  # the reader shares no session with the writer
+            answers = []
+            for store in (writer, reader, reader):  # remembered, read cold, remembered
+                found = await store.labelled(alias, ["tiger_cat"])
+                answers.append({(r.id, tuple(r.classes), tuple(r.class_scores)) for r in found})
+            moved = await writer.create_physical(alias, "new@random", DIM)
+            await writer.upsert(moved, rows(["tiger_cat", "lynx"], [0.75, 0.125]))
+            await writer.seal(moved, len(ids))  # as `pic-search reindex` does
+            await writer.switch_alias(alias, moved)
+            for store in (writer, reader):
+                found = await store.labelled(alias, ["tiger_cat"])
+                answers.append({(r.id, tuple(r.classes), tuple(r.class_scores)) for r in found})
+            return tuple(answers)
+        finally:
+            await writer.close()
+            await reader.close()
+
+    answers = asyncio.run(read())
+    before = {(i, ("tabby", "tiger_cat"), (0.5, 0.25)) for i in ids}
+    after = {(i, ("tiger_cat", "lynx"), (0.75, 0.125)) for i in ids}
+    assert answers == (before, before, before, after, after)
