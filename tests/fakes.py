@@ -16,7 +16,8 @@ from gateway.capture import TAKEN_NONE
 from gateway.clients.base import SCHEMA_VERSION, BuildState, Hit, Labelled, ModelServing, Row
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import TritonModelSpec, is_random
+from gateway.models.tagging import rank_score
 from gateway.services.backends import Backends
 from gateway.store.local import LocalImageStore
 from tests.milvus_expressions import matches
@@ -76,7 +77,10 @@ class FakeTriton:
         return self.model_weights.get(spec.name, self.weights)
 
     async def serving(self, spec: TritonModelSpec) -> ModelServing:
-        return ModelServing(await self.provenance(spec), "openvino", "fp32", copy_threshold=0.95)
+        weights = await self.provenance(spec)
+        # As the exporter builds: a label head is served with real weights only.
+        labels = spec.labels is not None and not is_random(weights)
+        return ModelServing(weights, "openvino", "fp32", copy_threshold=0.95, labels=labels)
 
     async def close(self) -> None:
         pass
@@ -215,7 +219,8 @@ class FakeMilvus:
     ) -> list[Labelled]:
         wanted = set(classes)
         return [
-            Labelled(i, r["created_at"], r["classes"], r["class_scores"], r.get("taken"))
+            Labelled(i, r["created_at"], rank_score(r["classes"], r["class_scores"], wanted),
+                     r.get("taken"))
             for i, r in self._collection(collection).items()
             if wanted & set(r.get("classes", [])) and matches(r, filter_expr)
         ]  # fmt: skip

@@ -21,7 +21,7 @@ from gateway.clients.base import (
     Labelled,
     Row,
 )
-from gateway.clients.class_cache import ClassCache, Classes
+from gateway.clients.class_cache import ClassCache
 from gateway.clients.milvus_collections import SCHEMA_CACHE_S, MilvusCollections
 from gateway.config import MilvusSettings
 from gateway.errors import PicSearchError
@@ -169,13 +169,15 @@ class VectorIndex(MilvusCollections):
             physical = self._physical(client, collection, fresh=True)
             reads = self._reads()
             rows = scan(client, collection, expr, ["id", "created_at", "taken"], reads)
-            known = self._classes.get_many(physical, [str(r["id"]) for r in rows])
-            if len(known) < len(rows):
-                self._remember(client, collection, physical, expr, rows, known, reads)
+            ids = [str(r["id"]) for r in rows]
+            missing = self._classes.missing(physical, ids)
+            if missing:
+                self._remember(client, collection, physical, expr, missing, reads)
+            scores = self._classes.scores(physical, ids, classes).tolist()
             return [
-                Labelled(id_, int(r["created_at"]), *known[id_], _optional_int(r.get("taken")))
-                for r in rows
-                if (id_ := str(r["id"])) in known  # else deleted between the two reads
+                Labelled(i, int(r["created_at"]), score, _optional_int(r.get("taken")))
+                for i, r, score in zip(ids, rows, scores, strict=True)
+                if score == score  # NaN: deleted between the two reads
             ]
 
         return await self._run(read)
@@ -186,23 +188,20 @@ class VectorIndex(MilvusCollections):
         collection: str,
         physical: str,
         expr: str,
-        rows: list[dict[str, Any]],
-        known: dict[str, Classes],
+        missing: list[str],
         reads: dict[str, Any],
     ) -> None:
-        """Reads the classes of `rows` missing from `known` into it and the cache: by id
-        when few are missing (after uploads), else all matches at once (a cold gateway;
-        `get` by 1,000 ids at a time took 5 s for 10,000 rows, one `scan` 0.45 s)."""
-        missing = [str(r["id"]) for r in rows if str(r["id"]) not in known]
+        """Reads the classes of `missing` rows into the cache: by id when few are missing
+        (another replica's uploads), else all matches at once (a cold gateway; `get` by
+        1,000 ids at a time took 5 s for 10,000 rows, one `scan` 0.45 s)."""
         fields = ["id", "classes", "class_scores"]
         if len(missing) <= GET_CHUNK:
             found = client.get(collection, ids=missing, output_fields=fields, **reads)
         else:
             found = scan(client, collection, expr, fields, reads)
         for r in found:
-            entry = (tuple(r.get("classes") or ()), tuple(r.get("class_scores") or ()))
-            known[str(r["id"])] = entry
-            self._classes.put(physical, str(r["id"]), *entry)
+            classes = [str(c) for c in r.get("classes") or ()]
+            self._classes.put(physical, str(r["id"]), classes, r.get("class_scores") or ())
 
     async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return await self._run(lambda c: self._metadata(c, collection, ids))

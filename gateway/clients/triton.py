@@ -144,6 +144,8 @@ class TritonClient:
             precision=value(PRECISION_PARAMETER),
             cutoff=float(cutoff) if cutoff else None,
             copy_threshold=float(copies) if copies else None,
+            labels=spec.labels is not None
+            and any(o.name == spec.labels.name for o in response.config.output),
         )
 
     def _unavailable(self, model: str, exc: InferenceServerException) -> PicSearchError:

@@ -66,6 +66,12 @@ def save_savedmodel(net: BuiltNetwork, spec: TritonModelSpec, path: Path) -> Non
     staging.rename(path)
 
 
+def served_spec(spec: TritonModelSpec, net: BuiltNetwork) -> TritonModelSpec:
+    """The registry's spec as this build serves it: a label head only where the builder
+    has a classifier's weights (real ones: spec.py)."""
+    return replace(spec, labels=None) if net.embed_with_labels is None else spec
+
+
 def write_model(
     repository: Path,
     spec: TritonModelSpec,
@@ -197,7 +203,8 @@ def _write_registry_model(
     networks = _build(model, source, log)
     for spec in model.triton_models:
         log(f"writing {spec.name} ({networks[spec.name].provenance})")
-        write_model(repository, spec, networks[spec.name], options, log)
+        write_model(repository, served_spec(spec, networks[spec.name]), networks[spec.name],
+                    options, log)  # fmt: skip
     return {spec.name: networks[spec.name].provenance for spec in model.triton_models}
 
 

@@ -99,6 +99,9 @@ class TritonModelSpec:
     cpu: CpuRunner = CpuRunner()
     # A label head: the model's ImageNet-1k class probabilities, a second output of the same
     # forward pass (`probabilities`, in the class order of gateway/assets/tag_vocabulary.json).
+    # Served only when the build has a classifier's weights (real ones: a random classifier
+    # is noise, and VGG16's alone is 120 M parameters); the gateway reads from Triton's config
+    # whether it is there.
     labels: Tensor | None = None
 
     @property
@@ -161,7 +164,8 @@ class SearchModel:
 
     @property
     def label_head(self) -> bool:
-        """Whether the image model also outputs ImageNet class probabilities (auto-tags)."""
+        """Whether the image model can output ImageNet class probabilities (auto-tags) when
+        built with real weights."""
         return self.image_model.labels is not None
 
     @property

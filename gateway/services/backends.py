@@ -47,6 +47,8 @@ class Backends:
     cutoffs: dict[str, float | None] = field(default_factory=dict)
     # Search model name -> its copy threshold for `group=true`, from the same config.
     copy_thresholds: dict[str, float | None] = field(default_factory=dict)
+    # Search model name -> whether its Triton config serves its label head (real weights).
+    label_heads: dict[str, bool] = field(default_factory=dict)
     collections_ready: bool = False
     # Image ids being ingested by this gateway: one ingest per id at a time.
     ingests: SingleFlight = field(default_factory=SingleFlight)
@@ -111,6 +113,7 @@ class Backends:
         self.provenance[model.name] = serving.weights
         self.cutoffs[model.name] = serving.cutoff
         self.copy_thresholds[model.name] = serving.copy_threshold
+        self.label_heads[model.name] = serving.labels
         return f"{model.image_model.name}@{serving.weights}"
 
     def image_specs(self) -> list[TritonModelSpec]:

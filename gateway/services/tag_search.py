@@ -12,7 +12,6 @@ results.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import time
@@ -35,7 +34,7 @@ from gateway.services.search import (
 from gateway.services.search import _check as check_options
 from gateway.services.search import _joined as joined
 from gateway.services.search import _taken as taken_key
-from gateway.services.tags import label_model, rank_score
+from gateway.services.tags import label_model
 
 TAGS = "tags"  # the `model=` value
 
@@ -93,7 +92,7 @@ async def by_tags(
     if wanted:
         with stage("milvus"):
             rows = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
-        scored = await asyncio.to_thread(_scored, rows, wanted)  # 10,000 rows: tens of ms
+        scored = [(r.score, r) for r in rows]
     cut = 0
     if options.min_score is not None:
         kept = [(score, r) for score, r in scored if score >= options.min_score]
@@ -131,10 +130,6 @@ async def by_tags(
         unable = grouping.unavailable(backends, model)
         result = replace(result, notice=joined(result.notice, unable))
     return replace(result, cutoff=replace(result.cutoff, cut=cut))
-
-
-def _scored(rows: list[Labelled], wanted: set[str]) -> list[tuple[float, Labelled]]:
-    return [(rank_score(r.classes, r.class_scores, wanted), r) for r in rows]
 
 
 def _notice(unknown: list[str], any_known: bool) -> str | None:

@@ -16,7 +16,6 @@ from gateway.models.tagging import (
     TAG_THRESHOLD,
     PhotoTags,
     photo_tags,
-    rank_score,
 )
 from gateway.services.backends import Backends
 
@@ -27,7 +26,6 @@ __all__ = [
     "PhotoTags",
     "label_model",
     "photo_tags",
-    "rank_score",
     "tag_record",
 ]
 
@@ -41,7 +39,8 @@ def label_model(backends: Backends) -> SearchModel | None:
     heads = [
         m
         for m in backends.models
-        if m.label_head and not is_random(backends.provenance.get(m.name, "random"))
+        if backends.label_heads.get(m.name)
+        and not is_random(backends.provenance.get(m.name, "random"))
     ]
     return max(heads, key=lambda m: m.quality_rank, default=None)
 
