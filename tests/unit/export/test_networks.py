@@ -69,6 +69,7 @@ def test_pretrained_vgg16_weights_that_cannot_be_fetched_fail_with_a_clear_messa
     from keras.src.applications import vgg16
 
     monkeypatch.setattr(vgg16, "WEIGHTS_PATH_NO_TOP", "http://127.0.0.1:9/vgg16_notop.h5")
+    monkeypatch.setattr(vgg16, "WEIGHTS_PATH", "http://127.0.0.1:9/vgg16.h5")  # with the head
     monkeypatch.setenv("KERAS_HOME", "/nonexistent-keras-home")
     with pytest.raises(WeightsUnavailableError, match="--weights vgg16=PATH"):
         build_vgg16(WeightsSource("pretrained"))
