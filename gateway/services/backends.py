@@ -108,13 +108,16 @@ class Backends:
         self.fingerprints[model.name] = fingerprint
 
     async def fingerprint(self, model: SearchModel) -> str:
-        """What the collection's vectors depend on: the Triton model and its weights."""
+        """What the collection's vectors depend on: the Triton model, its weights and, when
+        reduced, the precision it runs at (a build that changes it reindexes rather than mix
+        vectors; fp32 names none, so collections from before precision counted stay valid)."""
         serving = await self.triton.serving(model.image_model)
         self.provenance[model.name] = serving.weights
         self.cutoffs[model.name] = serving.cutoff
         self.copy_thresholds[model.name] = serving.copy_threshold
         self.label_heads[model.name] = serving.labels
-        return f"{model.image_model.name}@{serving.weights}"
+        reduced = "" if serving.precision in ("fp32", "unknown") else f"|{serving.precision}"
+        return f"{model.image_model.name}@{serving.weights}{reduced}"
 
     def image_specs(self) -> list[TritonModelSpec]:
         return [model.image_model for model in self.models]
