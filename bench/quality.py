@@ -130,7 +130,8 @@ async def _tag_search(
 ) -> dict[str, Any] | None:
     """Word search through auto-tags on the labeled set (gateway/quality/tag_quality.py),
     with CLIP's text tower on the same words for comparison."""
-    heads = [m for m in models if m.label_head]
+    # Declared and served (a head is served only with a real classifier's weights).
+    heads = [m for m in models if m.label_head and (await client.serving(m.image_model)).labels]
     if not heads:
         return None
     clip = next((m for m in models if m.text_model is not None), None)
