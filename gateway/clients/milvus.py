@@ -23,7 +23,11 @@ from gateway.clients.base import (
     Row,
 )
 from gateway.clients.class_cache import ClassCache
-from gateway.clients.milvus_collections import SCHEMA_CACHE_S, MilvusCollections
+from gateway.clients.milvus_collections import (
+    SCHEMA_CACHE_S,
+    MilvusCollections,
+    collection_identity,
+)
 from gateway.config import MilvusSettings
 from gateway.errors import PicSearchError
 
@@ -73,13 +77,12 @@ class VectorIndex(MilvusCollections):
             )
 
     def _physical(self, client: MilvusClient, collection: str, fresh: bool) -> str:
-        """The collection an alias points at, as name#id (a re-created name gets a new id);
-        `fresh=False` accepts what was learnt in the last SCHEMA_CACHE_S."""
+        """`collection_identity`; `fresh=False` accepts what was learnt in the last
+        SCHEMA_CACHE_S."""
         known = self._targets.get(collection)
         if not fresh and known is not None and time.monotonic() - known[1] < SCHEMA_CACHE_S:
             return known[0]
-        info = client.describe_collection(collection)
-        physical = f"{info.get('collection_name')}#{info.get('collection_id')}"
+        physical = collection_identity(client, collection)
         self._targets[collection] = (physical, time.monotonic())
         return physical
 

@@ -222,11 +222,7 @@ class MilvusCollections(MilvusConnection):
         return await self.create_physical(alias, fingerprint, dim)
 
     async def identity(self, alias: str) -> str:
-        def describe(client: MilvusClient) -> str:
-            info = client.describe_collection(alias)
-            return f"{info.get('collection_name')}#{info.get('collection_id')}"
-
-        return await self._run(describe)
+        return await self._run(lambda c: collection_identity(c, alias))
 
     async def count(self, collection: str) -> int:
         rows = await self._run(
@@ -244,6 +240,12 @@ def _indexed_and_loaded(client: MilvusClient, collection: str) -> bool:
         raise PicSearchError(f"indexing {collection} failed: {reason}")
     indexed = index.get("state") == "Finished" and int(index.get("pending_index_rows", 0)) == 0
     return indexed and client.get_load_state(collection)["state"] == LoadState.Loaded
+
+
+def collection_identity(client: MilvusClient, collection: str) -> str:
+    """The collection a name or alias points at, as name#id (a re-created name gets a new id)."""
+    info = client.describe_collection(collection)
+    return f"{info.get('collection_name')}#{info.get('collection_id')}"
 
 
 def _alias_target(client: MilvusClient, alias: str) -> str | None:

@@ -35,22 +35,20 @@ _CROP_BILINEAR = ImagePreprocess(
 )
 
 
-def _image_model(name: str, dim: int, preprocess: ImagePreprocess) -> TritonModelSpec:
-    return TritonModelSpec(name, image_input(), embedding_output(dim), Batching(), preprocess)
-
-
-def _imagenet_classifier(name: str, dim: int, preprocess: ImagePreprocess) -> TritonModelSpec:
-    """A `keras.applications` network whose ImageNet classifier is the label head (served
-    with real weights only: spec.py)."""
+# The keras.applications networks pass `labels=imagenet_labels()`: their ImageNet
+# classifier is the label head, served with real weights only (spec.py).
+def _image_model(
+    name: str, dim: int, preprocess: ImagePreprocess, labels: Tensor | None = None
+) -> TritonModelSpec:
     return TritonModelSpec(
-        name, image_input(), embedding_output(dim), Batching(), preprocess, labels=imagenet_labels()
+        name, image_input(), embedding_output(dim), Batching(), preprocess, labels=labels
     )
 
 
 VGG16 = SearchModel(
     name="vgg16",
     title="VGG16",
-    image_model=_imagenet_classifier("vgg16", 512, _DIRECT_BILINEAR),
+    image_model=_image_model("vgg16", 512, _DIRECT_BILINEAR, labels=imagenet_labels()),
     text_model=None,
     builder="vgg16",
     pretrained=PretrainedWeights("keras.applications.VGG16/imagenet"),
@@ -102,7 +100,7 @@ EFFICIENTNET_LITE0 = SearchModel(
 RESNET50 = SearchModel(
     name="resnet50",
     title="ResNet50",
-    image_model=_imagenet_classifier("resnet50", 2048, _CROP_BILINEAR),
+    image_model=_image_model("resnet50", 2048, _CROP_BILINEAR, labels=imagenet_labels()),
     text_model=None,
     builder="resnet50",
     pretrained=PretrainedWeights("keras.applications.ResNet50/imagenet"),
@@ -111,7 +109,7 @@ RESNET50 = SearchModel(
 EFFICIENTNETV2_S = SearchModel(
     name="efficientnetv2_s",
     title="EfficientNetV2-S",
-    image_model=_imagenet_classifier("efficientnetv2_s", 1280, _CROP_BICUBIC),
+    image_model=_image_model("efficientnetv2_s", 1280, _CROP_BICUBIC, labels=imagenet_labels()),
     text_model=None,
     builder="efficientnetv2_s",
     pretrained=PretrainedWeights("keras.applications.EfficientNetV2S/imagenet"),

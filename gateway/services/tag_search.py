@@ -98,9 +98,9 @@ async def by_tags(
         kept = [(score, r) for score, r in scored if score >= options.min_score]
         cut, scored = len(scored) - len(kept), kept
     # Candidates can be every photo (a broad word): only the best are made hits.
-    fetched = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4)
+    needed = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4) if checked.group else k
     best = heapq.nsmallest(
-        fetched if checked.group else k,
+        needed,
         scored,
         key=lambda pair: (-pair[0], -pair[1].created_at, pair[1].id),
     )
