@@ -13,7 +13,14 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.capture import TAKEN_NONE
-from gateway.clients.base import SCHEMA_VERSION, BuildState, Hit, Labelled, ModelServing, Row
+from gateway.clients.base import (
+    SCHEMA_VERSION,
+    BuildState,
+    Candidates,
+    Hit,
+    ModelServing,
+    Row,
+)
 from gateway.config import Settings
 from gateway.errors import MilvusUnavailableError, TritonUnavailableError
 from gateway.models.spec import TritonModelSpec, is_random
@@ -216,21 +223,25 @@ class FakeMilvus:
 
     async def labelled(
         self, collection: str, classes: Sequence[str], filter_expr: str = ""
-    ) -> list[Labelled]:
+    ) -> Candidates:
         wanted = set(classes)
-        return [
-            Labelled(i, r["created_at"], rank_score(r["classes"], r["class_scores"], wanted),
-                     r.get("taken"))
+        found = [
+            (i, rank_score(r["classes"], r["class_scores"], wanted))
             for i, r in self._collection(collection).items()
             if wanted & set(r.get("classes", [])) and matches(r, filter_expr)
-        ]  # fmt: skip
+        ]
+        return Candidates([i for i, _ in found], np.array([s for _, s in found], np.float32))
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
         return [list(r.get("tags", [])) for r in self._collection(collection).values()]
 
-    async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def rows_by_id(self, collection: str, ids: Sequence[str]) -> dict[str, Row]:
         rows = self._collection(collection)
-        return {i: dict(rows[i]["metadata"]) for i in ids if i in rows}
+        return {
+            i: Row(i, rows[i]["created_at"], dict(rows[i]["metadata"]), rows[i].get("taken"))
+            for i in ids
+            if i in rows
+        }
 
 
 def fake_backends(tmp_path: Path, settings: Settings | None = None) -> Backends:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from pymilvus import MilvusClient
 
 from gateway.clients.base import (
@@ -18,8 +19,8 @@ from gateway.clients.base import (
     CAPTURE_SCHEMA,
     TAG_COLUMNS,
     TAG_SCHEMA,
+    Candidates,
     Hit,
-    Labelled,
     Row,
 )
 from gateway.clients.class_cache import ClassCache
@@ -162,41 +163,39 @@ class VectorIndex(MilvusCollections):
 
     async def labelled(
         self, collection: str, classes: Sequence[str], filter_expr: str = ""
-    ) -> list[Labelled]:
-        """Rows holding any of `classes`, with their class probabilities (tag search). The
-        classes come from the gateway's memory where it has them (class_cache.py), keyed by
-        the physical collection, so a reindexed alias never serves another model's."""
+    ) -> Candidates:
+        """Rows holding any of `classes`, with their class probabilities (tag search). Only
+        their ids are read from Milvus; the classes come from the gateway's memory where it
+        has them (class_cache.py), keyed by the physical collection, so a reindexed alias
+        never serves another model's."""
         names = ", ".join(json.dumps(c) for c in classes)
         expr = f"array_contains_any(classes, [{names}])"
         if filter_expr:
             expr = f"{expr} and ({filter_expr})"
-
         reads = self._reads()
-        fields = ["id", "created_at", "taken"]
 
         # The physical collection and the two halves of the ids at once: a broad word reads
         # nearly every row, and Milvus answers two half queries sooner than one (10,000
-        # rows: median 55 ms against 65, measured on 2 cores).
-        def half_scan(half: str) -> Callable[[MilvusClient], list[dict[str, Any]]]:
-            return lambda c: scan(c, collection, f"{expr} and {half}", fields, reads)
+        # rows: median 40 ms against 54, measured on 2 cores).
+        def half_scan(half: str) -> Callable[[MilvusClient], list[str]]:
+            where = f"{expr} and {half}"
+            return lambda c: [str(r["id"]) for r in scan(c, collection, where, ["id"], reads)]
 
         physical, halves = await asyncio.gather(
             self._run(lambda c: self._physical(c, collection, fresh=True)),
             asyncio.gather(*(self._run(half_scan(half)) for half in ID_HALVES)),
         )
-        rows = [r for half in halves for r in half]
+        ids = [i for half in halves for i in half]
 
-        def score(client: MilvusClient) -> list[Labelled]:
-            ids = [str(r["id"]) for r in rows]
+        def score(client: MilvusClient) -> Candidates:
             missing = self._classes.missing(physical, ids)
             if missing:
                 self._remember(client, collection, physical, expr, missing, reads)
-            scores = self._classes.scores(physical, ids, classes).tolist()
-            return [
-                Labelled(i, int(r["created_at"]), score, _optional_int(r.get("taken")))
-                for i, r, score in zip(ids, rows, scores, strict=True)
-                if score == score  # NaN: deleted between the two reads
-            ]
+            scores = self._classes.scores(physical, ids, classes)
+            known = ~np.isnan(scores)  # NaN: deleted between the two reads
+            if known.all():
+                return Candidates(ids, scores)
+            return Candidates([i for i, k in zip(ids, known, strict=True) if k], scores[known])
 
         return await self._run(score)
 
@@ -221,18 +220,24 @@ class VectorIndex(MilvusCollections):
             classes = [str(c) for c in r.get("classes") or ()]
             self._classes.put(physical, str(r["id"]), classes, r.get("class_scores") or ())
 
-    async def metadata(self, collection: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return await self._run(lambda c: self._metadata(c, collection, ids))
+    async def rows_by_id(self, collection: str, ids: Sequence[str]) -> dict[str, Row]:
+        return await self._run(lambda c: self._rows(c, collection, ids))
 
-    def _metadata(
-        self, client: MilvusClient, collection: str, ids: Sequence[str]
-    ) -> dict[str, dict[str, Any]]:
+    def _rows(
+        self, client: MilvusClient, collection: str, ids: Sequence[str], taken: bool = True
+    ) -> dict[str, Row]:
         # At the read level of the listing or search it serves: a Strong `get` (the
         # collection's default) waits for Milvus' next time tick, up to 200 ms.
-        rows = client.get(
-            collection, ids=list(ids), output_fields=["id", "metadata"], **self._reads()
-        )
-        return {str(r["id"]): dict(r.get("metadata") or {}) for r in rows}
+        fields = ["id", "created_at", "metadata", *(["taken"] if taken else [])]
+        found: dict[str, Row] = {}
+        for start in range(0, len(ids), GET_CHUNK):
+            chunk = list(ids[start : start + GET_CHUNK])
+            for r in client.get(collection, ids=chunk, output_fields=fields, **self._reads()):
+                taken_at = _optional_int(r.get("taken")) if taken else None
+                found[str(r["id"])] = Row(
+                    str(r["id"]), int(r["created_at"]), dict(r.get("metadata") or {}), taken_at
+                )
+        return found
 
     async def tag_lists(self, collection: str) -> list[list[str]]:
         def read(client: MilvusClient) -> list[list[str]]:
@@ -291,9 +296,11 @@ class VectorIndex(MilvusCollections):
         ordered = heapq.nlargest(limit, keys)
         if not ordered:
             return []
-        metadata = self._metadata(client, collection, [i for _, _, i in ordered])
+        # The keys above are read again with the metadata: `taken` only where the listing
+        # is by it (collections before schema version 2 have no such field).
+        found = self._rows(client, collection, [i for _, _, i in ordered], taken=False)
         return [
-            Row(i, created, dict(metadata.get(i, {})), taken if by_taken else None)
+            Row(i, created, found[i].metadata if i in found else {}, taken if by_taken else None)
             for taken, created, i in ordered
         ]
 

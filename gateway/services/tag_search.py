@@ -13,11 +13,13 @@ results.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import time
 from dataclasses import replace
 
-from gateway.clients.base import Hit, Labelled
+import numpy as np
+import numpy.typing as npt
+
+from gateway.clients.base import Candidates, Hit
 from gateway.errors import PicSearchError, ValidationError
 from gateway.models.tag_vocabulary import vocabulary
 from gateway.observability import stage
@@ -88,23 +90,17 @@ async def by_tags(
     parsed = words.parse(text)
     classes = sorted(words.classes_under(parsed.tags))
     wanted = {words.class_names[i] for i in classes}
-    scored: list[tuple[float, Labelled]] = []
+    found = Candidates([], np.zeros(0, np.float32))
     if wanted:
         with stage("milvus"):
-            rows = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
-        scored = [(r.score, r) for r in rows]
-    cut = 0
-    if options.min_score is not None:
-        kept = [(score, r) for score, r in scored if score >= options.min_score]
-        cut, scored = len(scored) - len(kept), kept
-    # Candidates can be every photo (a broad word): only the best are made hits.
+            found = await backends.vectors.labelled(collection, sorted(wanted), checked.expression)
+    kept = np.arange(len(found.ids))
+    if options.min_score is not None:  # compared as the response shows scores: float64
+        kept = np.flatnonzero(found.scores.astype(np.float64) >= options.min_score)
+    cut = len(found.ids) - len(kept)
+    # Candidates can be every photo (a broad word): only the best are read and made hits.
     needed = grouping.fetch_size(k, backends.settings.limits.max_top_k * 4) if checked.group else k
-    best = heapq.nsmallest(
-        needed,
-        scored,
-        key=lambda pair: (-pair[0], -pair[1].created_at, pair[1].id),
-    )
-    hits = [Hit(r.id, score, {}, r.created_at, r.taken) for score, r in best]
+    hits = await _best_hits(backends, collection, found, kept, needed)
     copies: dict[str, tuple[Hit, ...]] = {}
     if checked.group:  # near-copies by the label model's own vectors, as image search groups
         hits, copies = await grouping.collapse(backends, collection, model, hits, k)
@@ -113,10 +109,6 @@ async def by_tags(
         hits.sort(key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":
         hits.sort(key=lambda h: (-taken_key(h), -h.score))
-    if hits:  # the page's metadata only: candidates can be thousands
-        with stage("milvus"):
-            metadata = await backends.vectors.metadata(collection, [h.id for h in hits])
-        hits = [replace(h, metadata=metadata.get(h.id, {})) for h in hits]
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id], copies.get(h.id, ())) for h in hits]
     result = SearchResult(
@@ -130,6 +122,32 @@ async def by_tags(
         unable = grouping.unavailable(backends, model)
         result = replace(result, notice=joined(result.notice, unable))
     return replace(result, cutoff=replace(result.cutoff, cut=cut))
+
+
+async def _best_hits(
+    backends: Backends,
+    collection: str,
+    found: Candidates,
+    kept: npt.NDArray[np.intp],
+    needed: int,
+) -> list[Hit]:
+    """The `needed` best of the `kept` candidates, by score, then newest, then id. Only the
+    best scores and any tied with the last of them are read further (their dates and
+    metadata): the tie-break needs the dates, and candidates can be every photo."""
+    if len(kept) > needed:
+        values = found.scores[kept]
+        floor = np.partition(values, len(values) - needed)[len(values) - needed]
+        kept = kept[values >= floor]
+    if not len(kept):
+        return []
+    with stage("milvus"):
+        rows = await backends.vectors.rows_by_id(collection, [found.ids[i] for i in kept])
+    hits = [
+        Hit(row.id, float(found.scores[i]), row.metadata, row.created_at, row.taken)
+        for i in kept
+        if (row := rows.get(found.ids[i])) is not None  # else deleted since the scan
+    ]
+    return sorted(hits, key=lambda h: (-h.score, -h.created_at, h.id))[:needed]
 
 
 def _notice(unknown: list[str], any_known: bool) -> str | None:

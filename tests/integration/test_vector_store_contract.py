@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gateway.capture import TAKEN_NONE
 from gateway.clients import milvus
-from gateway.clients.base import VectorStore
+from gateway.clients.base import Row, VectorStore
 from gateway.clients.milvus import VectorIndex
 from gateway.config import MilvusSettings
 from gateway.services.filters import to_expression
@@ -108,15 +109,17 @@ def test_more_matches_than_one_query_returns_are_read_by_id_prefix(
     backend_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Listings, tag search and maintenance read every match even when the matches overflow
-    Milvus' query window (16,384 rows; 8 here), on both Milvus kinds."""
+    Milvus' query window (16,384 rows; 8 here), on both Milvus kinds; reads by id too, over
+    more ids than one `get` asks for (3 here)."""
     monkeypatch.setattr(milvus, "QUERY_WINDOW", 8)
+    monkeypatch.setattr(milvus, "GET_CHUNK", 3)
     records = [
         ImageRecord(hashlib.sha256(str(n).encode()).hexdigest(), 5_000 + n, {"n": n})
         for n in range(40)
     ]
     tagged = {r.id for r in records[::3]}
 
-    async def read() -> tuple[list[str], list[str], set[str]]:
+    async def read() -> tuple[list[str], list[str], set[str], dict[str, Row]]:
         store = VectorIndex(MilvusSettings(uri=backend_uri))
         alias = f"scan_{uuid.uuid4().hex[:12]}"  # the session's Milvus server keeps it
         try:
@@ -129,14 +132,16 @@ def test_more_matches_than_one_query_returns_are_read_by_id_prefix(
                 rows.append(row)
             await store.upsert(alias, rows)
             newest = [row.id for row in await store.newest(alias, None, 5)]
-            labelled = {row.id for row in await store.labelled(alias, ["tabby"])}
-            return newest, sorted(await store.all_ids(alias)), labelled
+            labelled = set((await store.labelled(alias, ["tabby"])).ids)
+            by_id = await store.rows_by_id(alias, [r.id for r in records[:10]] + ["f" * 64])
+            return newest, sorted(await store.all_ids(alias)), labelled, by_id
         finally:
             await store.close()
 
-    newest, every, labelled = asyncio.run(read())
+    newest, every, labelled, by_id = asyncio.run(read())
     assert newest == [r.id for r in records[::-1][:5]]
     assert every == sorted(r.id for r in records) and labelled == tagged
+    assert by_id == {r.id: Row(r.id, r.created_at, r.metadata, TAKEN_NONE) for r in records[:10]}
 
 
 @pytest.mark.parametrize("get_chunk", [1_000, 2], ids=["few-missing-by-id", "many-by-scan"])
@@ -167,14 +172,14 @@ def test_tag_search_classes_are_the_stored_ones_on_every_replica_and_after_a_rei
             answers = []
             for store in (writer, reader, reader):  # remembered, read cold, remembered
                 found = await store.labelled(alias, ["tiger_cat", "tabby"])
-                answers.append({(r.id, r.score) for r in found})
+                answers.append(set(zip(found.ids, found.scores.tolist(), strict=True)))
             moved = await writer.create_physical(alias, "new@random", DIM)
             await writer.upsert(moved, rows(["tiger_cat", "lynx"], [0.375, 0.125]))
             await writer.seal(moved, len(ids))  # as `pic-search reindex` does
             await writer.switch_alias(alias, moved)
             for store in (writer, reader):
                 found = await store.labelled(alias, ["tiger_cat", "tabby"])
-                answers.append({(r.id, r.score) for r in found})
+                answers.append(set(zip(found.ids, found.scores.tolist(), strict=True)))
             return tuple(answers)
         finally:
             await writer.close()

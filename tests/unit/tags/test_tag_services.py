@@ -108,6 +108,19 @@ def test_tag_search_ranks_by_the_summed_probability_under_the_words(tagged: Back
     assert {m.hit.id for m in both.matches} == {cat, mostly_dog}
 
 
+def test_tied_scores_beyond_the_page_are_broken_by_newest_then_id(tagged: Backends) -> None:
+    """Only the best scores are read further (their dates): ties at the page's edge too."""
+    tied = [put(tagged, jpeg(n), tabby=0.5) for n in range(1, 6)]
+    put(tagged, jpeg(9), tabby=0.25)
+    rows = tagged.vectors.rows[LITE0]  # type: ignore[attr-defined]
+    newest = sorted(tied, key=lambda i: (-rows[i]["created_at"], i))
+    options = SearchOptions(min_score=0.3)
+    found = asyncio.run(search.by_text(tagged, "cat", 2, options, "tags"))
+    assert [m.hit.id for m in found.matches] == newest[:2]
+    assert all(m.hit.created_at == rows[m.hit.id]["created_at"] for m in found.matches)
+    assert found.cutoff.cut == 1  # the 0.25 photo
+
+
 def test_unknown_words_are_named_and_no_known_word_finds_nothing(tagged: Backends) -> None:
     cat = put(tagged, jpeg(1), tabby=0.9)
     some = text(tagged, "a cat on a sofa blanket zzyzx")
