@@ -82,13 +82,17 @@ lint: $(STAMPS)/venv $(STUBS)
 	$(BIN)/mypy
 
 # Unit and integration tests; the fixtures start and stop every server they use.
+# The unit lane starts no server, so it runs on both cores; the integration lane's servers
+# (one Triton, one Milvus per session) are shared by every test, so it runs on one. Exit
+# status 5 is a lane that PYTEST_ARGS left empty (`make test PYTEST_ARGS=tests/unit`).
 test: $(STAMPS)/venv $(STAMPS)/test-models $(STAMPS)/browser $(STAMPS)/wordnet lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n 2 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Fakes only: no model is built (tests that need the exported models are marked `models`
 # and run with the integration lane).
 test-unit: $(STAMPS)/venv $(STUBS)
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n 2 $(PYTEST_ARGS)
 
 run: $(STAMPS)/venv $(STUBS) $(STAMPS)/models
 	$(BIN)/pic-search serve
