@@ -107,7 +107,7 @@ def check_top_k(backends: Backends, top_k: int | None) -> int:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class CheckedOptions:
     expression: str
     sort: Sort
     cutoff: CutoffRequest
@@ -115,10 +115,10 @@ class _Checked:
     group: bool = False
 
 
-def _check(options: SearchOptions) -> _Checked:
+def check_options(options: SearchOptions) -> CheckedOptions:
     """Everything about the options that can be wrong, before any model runs."""
     sort = check_sort(options.sort)
-    return _Checked(
+    return CheckedOptions(
         to_expression(options.filters),
         sort,
         check_cutoff(options.min_score, options.cutoff),
@@ -141,7 +141,7 @@ async def _search(
     model: SearchModel,
     vector: npt.NDArray[np.float32],
     top_k: int,
-    checked: _Checked,
+    checked: CheckedOptions,
     started: float,
     exclude: str | None = None,
 ) -> SearchResult:
@@ -173,22 +173,24 @@ async def _search(
     if checked.sort == "date":  # newest first, among the results that passed
         hits = sorted(hits, key=lambda h: (-h.created_at, -h.score))
     elif checked.sort == "taken":  # newest photo first, undated ones last
-        hits = sorted(hits, key=lambda h: (-_taken(h), -h.score))
+        hits = sorted(hits, key=lambda h: (-taken_key(h), -h.score))
     files = await file_infos(backends, [(h.id, h.created_at) for h in hits])
     matches = [Match(h, files[h.id], copies.get(h.id, ())) for h in hits]
     took_ms = (time.perf_counter() - started) * 1000
     random = backends.random_weights(model)
     notice = image_search_notice(model, random)
     if checked.group:
-        notice = _joined(notice, grouping.unavailable(backends, model))
+        notice = joined_notice(notice, grouping.unavailable(backends, model))
     return SearchResult(model.name, matches, took_ms, cutoff, checked.sort, random, notice)
 
 
-def _joined(*notes: str | None) -> str | None:
+def joined_notice(*notes: str | None) -> str | None:
+    """The notes present, as one notice (None when there are none)."""
     return " ".join(n for n in notes if n) or None
 
 
-def _taken(hit: Hit) -> int:
+def taken_key(hit: Hit) -> int:
+    """A hit's date taken as a sort key: undated photos sort below every date."""
     return TAKEN_NONE if hit.taken is None else hit.taken
 
 
@@ -206,7 +208,7 @@ async def by_image(
         raise TooLargeError(
             f"the file is over {limits.max_upload_bytes} bytes", code="file_too_large"
         )
-    checked = _check(options)
+    checked = check_options(options)
     with stage("decode"):
         image = await backends.run_cpu(
             prepare_image, data, [model.image_model], backends.settings.limits, thumbnail=False
@@ -227,7 +229,7 @@ async def by_text(
 ) -> SearchResult:
     started = time.perf_counter()
     limits = backends.settings.limits
-    checked = _check(options)
+    checked = check_options(options)
     if not text.strip():
         raise ValidationError("the query text is empty", code="empty_query")
     if len(text) > limits.max_text_chars:
@@ -249,7 +251,7 @@ async def by_text(
     result = await _search(backends, model, vectors[0], k, checked, started)
     notice = text_search_notice(model, result.random_weights)
     if checked.group:
-        notice = _joined(notice, grouping.unavailable(backends, model))
+        notice = joined_notice(notice, grouping.unavailable(backends, model))
     return replace(result, notice=notice)
 
 
@@ -264,7 +266,7 @@ async def similar(
     started = time.perf_counter()
     check_id(image_id)
     model, k = await _chosen_model(backends, model_name), check_top_k(backends, top_k)
-    checked = _check(options or SearchOptions())
+    checked = check_options(options or SearchOptions())
     await backends.ensure_collections()
     with stage("milvus"):
         row = await backends.vectors.get(backends.collection(model), image_id, with_vector=True)

@@ -31,11 +31,11 @@ from gateway.services.search import (
     Match,
     SearchOptions,
     SearchResult,
+    check_options,
     check_top_k,
+    joined_notice,
+    taken_key,
 )
-from gateway.services.search import _check as check_options
-from gateway.services.search import _joined as joined
-from gateway.services.search import _taken as taken_key
 from gateway.services.tags import label_model
 
 TAGS = "tags"  # the `model=` value
@@ -120,7 +120,7 @@ async def by_tags(
     )
     if checked.group:
         unable = grouping.unavailable(backends, model)
-        result = replace(result, notice=joined(result.notice, unable))
+        result = replace(result, notice=joined_notice(result.notice, unable))
     return replace(result, cutoff=replace(result.cutoff, cut=cut))
 
 
