@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 TEST_MODELS := build/test-models
 # bench/results/cutoff.json: the cutoff=auto rules the exporter writes into the configs.
-MODEL_SOURCES := $(wildcard gateway/export/*.py gateway/export/builders/*.py gateway/models/*.py \
+MODEL_SOURCES := $(wildcard gateway/export/*.py gateway/export/builders/*.py gateway/models/*.py gateway/quality/*.py \
   bench/results/cutoff.json)
 WEIGHTS ?= auto
 PYTEST_ARGS ?=
