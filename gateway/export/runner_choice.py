@@ -76,8 +76,8 @@ def choose_runner(
         log(
             f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, "
             f"neighbours kept {result.neighbour_overlap:.3f}, P@5 {result.labeled_p5:.3f}, "
-            f"min cosine {result.min_cosine:.4f}, "
-            f"R@1 {result.copy_r1:.2f}{'' if result.keeps_rankings else ' (changes rankings)'}"
+            f"R@1 {result.copy_r1:.2f}, min cosine {result.min_cosine:.4f}"
+            f"{'' if result.keeps_rankings else ' (changes rankings)'}"
         )
         trials.append(result)
     return fastest_keeping(trials), [asdict(t) for t in trials]
