@@ -59,7 +59,7 @@ class Row:
     id: str
     created_at: int
     metadata: dict[str, Any]
-    taken: int | None = None  # set by newest_taken and rows (TAKEN_NONE for undated photos)
+    taken: int | None = None  # set by newest_taken and rows_by_id (TAKEN_NONE: undated)
 
 
 @dataclass(frozen=True)
