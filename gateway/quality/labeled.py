@@ -52,9 +52,7 @@ def retrieval_metrics(
 ) -> tuple[float, float]:
     """(precision@k, mAP), leave-one-out; a query with no other member of its class is
     left out. Ties rank in index order (numpy's stable sort)."""
-    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    sims = v @ v.T
-    np.fill_diagonal(sims, -np.inf)
+    orders = neighbour_order(vectors)
     names = np.asarray(labels)
     precisions, aps = [], []
     for i in range(len(names)):
@@ -62,12 +60,20 @@ def retrieval_metrics(
         relevant[i] = False
         if not relevant.any():
             continue
-        order = np.argsort(-sims[i], kind="stable")[: len(names) - 1]
-        hits = relevant[order]
+        hits = relevant[orders[i, : len(names) - 1]]
         precisions.append(hits[:k].mean())
         ranks = np.flatnonzero(hits) + 1
         aps.append(float(np.mean(np.arange(1, len(ranks) + 1) / ranks)))
     return float(np.mean(precisions)), float(np.mean(aps))
+
+
+def neighbour_order(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
+    """Each row's others by cosine similarity, most similar first (itself last); ties in
+    index order (numpy's stable sort)."""
+    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -np.inf)
+    return np.argsort(-sims, axis=1, kind="stable")
 
 
 def prepared_inputs(

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from gateway.config import LimitSettings
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality.copy_detection import TRANSFORMS, copy_detection_inputs, copy_recall_at_1
-from gateway.quality.labeled import prepared_inputs, retrieval_metrics
+from gateway.quality.labeled import neighbour_order, prepared_inputs, retrieval_metrics
 from gateway.quality.labeled_set import labeled_images
 from gateway.quality.samples import sample_photos
 
@@ -122,16 +122,9 @@ def neighbour_overlap(vectors: Embeddings, reference: Embeddings, k: int = NEIGH
     k = min(k, len(vectors) - 1)
     if k < 1:
         return 1.0
-    found, expected = _nearest(vectors, k), _nearest(reference, k)
+    found, expected = neighbour_order(vectors)[:, :k], neighbour_order(reference)[:, :k]
     shared = [len(set(a) & set(b)) for a, b in zip(found.tolist(), expected.tolist(), strict=True)]
     return float(np.mean(shared)) / k
-
-
-def _nearest(vectors: Embeddings, k: int) -> npt.NDArray[np.intp]:
-    unit = _unit(vectors)
-    sims = unit @ unit.T
-    np.fill_diagonal(sims, -np.inf)
-    return np.argsort(-sims, axis=1, kind="stable")[:, :k]
 
 
 def _unit(x: Embeddings) -> Embeddings:
