@@ -4,7 +4,7 @@ same model with batching off: a one-model repository copy whose config lacks the
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 from PIL import Image
@@ -24,17 +24,16 @@ from gateway.serving.triton import TritonPorts, triton_process
 SPEC = triton_model("clip_image")
 
 
-def unbatched_repository(source: Path, dest: Path) -> Path:
-    """`dest/clip_image/` serving the same model files with the cpu config minus
-    `dynamic_batching`: Triton then runs every request on its own."""
-    return derived_repository(
-        source, dest, [SPEC.name], lambda _, config: config.ClearField("dynamic_batching")
-    )
-
-
 def run(ctx: Context) -> dict[str, Any]:
     levels = (1, 4) if ctx.tiny else (1, 2, 4, 8, 16, 32)
-    repo = unbatched_repository(ctx.stack.repository, ctx.workdir / "unbatched-repo")
+    # The same model files, their cpu config without `dynamic_batching`: Triton then runs
+    # every request on its own.
+    repo = derived_repository(
+        ctx.stack.repository,
+        ctx.workdir / "unbatched-repo",
+        [SPEC.name],
+        lambda _, config: config.ClearField("dynamic_batching"),
+    )
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
     ctx.log("batching: starting a second Triton with batching off")
     with triton_process(repo, ctx.workdir / "triton-unbatched", ports, [SPEC.name]):
@@ -48,11 +47,7 @@ def run(ctx: Context) -> dict[str, Any]:
     gain = on[top]["throughput_per_s"] / off[top]["throughput_per_s"]
     results = {
         "model": SPEC.name,
-        "dynamic_batching": {
-            "max_batch_size": SPEC.batching.max_batch_size,
-            "preferred_batch_sizes": list(SPEC.batching.preferred_batch_sizes),
-            "max_queue_delay_microseconds": SPEC.batching.max_queue_delay_microseconds,
-        },
+        "dynamic_batching": asdict(SPEC.batching),
         "levels": list(levels),
         "curves": curves,
         "throughput_gain_at_max_concurrency": gain,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import platform
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import matplotlib
 
@@ -27,6 +30,7 @@ from gateway.models.registry import triton_models
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class Context:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def run_async(body: Callable[[Context], Coroutine[Any, Any, T]]) -> Callable[[Context], T]:
+    """An async benchmark as the plain `run(ctx)` the runner calls."""
+    return functools.wraps(body)(lambda ctx: asyncio.run(body(ctx)))
+
+
 def target(
     name: str,
     goal: str,
@@ -69,10 +78,14 @@ def target(
 
 _NOTABLE_FLAGS = frozenset(("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
     "avx512_fp16", "amx_bf16", "amx_int8", "avx_vnni"))  # fmt: skip
+# The lscpu lines that describe the machine a result was measured on (docs/performance.md).
+_LSCPU_KEYS = ("Architecture", "Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket",
+    "Socket(s)", "L2 cache", "L3 cache", "Hypervisor vendor", "Virtualization type")  # fmt: skip
 
 
 def machine(tiny: bool) -> dict[str, Any]:
-    lscpu = lscpu_summary()
+    fields = dict(line.split(":", 1) for line in _run(["lscpu"]).splitlines() if ":" in line)
+    lscpu = {k: fields[k].strip() for k in _LSCPU_KEYS if k in fields}
     return {
         "cpu_model": lscpu.get("Model name") or platform.processor() or "unknown",
         # The SIMD flags that decide which kernels (and precisions) the runtimes pick here.
@@ -87,17 +100,6 @@ def machine(tiny: bool) -> dict[str, Any]:
         "commit": _run(["git", "rev-parse", "--short", "HEAD"]).strip() or "unknown",
         "tiny": tiny,
     }
-
-
-# The lscpu lines that describe the machine a result was measured on (docs/performance.md).
-_LSCPU_KEYS = ("Architecture", "Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket",
-    "Socket(s)", "L2 cache", "L3 cache", "Hypervisor vendor", "Virtualization type")  # fmt: skip
-
-
-def lscpu_summary() -> dict[str, str]:
-    out = _run(["lscpu"])
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return {k: fields[k].strip() for k in _LSCPU_KEYS if k in fields}
 
 
 def served_weights(stack: Stack) -> dict[str, str]:

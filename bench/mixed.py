@@ -9,16 +9,17 @@ alone and under the searches too: putting searches first must not starve it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
-from itertools import islice
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import psutil
 
 from bench import uploads
-from bench.common import Context, bars, figure, target, write_result
+from bench.common import Context, bars, figure, run_async, target, write_result
 from bench.latency import closed_loop, percentiles, server_timing, stage_percentiles
 from bench.photos import distinct_photos
 
@@ -29,47 +30,51 @@ UPLOADERS = (2, 8)
 P99_RATIO = 2.0
 MILVUS_P99_MS = 20.0
 INGEST_KEPT = 0.5
-
-
 QS = (50, 90, 99)  # the percentiles of each search and of each of its stages
+PATHS = {"upload": "/v1/images", "search": "/v1/search/image"}
 
 
-class Uploads:
-    """`clients` workers uploading new photos back to back until stopped."""
+class Load:
+    """`clients` workers sending `forms` (uploads, or image searches) back to back until
+    stopped or out of forms."""
 
-    def __init__(self, http: uploads.Client, forms: list[uploads.Multipart], clients: int):
-        self.http, self.forms, self.clients = http, iter(forms), clients
-        self.done = 0
-        self.failures: list[str] = []  # every failed upload, counted, not raised
+    def __init__(
+        self, http: uploads.Client, forms: Iterable[uploads.Multipart], clients: int, kind: str
+    ) -> None:
+        self.http, self.forms, self.clients, self.kind = http, iter(forms), clients, kind
+        self.latencies_s: list[float] = []
+        self.failures: list[str] = []  # every failed request, counted, not raised
         self.stopping = False
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies_s)
 
     async def _worker(self) -> None:
         for form in self.forms:
             if self.stopping:
                 return
+            began = time.perf_counter()
             try:
-                await self.http.post("/v1/images", form)
-                self.done += 1
+                await self.http.post(PATHS[self.kind], form)
+                self.latencies_s.append(time.perf_counter() - began)
             except Exception as exc:
-                self.failures.append(f"upload: {type(exc).__name__}: {str(exc)[:200]}")
+                self.failures.append(f"{self.kind}: {type(exc).__name__}: {str(exc)[:200]}")
 
-    async def __aenter__(self) -> Uploads:
+    async def __aenter__(self) -> Load:
         self.started = time.perf_counter()
         self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.clients)]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        # Uploads under way finish and count: a short phase may see none finish inside it.
+        # Requests under way finish and count: a short phase may see none finish inside it.
         self.stopping = True
         await asyncio.gather(*self.tasks)
         self.per_s = self.done / (time.perf_counter() - self.started)
 
 
-def run(ctx: Context) -> dict[str, Any]:
-    return asyncio.run(_run(ctx))
-
-
-async def _run(ctx: Context) -> dict[str, Any]:
+@run_async
+async def run(ctx: Context) -> dict[str, Any]:
     http = uploads.Client(ctx.stack.gateway_url)
     searches_per_client = 2 if ctx.tiny else 40
     ingest_s = 3.0 if ctx.tiny else 20.0
@@ -83,13 +88,13 @@ async def _run(ctx: Context) -> dict[str, Any]:
     try:
         await http.post("/v1/images", next(photos))  # the collections exist; shapes warm
         for u in UPLOADERS:
-            async with Uploads(http, list(islice(photos, per_phase)), u) as alone:
+            async with Load(http, list(itertools.islice(photos, per_phase)), u, "upload") as alone:
                 await asyncio.sleep(ingest_s)
             results["idle_ingest"][str(u)] = alone.per_s
         for u in (0, *UPLOADERS):
             for c in SEARCHERS:
                 ctx.log(f"mixed: image search, {c} clients, {u} uploading")
-                fresh = list(islice(photos, per_phase if u else 0))
+                fresh = list(itertools.islice(photos, per_phase if u else 0))
                 results["cells"].append(
                     await _cell(http, forms, c, c * searches_per_client, u, fresh)
                 )
@@ -113,22 +118,16 @@ async def _cell(
         _, headers = await http.post_with_headers("/v1/search/image", forms[i % len(forms)])
         timings.append(server_timing(headers.get("server-timing", "")))
 
-    async def searches() -> Any:
-        return await closed_loop(search, searchers, n, warmup=searchers)
-
-    if uploaders:
-        async with Uploads(http, photos, uploaders) as load:
-            loop = await searches()
-        ingest_per_s: float | None = load.per_s
-    else:
-        loop, ingest_per_s = await searches(), None
+    load = Load(http, photos, uploaders, "upload") if uploaders else None
+    async with load or contextlib.nullcontext():
+        loop = await closed_loop(search, searchers, n, warmup=searchers)
     return {
         "searchers": searchers,
         "uploaders": uploaders,
-        "upload_failures": load.failures if uploaders else [],
+        "upload_failures": load.failures if load else [],
         "searches_per_s": loop.throughput,
         "errors": loop.errors,
-        "ingest_per_s": ingest_per_s,
+        "ingest_per_s": load.per_s if load else None,
         "client": percentiles(loop.latencies_s, QS),
         "stages": stage_percentiles(timings, QS),
     }
@@ -170,19 +169,16 @@ def _plot(results: dict[str, Any]) -> Any:
         }
         x = bars(ax, [f"{c['uploaders']} uploading" for c in cells], p99)
         ax.plot(x, [c["client"]["p99_ms"] for c in cells], "ko-", label="search p99")
-        ax.set_ylabel("ms")
-        ax.set_title(f"image search, {searchers} client(s)")
+        ax.set(ylabel="ms", title=f"image search, {searchers} client(s)")
         ax.legend(fontsize=7)
     return fig
 
 
-def run_soak(ctx: Context) -> dict[str, Any]:
+@run_async
+async def run_soak(ctx: Context) -> dict[str, Any]:
     """Steady load for minutes: clients search by image back to back while 2 upload; zero
     errors, and the gateway's memory (sampled when this run started the gateway) flat."""
-    return asyncio.run(_soak(ctx, *((4, 8) if ctx.tiny else (8, 180))))
-
-
-async def _soak(ctx: Context, clients: int, seconds: int) -> dict[str, Any]:
+    clients, seconds = (4, 8) if ctx.tiny else (8, 180)
     ctx.log(f"soak: {clients} clients searching, 2 uploading, for {seconds} s")
     http = uploads.Client(ctx.stack.gateway_url)
     queries = distinct_photos(8, seed=f"soak-queries-{ctx.run_id}")
@@ -191,29 +187,15 @@ async def _soak(ctx: Context, clients: int, seconds: int) -> dict[str, Any]:
     photos = [uploads.one_image("files", p, f"s{i}.jpg") for i, p in enumerate(pool)]
     gateway = psutil.Process(ctx.stack.gateway_pid) if ctx.stack.gateway_pid else None
     rss: list[tuple[float, float]] = []  # (s, gateway MiB)
-    latencies: list[float] = []
-    failures: list[str] = []
+    searching = Load(http, itertools.cycle(forms), clients, "search")
     start = time.monotonic()
-
-    async def searcher(k: int) -> None:
-        for i in itertools.count(k):
-            if time.monotonic() - start > seconds:
-                return
-            began = time.perf_counter()
-            try:
-                await http.post("/v1/search/image", forms[i % len(forms)])
-                latencies.append(time.perf_counter() - began)
-            except Exception as exc:
-                failures.append(f"search: {type(exc).__name__}: {str(exc)[:200]}")
-
-    async with Uploads(http, photos, 2) as load:
-        searching = asyncio.gather(*(searcher(k) for k in range(clients)))
-        while not searching.done():
+    async with Load(http, photos, 2, "upload") as load, searching:
+        while (elapsed := time.monotonic() - start) < seconds:
             if gateway is not None:
-                rss.append((time.monotonic() - start, gateway.memory_info().rss / 2**20))
-            await asyncio.wait([searching], timeout=1.0 if ctx.tiny else 2.0)
+                rss.append((elapsed, gateway.memory_info().rss / 2**20))
+            await asyncio.sleep(min(1.0 if ctx.tiny else 2.0, seconds - elapsed))
     await http.close()
-    failures += load.failures
+    latencies, failures = searching.latencies_s, searching.failures + load.failures
     fifth = max(1, len(rss) // 5)
     mib = [float(np.median([r for _, r in part])) for part in (rss[:fifth], rss[-fifth:]) if rss]
     requests = len(latencies) + load.done + len(failures)

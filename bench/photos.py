@@ -14,11 +14,8 @@ from gateway.quality.samples import encode, sample_arrays
 @functools.cache
 def rgb_samples() -> tuple[np.ndarray, ...]:
     """Every sample photo as RGB uint8 pixels, in a fixed order."""
-    out = []
-    for _, pixels in sorted(sample_arrays().items()):
-        image = Image.fromarray(pixels)
-        out.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
-    return tuple(out)
+    photos = sorted(sample_arrays().items())
+    return tuple(np.asarray(Image.fromarray(p).convert("RGB"), dtype=np.uint8) for _, p in photos)
 
 
 def distinct_photos(count: int, seed: str) -> list[bytes]:

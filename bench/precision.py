@@ -35,14 +35,12 @@ TRIAL_OWN = ("runtime", "precision", "images_per_s")  # a row keeps its own spee
 
 def variants(flags: frozenset[str], spec: TritonModelSpec) -> list[CpuRunner]:
     """The reference first, then every runtime at every precision this CPU offers the model."""
-    out = [REFERENCE]
-    for runtime in ("onnxruntime", "openvino"):
-        out += [
-            CpuRunner(runtime, p)
-            for p in cpu_runtimes.offered_precisions(runtime, flags)
-            if spec.can_run(p)
-        ]
-    return out
+    return [REFERENCE] + [
+        CpuRunner(runtime, p)
+        for runtime in ("onnxruntime", "openvino")
+        for p in cpu_runtimes.offered_precisions(runtime, flags)
+        if spec.can_run(p)
+    ]
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -50,9 +48,11 @@ def run(ctx: Context) -> dict[str, Any]:
     enabled = ["efficientnet_lite0"] if ctx.tiny else get_settings().models.enabled
     specs = triton_models(enabled)
     speed_rows = BATCH * (1 if ctx.tiny else 2)
+    # A tiny run's photos: 2 labeled per class, 4 originals, TINY_TRANSFORMS of them.
+    subset = (2, 4, TINY_TRANSFORMS) if ctx.tiny else (None, None, None)
     table: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        photos = _photos(spec, ctx.tiny) if spec.is_image_model else None
+        photos = retrieval_photos(spec, *subset) if spec.is_image_model else None
         batch = photos.labeled[:speed_rows] if photos else _token_ids(speed_rows)
         real = ctx.weights.get(spec.name, "random").startswith("pretrained")
         table[spec.name] = _model_rows(ctx, spec, batch, flags, photos if real else None)
@@ -71,16 +71,11 @@ def run(ctx: Context) -> dict[str, Any]:
         "build_default": {n: _key(r) for n, r in defaults.items()},
         "stay_fp32": fp32_only,
     }
-    targets = [
-        target(
-            "reduced-precision defaults keep labeled P@5, copy R@1, neighbours (real weights)",
-            f"within {trials.MAX_METRIC_CHANGE}",
-            float(kept),
-            kept,
-            "" if kept else "a reduced-precision default changes the rankings",
-            ", ".join(f"{n} {_key(r)}" for n, r in reduced.items()) or "none reduced",
-        ),
-    ]
+    name = "reduced-precision defaults keep labeled P@5, copy R@1, neighbours (real weights)"
+    limit = "" if kept else "a reduced-precision default changes the rankings"
+    shown = ", ".join(f"{n} {_key(r)}" for n, r in reduced.items()) or "none reduced"
+    goal = f"within {trials.MAX_METRIC_CHANGE}"
+    targets = [target(name, goal, float(kept), kept, limit, shown)]
     write_result(ctx, "precision", results, targets, _plot(table))
     return results
 
@@ -93,12 +88,6 @@ def _token_ids(rows: int) -> np.ndarray:
     """CLIP token rows at the full 77 tokens: everyday words, as the text tower gets them."""
     words = [f"a photo of {w}" for w in EVERYDAY_WORDS.values()]
     return ClipTokenizer.from_package().tokenize([words[i % len(words)] for i in range(rows)])
-
-
-def _photos(spec: TritonModelSpec, tiny: bool) -> RetrievalPhotos:
-    if not tiny:
-        return retrieval_photos(spec)
-    return retrieval_photos(spec, per_class=2, originals=4, transforms=TINY_TRANSFORMS)
 
 
 def _model_rows(
@@ -169,6 +158,5 @@ def _plot(table: dict[str, dict[str, Any]]) -> Any:
     keys = list(next(iter(table.values())))
     rates = {k: [rows.get(k, {}).get("images_per_s", 0) for rows in table.values()] for k in keys}
     bars(ax, list(table), rates, fontsize=7)
-    ax.set_ylabel(f"images/s (batch {BATCH}, in-process)")
-    ax.set_title("CPU runtimes and precisions")
+    ax.set(ylabel=f"images/s (batch {BATCH}, in-process)", title="CPU runtimes and precisions")
     return fig

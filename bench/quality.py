@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import Context, bars, figure, target, write_result
+from bench.common import Context, bars, figure, run_async, target, write_result
 from gateway.clients.triton import TritonClient
 from gateway.config import LimitSettings, TritonSettings, get_settings
 from gateway.models.clip_tokenizer import ClipTokenizer
@@ -42,36 +42,21 @@ def _triton(ctx: Context) -> TritonClient:
     return TritonClient(TritonSettings(url=ctx.stack.triton_grpc, timeout_s=600))
 
 
-async def _labeled_vectors(
-    client: TritonClient, models: list[SearchModel], classes: Labeled
-) -> tuple[dict[SearchModel, npt.NDArray[np.float32]], list[str]]:
-    """Every model's vectors of the labeled photos, prepared as the gateway prepares uploads
-    (as `pic-search eval --labeled` does), and the photos' labels."""
-    specs = [m.image_model for m in models]
-    inputs, labels, _ = prepared_inputs(classes, specs, LimitSettings())
-    vectors = {m: await client.embed(m.image_model, inputs[m.image_model.name]) for m in models}
-    return vectors, labels
-
-
-def run_quality(ctx: Context) -> dict[str, Any]:
-    return asyncio.run(_quality(ctx))
-
-
-async def _quality(ctx: Context) -> dict[str, Any]:
+@run_async
+async def run_quality(ctx: Context) -> dict[str, Any]:
     photos, transforms = sample_photos(), TRANSFORMS
     if ctx.tiny:
         photos = dict(list(photos.items())[:4])
         transforms = tuple(t for t in TRANSFORMS if t.name in ("crop_70", "jpeg_q20", "hflip"))
     models = search_models(get_settings().models.enabled)
+    specs = [m.image_model for m in models]
     labeled = labeled_images(per_class=2 if ctx.tiny else None)
     ctx.log(f"quality: {len(photos)} originals x {len(transforms)} edits; labeled set of "
             f"{sum(len(v) for v in labeled.values())} photos")  # fmt: skip
     client = _triton(ctx)
     try:
-        report = await evaluate_served(photos, client, [m.image_model for m in models], transforms)
-        labeled_scores = await evaluate_labeled(
-            labeled, client.embed, [m.image_model for m in models]
-        )
+        report = await evaluate_served(photos, client, specs, transforms)
+        labeled_scores = await evaluate_labeled(labeled, client.embed, specs)
         tags = await _tag_search(client, labeled, models)
     finally:
         await client.close()
@@ -119,8 +104,7 @@ async def _quality(ctx: Context) -> dict[str, Any]:
     ax = axes[0][0]
     series = {f"{m} mAP": [s.mean_ap for s in scores] for m, scores in report.scores.items()}
     bars(ax, [t.name for t in transforms], series, rotation=45, ha="right", fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"copy detection, {report.images} originals{random}")
+    ax.set(ylim=(0, 1.05), title=f"copy detection, {report.images} originals{random}")
     write_result(ctx, "quality", results, [], fig)
     return results
 
@@ -155,16 +139,20 @@ def run_cutoff(ctx: Context) -> dict[str, Any]:
     classes = labeled_images(per_class=3 if ctx.tiny else None)
     ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
     models = search_models(get_settings().models.enabled)
+    # Prepared as the gateway prepares uploads (as `pic-search eval --labeled` does).
+    inputs, labels, _ = prepared_inputs(classes, [m.image_model for m in models], LimitSettings())
 
-    async def embed() -> tuple[dict[SearchModel, Any], list[str], dict[SearchModel, str]]:
+    async def embed() -> tuple[dict[SearchModel, Any], dict[SearchModel, str]]:
         client = _triton(ctx)
         try:
-            vectors, labels = await _labeled_vectors(client, models, classes)
-            return vectors, labels, {m: await client.provenance(m.image_model) for m in models}
+            vectors = {
+                m: await client.embed(m.image_model, inputs[m.image_model.name]) for m in models
+            }
+            return vectors, {m: await client.provenance(m.image_model) for m in models}
         finally:
             await client.close()
 
-    vectors, labels, provenance = asyncio.run(embed())
+    vectors, provenance = asyncio.run(embed())
     per_model: dict[str, Any] = {}
     for model, v in vectors.items():
         rule, random = choose_cutoff(v, labels, TOP_K), is_random(provenance[model])

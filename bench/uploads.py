@@ -142,9 +142,6 @@ class Client:
 
 def _parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
     status_line, *lines = raw.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+    fields = (line.partition(":") for line in lines if line)
+    headers = {name.strip().lower(): value.strip() for name, _, value in fields}
     return int(status_line.split(" ", 2)[1]), headers
