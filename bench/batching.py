@@ -45,13 +45,23 @@ def run(ctx: Context) -> dict[str, Any]:
     on, off = curves["batching on (spec)"], curves["batching off"]
     top = str(levels[-1])
     gain = on[top]["throughput_per_s"] / off[top]["throughput_per_s"]
+
+    def said(curve: dict[str, dict[str, Any]]) -> str:
+        triton = curve[top].get("triton", {})
+        return (f"{curve[top]['throughput_per_s']:.1f} images/s, mean batch "
+                f"{triton.get('mean_batch_size', 0):.1f}, compute "
+                f"{triton.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
+                f"{triton.get('queue_ms_per_request', 0):.0f} ms per request")  # fmt: skip
+
     results = {
         "model": SPEC.name,
         "dynamic_batching": asdict(SPEC.batching),
         "levels": list(levels),
         "curves": curves,
         "throughput_gain_at_max_concurrency": gain,
-        "findings": _findings(on, off, levels),
+        "findings": [
+            f"At {top} concurrent requests, batching on: {said(on)}; batching off: {said(off)}."
+        ],
     }
     fig, axes = figure(2, 1, width=8)
     for name, curve in curves.items():
@@ -61,14 +71,12 @@ def run(ctx: Context) -> dict[str, Any]:
                                         (1, "p99_ms", "x", f"{name} p99")):  # fmt: skip
             ys = [curve[str(c)][key] for c in levels]
             axes[0][col].plot(levels, ys, style, marker=marker, label=label)
-    for ax, label in ((axes[0][0], "images/s"), (axes[0][1], "latency ms")):
+    titles = (f"{SPEC.name}: throughput, x{gain:.2f} at {top}", "latency")
+    for ax, label, title in zip(axes[0], ("images/s", "latency ms"), titles, strict=True):
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(levels), [str(c) for c in levels])
-        ax.set_xlabel("concurrent single-image requests")
-        ax.set_ylabel(label)
+        ax.set(xlabel="concurrent single-image requests", ylabel=label, title=title)
         ax.legend(fontsize=7)
-    axes[0][0].set_title(f"{SPEC.name}: throughput, x{gain:.2f} at {top}")
-    axes[0][1].set_title("latency")
     results["headline"] = (
         f"{SPEC.name} at {top} concurrent: {on[top]['throughput_per_s']:.1f} images/s batched "
         f"vs {off[top]['throughput_per_s']:.1f} unbatched (x{gain:.2f}); p50 "
@@ -84,8 +92,7 @@ async def _measure(
     image = model_input(Image.fromarray(rgb_samples()[0]), SPEC.preprocess)[None]  # type: ignore[arg-type]
     curves: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in variants}
     clients = {
-        name: TritonClient(TritonSettings(url=grpc, timeout_s=600))
-        for name, (grpc, _) in variants.items()
+        n: TritonClient(TritonSettings(url=g, timeout_s=600)) for n, (g, _) in variants.items()
     }
     try:
         for concurrency in levels:
@@ -103,26 +110,11 @@ async def _measure(
                 result = await closed_loop(call, concurrency, requests)
                 curves[name][str(concurrency)] = {
                     **percentiles(result.latencies_s),
-                    "throughput_per_s": result.throughput,
-                    "errors": result.errors,
+                    "throughput_per_s": result.per_s,
+                    "errors": len(result.failures),
                     "triton": triton_delta(before, triton_stats(http, SPEC.name)),
                 }
     finally:
         for client in clients.values():
             await client.close()
     return curves
-
-
-def _findings(
-    on: dict[str, dict[str, Any]], off: dict[str, dict[str, Any]], levels: tuple[int, ...]
-) -> list[str]:
-    top = str(levels[-1])
-
-    def said(curve: dict[str, dict[str, Any]]) -> str:
-        triton = curve[top].get("triton", {})
-        return (f"{curve[top]['throughput_per_s']:.1f} images/s, mean batch "
-                f"{triton.get('mean_batch_size', 0):.1f}, compute "
-                f"{triton.get('compute_infer_ms_per_item', 0):.0f} ms per image, queue "
-                f"{triton.get('queue_ms_per_request', 0):.0f} ms per request")  # fmt: skip
-
-    return [f"At {top} concurrent requests, batching on: {said(on)}; batching off: {said(off)}."]

@@ -64,12 +64,7 @@ def run_async(body: Callable[[Context], Coroutine[Any, Any, T]]) -> Callable[[Co
 
 
 def target(
-    name: str,
-    goal: str,
-    value: float | None,
-    met: bool | None,
-    limit: str = "",
-    display: str = "",
+    name: str, goal: str, value: float | None, met: bool | None, limit: str = "", display: str = ""
 ) -> dict[str, Any]:
     """One target of a benchmark, as the README table shows it (`display`: the value with
     its context). `met` None: not measured at the scale the target is set for."""
@@ -129,7 +124,7 @@ def _run(argv: list[str]) -> str:
 
 def write_result(
     ctx: Context, name: str, results: dict[str, Any], targets: list[dict[str, Any]], fig: Figure
-) -> Path:
+) -> None:
     ctx.results_dir.mkdir(parents=True, exist_ok=True)
     body = {
         "benchmark": name,
@@ -138,12 +133,10 @@ def write_result(
         "targets": targets,
         "results": results,
     }
-    path = ctx.results_dir / f"{name}.json"
-    path.write_text(json.dumps(_plain(body), indent=2) + "\n")
+    (ctx.results_dir / f"{name}.json").write_text(json.dumps(_plain(body), indent=2) + "\n")
     fig.tight_layout()
     fig.savefig(ctx.results_dir / f"{name}.png", dpi=72)
     plt.close(fig)
-    return path
 
 
 def _plain(value: Any) -> Any:
@@ -166,8 +159,7 @@ def figure(cols: int = 1, rows: int = 1, width: float = 7.0, height: float = 3.6
 
 
 def bars(ax: Any, groups: list[str], series: dict[str, list[float]], **ticks: Any) -> Any:
-    """Grouped bars: a group per name in `groups`, in it a bar per series (with a legend);
-    returns the groups' centres."""
+    """Grouped bars: a group per name in `groups`, a bar per series; returns the centres."""
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
     for i, (label, values) in enumerate(series.items()):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,7 @@ import numpy as np
 def percentiles(
     samples: Sequence[float], qs: Sequence[int] = (50, 95, 99), to_ms: float = 1000.0
 ) -> dict[str, float]:
-    """The percentiles `qs` and the mean of `samples` (seconds; milliseconds with `to_ms=1`),
-    in milliseconds, and their count; nothing for no samples."""
+    """The percentiles `qs`, mean and count of `samples` (s, or ms with `to_ms=1`), in ms."""
     if not len(samples):
         return {}
     ms = np.asarray(samples, np.float64) * to_ms
@@ -26,12 +24,8 @@ def percentiles(
 
 def server_timing(header: str) -> dict[str, float]:
     """`Server-Timing: decode;dur=3.1, triton;dur=20.4, total;dur=30.0` as {name: ms}."""
-    out = {}
-    for part in header.split(","):
-        name, _, rest = part.strip().partition(";dur=")
-        if rest:
-            out[name] = float(rest)
-    return out
+    parts = (part.strip().partition(";dur=") for part in header.split(","))
+    return {name: float(ms) for name, _, ms in parts if ms}
 
 
 def stage_percentiles(timings: list[dict[str, float]], qs: Sequence[int]) -> dict[str, Any]:
@@ -40,51 +34,50 @@ def stage_percentiles(timings: list[dict[str, float]], qs: Sequence[int]) -> dic
     return {n: percentiles([t[n] for t in timings if n in t], qs, to_ms=1.0) for n in names}
 
 
-@dataclass
-class LoadResult:
-    latencies_s: list[float]
-    wall_s: float
-    errors: int
+class Load:
+    """`clients` workers calling `call` on each of `items` back to back until out of items or
+    stopped; each success's latency kept, each failure counted (not raised)."""
 
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies_s) / self.wall_s if self.wall_s > 0 else 0.0
+    def __init__(
+        self, call: Callable[[Any], Awaitable[Any]], items: Iterable[Any], clients: int, kind: str
+    ) -> None:
+        self.call, self.items, self.clients, self.kind = call, iter(items), clients, kind
+        self.latencies_s: list[float] = []
+        self.failures: list[str] = []
+        self.stopping = False
+
+    async def _worker(self) -> None:
+        for item in self.items:
+            if self.stopping:
+                return
+            began = time.perf_counter()
+            try:
+                await self.call(item)
+                self.latencies_s.append(time.perf_counter() - began)
+            except Exception as exc:
+                self.failures.append(f"{self.kind}: {type(exc).__name__}: {str(exc)[:200]}")
+
+    async def __aenter__(self) -> Load:
+        self.started = time.perf_counter()
+        self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.clients)]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Requests under way finish and count: a short phase may see none finish inside it.
+        self.stopping = True
+        await asyncio.gather(*self.tasks)
+        self.wall_s = time.perf_counter() - self.started
+        self.per_s = len(self.latencies_s) / self.wall_s
 
 
 async def closed_loop(
-    call: Callable[[int], Awaitable[None]],
-    concurrency: int,
-    requests: int,
-    warmup: int = 0,
-) -> LoadResult:
-    """`concurrency` workers issue `requests` calls back to back; each call's latency counts.
-
-    The first `warmup` calls run (at the same concurrency) before the clock starts."""
-
-    async def drive(count: int, record: list[float] | None) -> int:
-        counter = iter(range(count))
-        errors = 0
-
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                start = time.perf_counter()
-                try:
-                    await call(i)
-                except Exception as exc:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"[bench] request failed: {type(exc).__name__}: {exc}", flush=True)
-                    continue
-                if record is not None:
-                    record.append(time.perf_counter() - start)
-
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(count, 1)))))
-        return errors
-
+    call: Callable[[int], Awaitable[None]], concurrency: int, requests: int, warmup: int = 0
+) -> Load:
+    """`concurrency` workers make `requests` timed calls back to back, after `warmup` untimed."""
     if warmup:
-        await drive(warmup, None)
-    latencies: list[float] = []
-    start = time.perf_counter()
-    errors = await drive(requests, latencies)
-    return LoadResult(latencies, time.perf_counter() - start, errors)
+        await closed_loop(call, concurrency, warmup)
+    async with Load(call, range(requests), min(concurrency, max(requests, 1)), "failed") as load:
+        await asyncio.gather(*load.tasks)  # every call made: none stopped
+    for failure in load.failures[:3]:
+        print(f"[bench] request {failure}", flush=True)
+    return load

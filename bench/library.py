@@ -1,12 +1,8 @@
 """A big library: is it still quick to browse, and what does tagging cost at ingest?
 
-A gateway serving EfficientNet-Lite0 alone (its real ImageNet weights tag every photo) is
-filled with new photos, 32 per request, each request an album, to 1,000 and then 10,000. At
-each size Chromium opens the page cold five times (navigation to the last thumbnail of the
-first screen decoded); at the larger size facets, tags, listing pages and tag searches are
-timed at one client. Tagging's cost: one-image uploads at 8 clients to that gateway and to a
-twin with auto-tags off, in alternating halves of the same run, and image searches on both.
-"""
+A gateway serving EfficientNet-Lite0 alone (its real weights tag every photo) is filled with
+albums to 1,000 and 10,000 photos: Chromium opens the page cold, browsing requests are timed.
+Tagging's cost: uploads and searches, in alternating halves, against a twin with auto-tags off."""
 
 from __future__ import annotations
 
@@ -66,9 +62,8 @@ def run(ctx: Context) -> dict[str, Any]:
 
 
 async def _tag_cost(ctx: Context, urls: dict[str, str], pid: int | None) -> dict[str, Any]:
-    """One-image uploads at 8 clients and image searches at 1 on both gateways, in alternating
-    halves (throughput's `paired`: "direct" is the untagged gateway); the cost is the tagged
-    gateway's extra time per image."""
+    """One-image uploads at 8 clients and image searches at 1 by throughput's `paired` ("direct":
+    the untagged gateway); the cost is the tagged gateway's extra time per image."""
     # Half-rounds of 96 uploads (3 s) ranged 0.77-1.23: six rounds of 192, 35 s a side.
     n, rounds, warm = (8, 1, 8) if ctx.tiny else (192, 6, 32)
     photos = distinct_photos(2 * (n * rounds + warm) + 1, seed=f"tag-cost-{ctx.run_id}")
@@ -105,8 +100,7 @@ async def _fill(ctx: Context, url: str, size: int) -> None:
 
 
 def _first_screen(url: str, tiny: bool) -> dict[str, float]:
-    """Milliseconds from navigation to the first screen's thumbnails decoded, each load in
-    a fresh browser context (a cold cache), at a desktop window."""
+    """Ms from navigation to the first screen's thumbnails decoded, each load in a new context."""
     loads: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -155,13 +149,10 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _plot(results: dict[str, Any]) -> Any:
-    fig, axes = figure(1, 1, width=7)
+    fig, [[ax]] = figure()
     sizes = [k for k in results if k.isdigit()]
     browse = {n: v for n, v in results[sizes[-1]].items() if "p99_ms" in v}
-    series = {q: [v[f"{q}_ms"] for v in browse.values()] for q in ("p50", "p99")}
-    bars(axes[0][0], list(browse), series)
+    bars(ax, list(browse), {q: [v[f"{q}_ms"] for v in browse.values()] for q in ("p50", "p99")})
     paint = ", ".join(f"{int(s):,}: {results[s]['first_screen_ms']['median']:.0f}" for s in sizes)
-    axes[0][0].set(
-        ylabel="ms", title=f"one client, {int(sizes[-1]):,} photos; first screen {paint} ms"
-    )
+    ax.set(ylabel="ms", title=f"one client, {int(sizes[-1]):,} photos; first screen {paint} ms")
     return fig

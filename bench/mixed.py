@@ -1,15 +1,14 @@
 """Searches while photos upload: what users feel when a phone backup or a folder sync runs.
 
-Image searches at 1 and 8 clients, first alone, then while 2 and then 8 clients upload one
-photo per request without pause, all in one run. Each search's `Server-Timing` gives its
-stages (decode, triton, milvus), so a slower search says where it waited. Ingest is timed
-alone and under the searches too: putting searches first must not starve it.
-"""
+Image searches at 1 and 8 clients, alone and while 2 and then 8 clients upload without pause;
+each search's `Server-Timing` stages say where a slower one waited. Ingest is timed alone and
+under the searches too: putting searches first must not starve it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Iterable
@@ -20,7 +19,7 @@ import psutil
 
 from bench import uploads
 from bench.common import Context, bars, figure, run_async, target, write_result
-from bench.latency import closed_loop, percentiles, server_timing, stage_percentiles
+from bench.latency import Load, closed_loop, percentiles, server_timing, stage_percentiles
 from bench.photos import distinct_photos
 
 SEARCHERS = (1, 8)
@@ -34,50 +33,17 @@ QS = (50, 90, 99)  # the percentiles of each search and of each of its stages
 PATHS = {"upload": "/v1/images", "search": "/v1/search/image"}
 
 
-class Load:
-    """`clients` workers sending `forms` (uploads, or image searches) back to back until
-    stopped or out of forms."""
-
-    def __init__(
-        self, http: uploads.Client, forms: Iterable[uploads.Multipart], clients: int, kind: str
-    ) -> None:
-        self.http, self.forms, self.clients, self.kind = http, iter(forms), clients, kind
-        self.latencies_s: list[float] = []
-        self.failures: list[str] = []  # every failed request, counted, not raised
-        self.stopping = False
-
-    @property
-    def done(self) -> int:
-        return len(self.latencies_s)
-
-    async def _worker(self) -> None:
-        for form in self.forms:
-            if self.stopping:
-                return
-            began = time.perf_counter()
-            try:
-                await self.http.post(PATHS[self.kind], form)
-                self.latencies_s.append(time.perf_counter() - began)
-            except Exception as exc:
-                self.failures.append(f"{self.kind}: {type(exc).__name__}: {str(exc)[:200]}")
-
-    async def __aenter__(self) -> Load:
-        self.started = time.perf_counter()
-        self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.clients)]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        # Requests under way finish and count: a short phase may see none finish inside it.
-        self.stopping = True
-        await asyncio.gather(*self.tasks)
-        self.per_s = self.done / (time.perf_counter() - self.started)
+def _load(
+    http: uploads.Client, forms: Iterable[uploads.Multipart], clients: int, kind: str
+) -> Load:
+    """`clients` workers sending `forms` (uploads, or image searches) until stopped or done."""
+    return Load(functools.partial(http.post, PATHS[kind]), forms, clients, kind)
 
 
 @run_async
 async def run(ctx: Context) -> dict[str, Any]:
     http = uploads.Client(ctx.stack.gateway_url)
-    searches_per_client = 2 if ctx.tiny else 40
-    ingest_s = 3.0 if ctx.tiny else 20.0
+    searches_per_client, ingest_s = (2, 3.0) if ctx.tiny else (40, 20.0)
     queries = distinct_photos(8, seed=f"mixed-queries-{ctx.run_id}")
     forms = [uploads.one_image("file", q, "q.jpg", top_k="10") for q in queries]
     per_phase = 30 if ctx.tiny else 250  # more than a phase's uploads at ~4 photos/s
@@ -88,16 +54,15 @@ async def run(ctx: Context) -> dict[str, Any]:
     try:
         await http.post("/v1/images", next(photos))  # the collections exist; shapes warm
         for u in UPLOADERS:
-            async with Load(http, list(itertools.islice(photos, per_phase)), u, "upload") as alone:
+            async with _load(http, list(itertools.islice(photos, per_phase)), u, "upload") as alone:
                 await asyncio.sleep(ingest_s)
             results["idle_ingest"][str(u)] = alone.per_s
         for u in (0, *UPLOADERS):
             for c in SEARCHERS:
                 ctx.log(f"mixed: image search, {c} clients, {u} uploading")
                 fresh = list(itertools.islice(photos, per_phase if u else 0))
-                results["cells"].append(
-                    await _cell(http, forms, c, c * searches_per_client, u, fresh)
-                )
+                cell = await _cell(http, forms, c, c * searches_per_client, u, fresh)
+                results["cells"].append(cell)
     finally:
         await http.close()
     write_result(ctx, "mixed", results, _targets(results), _plot(results))
@@ -118,15 +83,15 @@ async def _cell(
         _, headers = await http.post_with_headers("/v1/search/image", forms[i % len(forms)])
         timings.append(server_timing(headers.get("server-timing", "")))
 
-    load = Load(http, photos, uploaders, "upload") if uploaders else None
+    load = _load(http, photos, uploaders, "upload") if uploaders else None
     async with load or contextlib.nullcontext():
         loop = await closed_loop(search, searchers, n, warmup=searchers)
     return {
         "searchers": searchers,
         "uploaders": uploaders,
         "upload_failures": load.failures if load else [],
-        "searches_per_s": loop.throughput,
-        "errors": loop.errors,
+        "searches_per_s": loop.per_s,
+        "errors": len(loop.failures),
         "ingest_per_s": load.per_s if load else None,
         "client": percentiles(loop.latencies_s, QS),
         "stages": stage_percentiles(timings, QS),
@@ -187,29 +152,30 @@ async def run_soak(ctx: Context) -> dict[str, Any]:
     photos = [uploads.one_image("files", p, f"s{i}.jpg") for i, p in enumerate(pool)]
     gateway = psutil.Process(ctx.stack.gateway_pid) if ctx.stack.gateway_pid else None
     rss: list[tuple[float, float]] = []  # (s, gateway MiB)
-    searching = Load(http, itertools.cycle(forms), clients, "search")
+    searching = _load(http, itertools.cycle(forms), clients, "search")
     start = time.monotonic()
-    async with Load(http, photos, 2, "upload") as load, searching:
+    async with _load(http, photos, 2, "upload") as load, searching:
         while (elapsed := time.monotonic() - start) < seconds:
             if gateway is not None:
                 rss.append((elapsed, gateway.memory_info().rss / 2**20))
             await asyncio.sleep(min(1.0 if ctx.tiny else 2.0, seconds - elapsed))
     await http.close()
     latencies, failures = searching.latencies_s, searching.failures + load.failures
+    uploaded = len(load.latencies_s)
     fifth = max(1, len(rss) // 5)
     mib = [float(np.median([r for _, r in part])) for part in (rss[:fifth], rss[-fifth:]) if rss]
-    requests = len(latencies) + load.done + len(failures)
+    requests = len(latencies) + uploaded + len(failures)
     said = f"{len(failures)} failures in {requests} requests" + (
         f"; gateway RSS {mib[0]:.0f} -> {mib[1]:.0f} MiB" if mib else "")  # fmt: skip
     results = {"clients": clients, "uploaders": 2, "seconds": seconds, "requests": requests,
-               "uploads": load.done, "search": percentiles(latencies, QS),
+               "uploads": uploaded, "search": percentiles(latencies, QS),
                "failures": len(failures), "failure_samples": failures[:10],
                "rss_mib": [[round(t, 1), round(r, 1)] for t, r in rss]}  # fmt: skip
     clean = requests > 0 and not failures
     zero = target(f"soak ({clients} clients, {seconds} s): zero errors", "0 failures",
                   len(failures), clean, "; ".join(failures[:3]), said)  # fmt: skip
-    fig, axes = figure(1, 1, width=7)
-    axes[0][0].plot([t for t, _ in rss], [r for _, r in rss], color="#37a")
-    axes[0][0].set(xlabel="s", ylabel="gateway RSS MiB", title=f"soak: {said}")
+    fig, [[ax]] = figure()
+    ax.plot([t for t, _ in rss], [r for _, r in rss], color="#37a")
+    ax.set(xlabel="s", ylabel="gateway RSS MiB", title=f"soak: {said}")
     write_result(ctx, "soak", results, [zero], fig)
     return results

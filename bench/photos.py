@@ -26,8 +26,7 @@ def distinct_photos(count: int, seed: str) -> list[bytes]:
     out = []
     for i in range(count):
         pixels = bases[i % len(bases)].copy()
-        y = int(rng.integers(0, pixels.shape[0] - 8))
-        x = int(rng.integers(0, pixels.shape[1] - 8))
+        y, x = (int(rng.integers(0, side - 8)) for side in pixels.shape[:2])
         pixels[y : y + 8, x : x + 8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         out.append(encode(pixels, quality=90))
     return out

@@ -1,9 +1,7 @@
-"""Which CPU runtime and precision should a model run at? Per model, every runtime x
-precision this CPU offers: images/s in-process, cosine to the TensorFlow fp32 SavedModel on
-real photos (int8 from a `model.int8.onnx` quantized here as the exporter does, for image
-models), and, where the weights are real (EfficientNet-Lite0), the build's own trial
-(gateway/quality/trials.py): the change in labeled P@5 and copy-detection R@1. It reports
-what the build chose for the served repository beside what this run would choose."""
+"""Which CPU runtime and precision should a model run at? Per model, every runtime x precision
+this CPU offers: images/s in-process, cosine to the TensorFlow fp32 SavedModel on real photos
+(int8 quantized here as the exporter does), and with real weights the build's own trial
+(gateway/quality/trials.py); what the build chose beside what this run would choose."""
 
 from __future__ import annotations
 
@@ -26,8 +24,6 @@ from gateway.quality.tag_quality import EVERYDAY_WORDS
 from gateway.quality.trials import RetrievalPhotos, retrieval_photos
 
 BATCH = 32  # the issue's measurements and the specs' largest preferred batch
-# A reduced precision is a default only if it keeps retrieval as fp32 has it.
-# The copy transforms of a tiny run: one crop, one heavy JPEG, one flip.
 TINY_TRANSFORMS = ("crop_70", "jpeg_q20", "hflip")
 REFERENCE = CpuRunner("tensorflow", "fp32")
 TRIAL_OWN = ("runtime", "precision", "images_per_s")  # a row keeps its own speed on `batch`
@@ -142,19 +138,16 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def _choice(rows: dict[str, dict[str, Any]]) -> CpuRunner:
     """The fastest variant that keeps the rankings; fp32 only where that cannot be judged."""
     judged = any("keeps_rankings" in row for row in rows.values())
-    allowed = {
-        key: row
-        for key, row in rows.items()
-        if (row.get("keeps_rankings") if judged else key.endswith(":fp32"))
-    }
-    best = max(allowed, key=lambda key: allowed[key]["images_per_s"])
+    allowed = [
+        k for k, r in rows.items() if (r.get("keeps_rankings") if judged else k.endswith(":fp32"))
+    ]
+    best = max(allowed, key=lambda key: rows[key]["images_per_s"])
     runtime, precision = best.split(":")
     return CpuRunner(cpu_runtimes.parse_runtime(runtime), cpu_runtimes.parse_precision(precision))
 
 
 def _plot(table: dict[str, dict[str, Any]]) -> Any:
-    fig, axes = figure(1, 1, width=9)
-    ax = axes[0][0]
+    fig, [[ax]] = figure(1, 1, width=9)
     keys = list(next(iter(table.values())))
     rates = {k: [rows.get(k, {}).get("images_per_s", 0) for rows in table.values()] for k in keys}
     bars(ax, list(table), rates, fontsize=7)

@@ -1,21 +1,15 @@
 """Search quality per model, and where `cutoff=auto` should cut it; both on real photos.
 
 `quality`, as `pic-search eval --labeled` measures it: copy detection on the bundled photos
-(recall@1 and mAP per edit), labeled retrieval (P@5, mAP) on the labeled set assembled from
-installed packages, word search through auto-tags on that set (CLIP's text tower beside it),
-and each model's images/s through Triton.
+(recall@1, mAP per edit), labeled retrieval (P@5, mAP), word search through auto-tags (CLIP's
+text tower beside it), and each model's images/s through Triton.
 
-`cutoff`: every image of the labeled set (tiles of real photographs, LFW faces and
-non-faces) queries all the others, and gateway/quality/cutoff.py chooses each model's
-threshold. Random weights get no rule (their scores carry no meaning). The result,
-bench/results/cutoff.json, is the rules' source: `pic-search models build` writes a model's
-threshold into its Triton config when the weights it builds have the fingerprint (Triton
-model @ weights provenance) it was chosen for (gateway/export/cutoff_rules.py).
-"""
+`cutoff`: every labeled image queries the others; gateway/quality/cutoff.py chooses each model's
+threshold (none for random weights). cutoff.json is the rules' source: `pic-search models build`
+writes a threshold for weights of the fingerprint it was chosen for (export/cutoff_rules.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -65,11 +59,8 @@ async def run_quality(ctx: Context) -> dict[str, Any]:
     if tags is not None:
         results["tags"] = tags
     results["mean_over_edits"] = {
-        model: {
-            "recall_at_1": float(np.mean([s.recall_at_1 for s in scores])),
-            "mean_ap": float(np.mean([s.mean_ap for s in scores])),
-        }
-        for model, scores in report.scores.items()
+        m: {k: float(np.mean([getattr(s, k) for s in v])) for k in ("recall_at_1", "mean_ap")}
+        for m, v in report.scores.items()
     }
     results["per_model"] = {
         m.name: {
@@ -100,8 +91,7 @@ async def run_quality(ctx: Context) -> dict[str, Any]:
         )
         if "clip_text" in tags:
             results["headline"] += f", CLIP text P@5 {tags['clip_text']['precision_at_5']:.2f}"
-    fig, axes = figure(1, 1, width=8, height=3.6)
-    ax = axes[0][0]
+    fig, [[ax]] = figure(1, 1, width=8)
     series = {f"{m} mAP": [s.mean_ap for s in scores] for m, scores in report.scores.items()}
     bars(ax, [t.name for t in transforms], series, rotation=45, ha="right", fontsize=7)
     ax.set(ylim=(0, 1.05), title=f"copy detection, {report.images} originals{random}")
@@ -112,8 +102,7 @@ async def run_quality(ctx: Context) -> dict[str, Any]:
 async def _tag_search(
     client: TritonClient, labeled: Labeled, models: list[SearchModel]
 ) -> dict[str, Any] | None:
-    """Word search through auto-tags on the labeled set (gateway/quality/tag_quality.py),
-    with CLIP's text tower on the same words for comparison."""
+    """Word search through auto-tags on the labeled set, CLIP's text tower on the same words."""
     # Declared and served (a head is served only with a real classifier's weights).
     heads = [m for m in models if m.label_head and (await client.serving(m.image_model)).labels]
     if not heads:
@@ -135,24 +124,19 @@ async def _tag_search(
     return await tag_search_quality(labeled, client.embed_with_labels, head.image_model, ranker)
 
 
-def run_cutoff(ctx: Context) -> dict[str, Any]:
+@run_async
+async def run_cutoff(ctx: Context) -> dict[str, Any]:
     classes = labeled_images(per_class=3 if ctx.tiny else None)
     ctx.log(f"cutoff: {sum(map(len, classes.values()))} labeled photos in {len(classes)} classes")
     models = search_models(get_settings().models.enabled)
     # Prepared as the gateway prepares uploads (as `pic-search eval --labeled` does).
     inputs, labels, _ = prepared_inputs(classes, [m.image_model for m in models], LimitSettings())
-
-    async def embed() -> tuple[dict[SearchModel, Any], dict[SearchModel, str]]:
-        client = _triton(ctx)
-        try:
-            vectors = {
-                m: await client.embed(m.image_model, inputs[m.image_model.name]) for m in models
-            }
-            return vectors, {m: await client.provenance(m.image_model) for m in models}
-        finally:
-            await client.close()
-
-    vectors, provenance = asyncio.run(embed())
+    client = _triton(ctx)
+    try:
+        vectors = {m: await client.embed(m.image_model, inputs[m.image_model.name]) for m in models}
+        provenance = {m: await client.provenance(m.image_model) for m in models}
+    finally:
+        await client.close()
     per_model: dict[str, Any] = {}
     for model, v in vectors.items():
         rule, random = choose_cutoff(v, labels, TOP_K), is_random(provenance[model])
@@ -166,8 +150,7 @@ def run_cutoff(ctx: Context) -> dict[str, Any]:
     results = {"images": len(labels), "classes": len(classes), "top_k": TOP_K,
                "models": per_model}  # fmt: skip
     targets = [_cutoff_target(n, m) for n, m in per_model.items() if not m["random_weights"]]
-    fig, axes = figure(cols=1)
-    ax = axes[0][0]
+    fig, [[ax]] = figure()
     names = list(per_model)
     shown = {k: [per_model[n]["held_out"][k] for n in names] for k in ("precision", "recall")}
     xs = bars(

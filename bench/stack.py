@@ -25,8 +25,7 @@ def default_repository() -> Path:
 
 
 def gateway_env(workdir: Path, triton: str, milvus_uri: str, **settings: str) -> dict[str, str]:
-    """A benchmark gateway's settings (its gRPC API on a free port); `settings` are more
-    PIC_SEARCH_* variables, overriding these."""
+    """A benchmark gateway's settings (gRPC on a free port), PIC_SEARCH_* `settings` override."""
     return {
         "PIC_SEARCH_SERVER__LOG_LEVEL": "warning",
         "PIC_SEARCH_STORE__PATH": str(workdir / "images"),
@@ -56,14 +55,12 @@ def local_stack(
 ) -> Iterator[Stack]:
     """Starts Milvus, then (if needed) Triton and the gateway; yields where they listen."""
     milvus_uri = f"http://127.0.0.1:{(milvus_port := free_port())}"
-    triton = None
-    if need_triton or need_gateway:
-        triton = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    triton = ports if need_triton or need_gateway else None
     triton_grpc = f"127.0.0.1:{triton.grpc}" if triton else ""
     port = free_port()
-    gateway = (
-        (port, gateway_env(workdir / "gateway", triton_grpc, milvus_uri)) if need_gateway else None
-    )
+    env = gateway_env(workdir / "gateway", triton_grpc, milvus_uri)
+    gateway = (port, env) if need_gateway else None
     nice = get_stack_settings().nice_below_triton  # as `pic-search serve` runs them
     enabled = get_settings().models.enabled
     with local_servers(workdir, repository, enabled, nice=nice, say=say, milvus_port=milvus_port,

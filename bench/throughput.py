@@ -1,11 +1,9 @@
 """Many concurrent one-image requests, the way the web page, apps and services call.
 
-Ingest and image search go through the gateway at 1, 8 and 32 clients. Beside each, the same
-clients send the same work straight to Triton (and, for search, Milvus) in the same run, as
-DIRECT_MEANS says: the gateway's extra work (HTTP, store writes, upserts) must not slow it.
-Each cell runs its two paths in alternating halves, so drift from other load hits both. It
-records per-stage gateway time, Triton's batching, and the cores each server kept busy.
-"""
+Ingest and image search through the gateway at 1, 8 and 32 clients, beside the same work sent
+straight to Triton (and Milvus) as DIRECT_MEANS says, in alternating halves so drift hits both:
+the gateway's extra work must not slow it. Per-stage gateway time, Triton's batching and each
+server's busy cores say where the time went."""
 
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from bench import uploads
 from bench.common import Context, bars, figure, run_async, target, write_result
-from bench.latency import LoadResult, closed_loop, percentiles
+from bench.latency import Load, closed_loop, percentiles
 from bench.photos import distinct_photos
 from bench.probe import Probe
 from gateway.clients.milvus import VectorIndex
@@ -32,8 +30,8 @@ from gateway.preprocess import PreparedImage, prepare_image
 from gateway.serving.stack_settings import get_stack_settings
 
 RATIO_TARGET = 0.90
-# Rounds of each cell in full runs. One round's ratio moved by up to 0.15 from the next one's
-# on these shared cores (other tenants' bursts), so the pooled ratio needs several.
+# Rounds of each cell in full runs: one round's ratio swings with other load on shared cores,
+# the more so for search's short halves (ingest halves last 15 s or more).
 SEARCH_ROUNDS, INGEST_ROUNDS = 5, 2
 ADDED_P50_BUDGET_MS = 10.0
 TOP_K = 10
@@ -56,11 +54,6 @@ class Direct:
         self.limits = settings.limits
         self.cpu = ThreadPoolExecutor(settings.preprocess_pool_size())
         self.models = search_models(settings.models.enabled)
-
-    async def close(self) -> None:
-        await self.triton.close()
-        await self.milvus.close()
-        self.cpu.shutdown()
 
     async def prepare(
         self, photos: list[bytes], specs: list[TritonModelSpec], thumbnail: bool
@@ -91,7 +84,7 @@ async def paired(
     """`rounds` times direct, gateway, gateway, direct, with `requests` per path per round:
     each path's runs merged; full runs repeat (see SEARCH_ROUNDS) and record every round."""
     half = max(requests // 2, 1)
-    runs: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+    runs: dict[str, list[Load]] = {"direct": [], "gateway": []}
     evidence: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
     round_ratios = []
     for r in range(rounds):
@@ -104,8 +97,8 @@ async def paired(
         ):
             before = probe.snapshot()
             result = await closed_loop(partial(_shifted, call, offset), concurrency, half)
-            if result.errors:
-                failed = f"{result.errors} {name} requests failed at {concurrency} clients"
+            if result.failures:
+                failed = f"{len(result.failures)} {name} requests failed at {concurrency} clients"
                 raise RuntimeError(failed)
             runs[name].append(result)
             evidence[name].append(probe.delta(before, half))
@@ -116,7 +109,7 @@ async def paired(
         out[name] = {
             "per_s": _per_s(results),
             **percentiles(latencies),
-            "errors": sum(r.errors for r in results),
+            "errors": sum(len(r.failures) for r in results),
             # The last run of each path (its probe saw a warm path).
             **evidence[name][-1],
         }
@@ -126,7 +119,7 @@ async def paired(
     return out
 
 
-def _per_s(results: list[LoadResult]) -> float:
+def _per_s(results: list[Load]) -> float:
     return sum(len(r.latencies_s) for r in results) / sum(r.wall_s for r in results)
 
 
@@ -138,16 +131,11 @@ async def _shifted(call: Call, offset: int, i: int) -> None:
 @run_async
 async def run(ctx: Context) -> dict[str, Any]:
     settings = Settings()
-    # Tiny (CI) runs 8 clients with a request each per half: seconds, but every code path.
     levels = (1, 8) if ctx.tiny else (1, 8, 32)
-    # Search halves last seconds, so a burst of other load can sway one; ingest halves last
-    # 15 s or more at 8 and 32 clients (64 and 128 images at about 4/s) and even them out.
     search_rounds, ingest_rounds = (1, 1) if ctx.tiny else (SEARCH_ROUNDS, INGEST_ROUNDS)
     models = search_models(settings.models.enabled)
     probe = Probe(ctx.stack, [m.image_model.name for m in models])
     direct = Direct(ctx, settings)
-    # The lean client, not httpx or aiohttp: the load generator shares the 2 cores with the
-    # servers, and httpx spends about 4 ms of CPU per request, aiohttp 0.3 ms (see uploads).
     http = uploads.Client(ctx.stack.gateway_url)
     ingest: dict[str, Any] = {}
     search: dict[str, Any] = {}
@@ -176,11 +164,11 @@ async def run(ctx: Context) -> dict[str, Any]:
         queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
         forms = [uploads.one_image("file", q, "q.jpg", top_k=str(TOP_K)) for q in queries]
         for c in levels:
-            # About five seconds per half at 8 and 32 clients: with one-second halves, two
-            # runs on the same commit differed by 0.1 in the ratio (other load, CPU clocks).
+            # About five seconds per half at 8 and 32 clients: shorter halves are noisier.
             n = 2 * c if ctx.tiny else {1: 80, 8: 800}.get(c, 32 * c)
-            label = f"image search ({default.name}), {c} clients, {search_rounds} x {n}"
-            ctx.log(f"throughput: {label}")
+            ctx.log(
+                f"throughput: image search ({default.name}), {c} clients, {search_rounds} x {n}"
+            )
 
             async def direct_search(i: int) -> None:
                 await direct.search_image(queries[i % len(queries)], default, collection)
@@ -190,10 +178,11 @@ async def run(ctx: Context) -> dict[str, Any]:
 
             search[str(c)] = await paired(probe, direct_search, gateway_search, c, n, search_rounds)
             search[str(c)]["model"] = default.name
-
     finally:
         await http.close()
-        await direct.close()
+        await direct.triton.close()
+        await direct.milvus.close()
+        direct.cpu.shutdown()
     results = {
         "direct_means": DIRECT_MEANS,
         # Niceness of the gateway, Milvus and this benchmark's clients; Triton runs at 0.
@@ -270,11 +259,8 @@ def _limit(cell: dict[str, Any]) -> str:
 
 def _plot(ingest: dict[str, Any], search: dict[str, Any]) -> Any:
     fig, axes = figure(2, 1, width=9)
-    for ax, (title, cells, unit) in zip(
-        axes[0],
-        (("ingest, 1 image per request", ingest, "images/s"), ("image search", search, "/s")),
-        strict=True,
-    ):
+    panels = (("ingest, 1 image per request", ingest, "images/s"), ("image search", search, "/s"))
+    for ax, (title, cells, unit) in zip(axes[0], panels, strict=True):
         series = {p: [cell[p]["per_s"] for cell in cells.values()] for p in ("direct", "gateway")}
         x = bars(ax, [f"{c} clients" for c in cells], series)
         for i, cell in enumerate(cells.values()):

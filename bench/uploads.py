@@ -1,13 +1,6 @@
-"""One-image multipart requests, encoded before a load run starts, and the lean HTTP/1.1
-client that sends them.
-
-The load generator shares the 2 cores with the servers it measures, while real clients run
-elsewhere, so every bit of its CPU is taken from Triton. Sent with aiohttp's FormData, a
-one-image search cost the client 0.40 ms of CPU; prebuilt, 0.22 ms. Against uvicorn with
-8 clients and a 68 KB form, aiohttp with a prebuilt body took 0.26-0.31 ms of client CPU per
-request and this client 0.07-0.10 ms (both measured here). On the wire it is the request a
-browser sends: multipart/form-data over a kept-alive HTTP/1.1 connection.
-"""
+"""Multipart forms, encoded before a load run, and the lean keep-alive HTTP/1.1 client that sends
+them as a browser would: the load generator shares the 2 cores with the servers it measures, so
+its CPU per request (a fraction of aiohttp's) is kept small."""
 
 from __future__ import annotations
 
@@ -67,8 +60,7 @@ class _Connection:
 
 
 class Client:
-    """Keep-alive HTTP/1.1 for `Content-Length` responses (what the gateway sends), one
-    request per connection at a time; idle connections are reused, newest first."""
+    """Keep-alive HTTP/1.1 for `Content-Length` answers, a request per connection at a time."""
 
     def __init__(self, base_url: str) -> None:
         url = urlsplit(base_url)

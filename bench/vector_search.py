@@ -40,9 +40,8 @@ def run_vector_search_1m(ctx: Context) -> dict[str, Any]:
 def mixture(
     count: int, queries: int, seed: int = 7
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """A Gaussian mixture on the unit sphere: `count // 100` clusters of uneven sizes
-    (Dirichlet weights) and spreads, around centres that share a common direction (as
-    embeddings do). Queries are fresh draws from the same mixture, not database rows."""
+    """A Gaussian mixture on the unit sphere: `count // 100` clusters of uneven sizes and spreads
+    around centres sharing a direction, as embeddings do; queries are fresh draws, not rows."""
     rng = np.random.default_rng(seed)
     clusters = max(8, count // 100)
     common = rng.standard_normal(DIM).astype(np.float32)
@@ -68,8 +67,7 @@ def mixture(
 
 
 def exact_top_k(base: np.ndarray, queries: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """Exact inner-product top-k row indices, unordered (recall compares sets), 50 queries at a
-    time to bound memory."""
+    """Exact inner-product top-k rows, unordered (recall compares sets); 50 queries at a time."""
     blocks = [np.argpartition(-(queries[i : i + 50] @ base.T), k, axis=1)[:, :k]
               for i in range(0, len(queries), 50)]  # fmt: skip
     return np.concatenate(blocks)
@@ -181,18 +179,15 @@ def _build(client: MilvusClient, collection: str, m: int, efc: int, cap_s: float
 def _settle(client: MilvusClient, collection: str, timeout_s: float) -> None:
     """Wait until Milvus has merged small segments and indexed every row: searching while
     it still compacts and rebuilds measures that background work, not the index."""
-    deadline = time.monotonic() + timeout_s
-    job = client.compact(collection)
-    while client.get_compaction_state(job) != "Completed":
-        if time.monotonic() > deadline:
-            raise TimeoutError("compaction did not finish in time")
-        time.sleep(2)
+    deadline, job = time.monotonic() + timeout_s, client.compact(collection)
     while True:
+        # Compaction first: the index state read after it has finished covers its segments.
+        compacted = client.get_compaction_state(job) == "Completed"
         info = client.describe_index(collection, "embedding")
-        if info.get("pending_index_rows", 0) == 0 and info.get("state") == "Finished":
+        if compacted and info.get("pending_index_rows", 0) == 0 and info.get("state") == "Finished":
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"index not finished in time: {info}")
+            raise TimeoutError(f"compaction or index not finished in time: {info}")
         time.sleep(2)
 
 
@@ -250,8 +245,7 @@ def _limit(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
 
 
 def _plot(measured: list[dict[str, Any]], at: str) -> Any:
-    fig, axes = figure(1, 1, width=6.5, height=4)
-    ax = axes[0][0]
+    fig, [[ax]] = figure(1, 1, width=6.5, height=4)
     for m, efc in sorted({(r["M"], r["efConstruction"]) for r in measured}):
         series = sorted(
             (r for r in measured if (r["M"], r["efConstruction"]) == (m, efc)),
