@@ -99,9 +99,8 @@ async def _measure(
             requests = 8 if ctx.tiny else max(60, 4 * concurrency)
             # Alternate variants level by level, so other load on the machine hits both.
             for name, (_, http) in variants.items():
-                client = clients[name]
 
-                async def call(i: int, client: TritonClient = client) -> None:
+                async def call(i: int, client: TritonClient = clients[name]) -> None:
                     await client.embed(SPEC, image)
 
                 ctx.log(f"batching: {name} c={concurrency} x{requests}")

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+Call = Callable[[int], Awaitable[None]]  # a request, numbered
+
 
 def percentiles(
     samples: Sequence[float], qs: Sequence[int] = (50, 95, 99), to_ms: float = 1000.0
@@ -71,12 +73,14 @@ class Load:
 
 
 async def closed_loop(
-    call: Callable[[int], Awaitable[None]], concurrency: int, requests: int, warmup: int = 0
+    call: Call, concurrency: int, requests: int, warmup: int = 0, first: int = 0
 ) -> Load:
-    """`concurrency` workers make `requests` timed calls back to back, after `warmup` untimed."""
+    """`concurrency` workers make `requests` timed calls back to back, after `warmup` untimed;
+    the timed calls are numbered from `first`."""
     if warmup:
         await closed_loop(call, concurrency, warmup)
-    async with Load(call, range(requests), min(concurrency, max(requests, 1)), "failed") as load:
+    clients = min(concurrency, max(requests, 1))
+    async with Load(call, range(first, first + requests), clients, "failed") as load:
         await asyncio.gather(*load.tasks)  # every call made: none stopped
     for failure in load.failures[:3]:
         print(f"[bench] request {failure}", flush=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
@@ -17,7 +16,7 @@ from playwright.sync_api import sync_playwright
 
 from bench import uploads
 from bench.common import Context, bars, figure, target, write_result
-from bench.latency import closed_loop, percentiles
+from bench.latency import Call, closed_loop, percentiles
 from bench.photos import distinct_photos
 from bench.probe import Probe
 from bench.stack import gateway_process
@@ -73,14 +72,14 @@ async def _tag_cost(ctx: Context, urls: dict[str, str], pid: int | None) -> dict
     forms = {name: [uploads.one_image("files", p, "t.jpg") for p in photos[1 + k :: 2]]
              for k, name in enumerate(urls)}  # fmt: skip
 
-    def upload(name: str) -> Callable[[int], Awaitable[None]]:
+    def upload(name: str) -> Call:
         return lambda i: http[name].post("/v1/images", forms[name][i])  # type: ignore[return-value]
 
-    def search(name: str) -> Callable[[int], Awaitable[None]]:
+    def search(name: str) -> Call:
         return lambda i: http[name].post("/v1/search/image", query)  # type: ignore[return-value]
 
     for name in urls:  # the collections exist, Triton's batch shapes are warm (not measured)
-        await closed_loop(lambda i, name=name: upload(name)(n * rounds + i), 8, warm)  # type: ignore[misc]
+        await closed_loop(upload(name), 8, warm, first=n * rounds)
     ingest = await paired(probe, upload("untagged"), upload("tagged"), 8, n, rounds)
     searches = await paired(probe, search("untagged"), search("tagged"), 1, n, rounds)
     for client in http.values():

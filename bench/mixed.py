@@ -31,6 +31,7 @@ MILVUS_P99_MS = 20.0
 INGEST_KEPT = 0.5
 QS = (50, 90, 99)  # the percentiles of each search and of each of its stages
 PATHS = {"upload": "/v1/images", "search": "/v1/search/image"}
+Forms = list[uploads.Multipart]
 
 
 def _load(
@@ -70,12 +71,7 @@ async def run(ctx: Context) -> dict[str, Any]:
 
 
 async def _cell(
-    http: uploads.Client,
-    forms: list[uploads.Multipart],
-    searchers: int,
-    n: int,
-    uploaders: int,
-    photos: list[uploads.Multipart],
+    http: uploads.Client, forms: Forms, searchers: int, n: int, uploaders: int, photos: Forms
 ) -> dict[str, Any]:
     timings: list[dict[str, float]] = []
 
@@ -99,9 +95,8 @@ async def _cell(
 
 
 def _find(results: dict[str, Any], searchers: int, uploaders: int) -> dict[str, Any]:
-    return next(
-        c for c in results["cells"] if c["searchers"] == searchers and c["uploaders"] == uploaders
-    )
+    cells = {(c["searchers"], c["uploaders"]): c for c in results["cells"]}
+    return cells[searchers, uploaders]
 
 
 def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:

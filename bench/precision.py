@@ -41,8 +41,7 @@ def variants(flags: frozenset[str], spec: TritonModelSpec) -> list[CpuRunner]:
 
 def run(ctx: Context) -> dict[str, Any]:
     flags = cpu_runtimes.cpu_flags()
-    enabled = ["efficientnet_lite0"] if ctx.tiny else get_settings().models.enabled
-    specs = triton_models(enabled)
+    specs = triton_models(["efficientnet_lite0"] if ctx.tiny else get_settings().models.enabled)
     speed_rows = BATCH * (1 if ctx.tiny else 2)
     # A tiny run's photos: 2 labeled per class, 4 originals, TINY_TRANSFORMS of them.
     subset = (2, 4, TINY_TRANSFORMS) if ctx.tiny else (None, None, None)
@@ -51,7 +50,7 @@ def run(ctx: Context) -> dict[str, Any]:
         photos = retrieval_photos(spec, *subset) if spec.is_image_model else None
         batch = photos.labeled[:speed_rows] if photos else _token_ids(speed_rows)
         real = ctx.weights.get(spec.name, "random").startswith("pretrained")
-        table[spec.name] = _model_rows(ctx, spec, batch, flags, photos if real else None)
+        table[spec.name] = _model_rows(ctx, spec, batch, photos if real else None)
     choices = {name: _choice(rows) for name, rows in table.items()}
     # What the stack serves: the registry's runner, or the build's measured choice.
     defaults = {s.name: built_cpu_runner(ctx.stack.repository / s.name) for s in specs}
@@ -70,8 +69,7 @@ def run(ctx: Context) -> dict[str, Any]:
     name = "reduced-precision defaults keep labeled P@5, copy R@1, neighbours (real weights)"
     limit = "" if kept else "a reduced-precision default changes the rankings"
     shown = ", ".join(f"{n} {_key(r)}" for n, r in reduced.items()) or "none reduced"
-    goal = f"within {trials.MAX_METRIC_CHANGE}"
-    targets = [target(name, goal, float(kept), kept, limit, shown)]
+    targets = [target(name, f"within {trials.MAX_METRIC_CHANGE}", float(kept), kept, limit, shown)]
     write_result(ctx, "precision", results, targets, _plot(table))
     return results
 
@@ -87,11 +85,7 @@ def _token_ids(rows: int) -> np.ndarray:
 
 
 def _model_rows(
-    ctx: Context,
-    spec: TritonModelSpec,
-    batch: np.ndarray,
-    flags: frozenset[str],
-    photos: RetrievalPhotos | None,
+    ctx: Context, spec: TritonModelSpec, batch: np.ndarray, photos: RetrievalPhotos | None
 ) -> dict[str, dict[str, Any]]:
     """Every variant's speed on `batch` and cosine to the reference on it; with `photos` (real
     weights) the build's retrieval trial too, whose worst cosine covers every labeled photo."""
@@ -102,7 +96,7 @@ def _model_rows(
     rows: dict[str, dict[str, Any]] = {}
     reference: np.ndarray | None = None
     trial_reference: tuple[trials.Trial, trials.Embeddings] | None = None
-    for runner in variants(flags, spec):
+    for runner in variants(cpu_runtimes.cpu_flags(), spec):
         ctx.log(f"precision: {spec.name} with {_key(runner)}")
         if runner.precision == "int8" and quantize_s is None:
             started = time.perf_counter()

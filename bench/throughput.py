@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from bench import uploads
 from bench.common import Context, bars, figure, run_async, target, write_result
-from bench.latency import Load, closed_loop, percentiles
+from bench.latency import Call, Load, closed_loop, percentiles
 from bench.photos import distinct_photos
 from bench.probe import Probe
 from gateway.clients.milvus import VectorIndex
@@ -30,12 +29,10 @@ from gateway.preprocess import PreparedImage, prepare_image
 from gateway.serving.stack_settings import get_stack_settings
 
 RATIO_TARGET = 0.90
-# Rounds of each cell in full runs: one round's ratio swings with other load on shared cores,
-# the more so for search's short halves (ingest halves last 15 s or more).
+# Rounds of each cell in full runs: one round's ratio swings with other load on shared cores.
 SEARCH_ROUNDS, INGEST_ROUNDS = 5, 2
 ADDED_P50_BUDGET_MS = 10.0
 TOP_K = 10
-Call = Callable[[int], Awaitable[None]]
 DIRECT_MEANS = (
     "a client that decodes and resizes its image itself (prepare_image, in a pool the "
     "gateway's size), then calls every enabled image model at once (ingest) or one model "
@@ -86,17 +83,12 @@ async def paired(
     half = max(requests // 2, 1)
     runs: dict[str, list[Load]] = {"direct": [], "gateway": []}
     evidence: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
-    round_ratios = []
+    round_ratios, calls = [], {"direct": direct, "gateway": gateway}
     for r in range(rounds):
-        start = r * requests
-        for name, call, offset in (
-            ("direct", direct, start),
-            ("gateway", gateway, start),
-            ("gateway", gateway, start + half),
-            ("direct", direct, start + half),
-        ):
+        for name, offset in (("direct", 0), ("gateway", 0), ("gateway", half), ("direct", half)):
             before = probe.snapshot()
-            result = await closed_loop(partial(_shifted, call, offset), concurrency, half)
+            # The second half of a path sends other photos.
+            result = await closed_loop(calls[name], concurrency, half, first=r * requests + offset)
             if result.failures:
                 failed = f"{len(result.failures)} {name} requests failed at {concurrency} clients"
                 raise RuntimeError(failed)
@@ -121,11 +113,6 @@ async def paired(
 
 def _per_s(results: list[Load]) -> float:
     return sum(len(r.latencies_s) for r in results) / sum(r.wall_s for r in results)
-
-
-async def _shifted(call: Call, offset: int, i: int) -> None:
-    """`call` numbered from `offset`: the second half of a path sends other photos."""
-    await call(i + offset)
 
 
 @run_async
@@ -160,15 +147,13 @@ async def run(ctx: Context) -> dict[str, Any]:
 
             ingest[str(c)] = await paired(probe, direct_ingest, gateway_ingest, c, n, ingest_rounds)
 
-        default, collection = await _default_model(http, models)
+        default, collection = await _default(http, models)
         queries = distinct_photos(16, seed=f"throughput-queries-{ctx.run_id}")
         forms = [uploads.one_image("file", q, "q.jpg", top_k=str(TOP_K)) for q in queries]
         for c in levels:
             # About five seconds per half at 8 and 32 clients: shorter halves are noisier.
             n = 2 * c if ctx.tiny else {1: 80, 8: 800}.get(c, 32 * c)
-            ctx.log(
-                f"throughput: image search ({default.name}), {c} clients, {search_rounds} x {n}"
-            )
+            ctx.log(f"throughput: search ({default.name}), {c} clients, {search_rounds} x {n}")
 
             async def direct_search(i: int) -> None:
                 await direct.search_image(queries[i % len(queries)], default, collection)
@@ -200,9 +185,7 @@ async def _upload(http: uploads.Client, form: uploads.Multipart) -> None:
         raise RuntimeError(f"ingest of a new image said {status!r}")
 
 
-async def _default_model(
-    http: uploads.Client, models: list[SearchModel]
-) -> tuple[SearchModel, str]:
+async def _default(http: uploads.Client, models: list[SearchModel]) -> tuple[SearchModel, str]:
     """The model image search uses when none is named, and its collection's name."""
     listed = json.loads(await http.get("/v1/models"))["models"]
     name = next(m["name"] for m in listed if m["default"])

@@ -66,8 +66,7 @@ class Client:
         url = urlsplit(base_url)
         if url.scheme != "http" or url.hostname is None:
             raise ValueError(f"an http:// URL is needed, not {base_url!r}")
-        self.host, self.port = url.hostname, url.port or 80
-        self.prefix = url.path.rstrip("/")
+        self.host, self.port, self.prefix = url.hostname, url.port or 80, url.path.rstrip("/")
         self.idle: list[_Connection] = []
 
     async def __aenter__(self) -> Client:
@@ -128,8 +127,7 @@ class Client:
             if now - connection.used_at < IDLE_REUSE_S and not connection.reader.at_eof():
                 return connection
             connection.writer.close()
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        return _Connection(reader, writer, now)
+        return _Connection(*await asyncio.open_connection(self.host, self.port), now)
 
 
 def _parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
