@@ -110,9 +110,27 @@ bench-1m: $(STAMPS)/venv
 bench-library: $(STAMPS)/venv $(STAMPS)/models $(STAMPS)/browser
 	$(BIN)/python -m bench --only library
 
+# Beside a peer (about 15 minutes): Infinity serving the same CLIP, in its own environment.
+# torch first, pinned as pyproject pins it: the CPU build (a bare `torch`, or infinity-emb's
+# `vision`/`all` extras, pull gigabytes of CUDA wheels; where PyPI's torch is the CUDA build,
+# add `PEERS_PIP="--index-url https://download.pytorch.org/whl/cpu"` for that step).
+PEERS_VENV := .venv-peers
+PEERS_PIP ?=
+.PHONY: bench-peers
+bench-peers: $(STAMPS)/venv $(STUBS) $(STAMPS)/models $(STAMPS)/peers
+	$(BIN)/python -m bench --only peers
+
+$(STAMPS)/peers:
+	@mkdir -p $(STAMPS)
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet $(PEERS_PIP) torch==2.13.0
+	$(PEERS_VENV)/bin/pip install --quiet 'infinity-emb[server,torch,optimum]==0.0.78' aiohttp==3.14.5
+	@touch $@
+
 # A few minutes of steady load: zero errors, gateway memory over time.
 soak: $(STAMPS)/venv $(STAMPS)/models
 	$(BIN)/python -m bench --only soak
 
 clean:
-	rm -rf $(STAMPS) build .pytest_cache .mypy_cache .ruff_cache gateway/grpc/_generated
+	rm -rf $(STAMPS) $(PEERS_VENV) build .pytest_cache .mypy_cache .ruff_cache gateway/grpc/_generated

@@ -32,9 +32,10 @@ BENCHMARKS: dict[str, tuple[str, Needs]] = {
     "vector_search_1m": ("bench.vector_search", "milvus"),
     "soak": ("bench.mixed", "gateway"),
     "library": ("bench.library", "triton"),
+    "peers": ("bench.peers", "gateway"),
 }
 # Long runs that only run when asked for by name.
-NOT_DEFAULT = ("vector_search_1m", "soak", "library")
+NOT_DEFAULT = ("vector_search_1m", "soak", "library", "peers")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -77,12 +77,14 @@ def _role(proc: psutil.Process, gateway_pid: int | None) -> str | None:
         return None
     if "tritonserver" in line or "triton_python_backend_stub" in line:
         return "triton"
+    if "infinity_emb" in line:  # the peer benchmark's embedding server
+        return "infinity"
     return "milvus" if "milvus" in line else None
 
 
 def cpu_by_role(gateway_pid: int | None) -> dict[str, float]:
     """CPU seconds so far of each server's processes (see `_role`) and of this benchmark."""
-    out = {"gateway": 0.0, "triton": 0.0, "milvus": 0.0}
+    out = {"gateway": 0.0, "triton": 0.0, "milvus": 0.0, "infinity": 0.0}
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
             if (role := _role(proc, gateway_pid)) is not None:

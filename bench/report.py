@@ -17,7 +17,7 @@ from gateway.models.spec import is_random
 PAGE = ROOT / "docs" / "performance.md"
 # The benchmarks this page shows, in the order a reader asks about them.
 ORDER = ("throughput", "mixed", "batching", "vector_search", "vector_search_1m",
-         "quality", "precision", "cutoff", "library", "soak")  # fmt: skip
+         "quality", "precision", "cutoff", "library", "peers", "soak")  # fmt: skip
 QUESTIONS = {
     "throughput": "How many uploads and searches per second, at what latency, by concurrency; "
     "what does the gateway cost over Triton and Milvus alone?",
@@ -30,12 +30,14 @@ QUESTIONS = {
     "cutoff": "Where should `cutoff=auto` cut each model's results?",
     "library": "Is a library of 10,000 photos still quick to browse, and what does tagging "
     "cost at ingest?",
+    "peers": "How does it compare with Infinity, a popular embedding server, on the same CLIP?",
     "soak": "Does the gateway stay error-free and flat in memory under steady load?",
 }
 HOW = {
     "vector_search_1m": "`python -m bench --only vector_search_1m` (`make bench-1m`)",
     "soak": "`python -m bench --only soak` (`make soak`)",
     "library": "`python -m bench --only library` (`make bench-library`)",
+    "peers": "`python -m bench --only peers` (`make bench-peers`)",
 }
 TRIAL_SHOWN = (("labeled_p5", ".3f"), ("copy_r1", ".2f"), ("neighbour_overlap", ".3f"))
 NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged
@@ -205,7 +207,9 @@ def precision_table(precision: dict[str, Any]) -> list[str]:
         reference = variants["tensorflow:fp32"]["images_per_s"]
         for key, row in variants.items():
             shown = f"**{key}**" if precision["build_default"].get(name) == key else key
-            p5, r1, near = (f"{row[k]:{f}}" if k in row else "—" for k, f in TRIAL_SHOWN)
+            p5, r1, near = (
+                f"{row[k]:{f}}" if row.get(k) is not None else "—" for k, f in TRIAL_SHOWN
+            )
             speed, cosine = row["images_per_s"], row["min_cosine"]
             rows.append(f"| `{name}` | {shown} | {speed:.1f} | x{speed / reference:.2f} | "
                         f"{cosine:.4f} | {p5} | {r1} | {near} |")  # fmt: skip

@@ -1,0 +1,56 @@
+"""The peer benchmark's judgement and requests, without Infinity: each cell is judged against
+Infinity at 1.5x, image search at 32 clients against the fastest in-process runtime, and both
+sides get the same images and queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import peers
+from bench.common import Context, Stack
+
+
+def _cell(ours: float, theirs: float) -> dict[str, Any]:
+    side = {"p99_ms": 100.0}
+    return {
+        "ratio": ours / theirs,
+        "gateway": side | {"per_s": ours},
+        "direct": side | {"per_s": theirs},
+    }
+
+
+def test_cells_are_judged_against_infinity_and_image_at_32_against_the_runtime() -> None:
+    cells = {"image 1": _cell(15, 10), "image 32": _cell(19, 10), "text 8": _cell(14, 10)}
+    runtimes = {"openvino": 20.0, "tensorflow": 25.0}
+    targets = {t["name"]: t for t in peers._targets(cells, runtimes)}
+    one = targets["image search, 1 clients: gateway / Infinity"]
+    assert one["value"] == pytest.approx(1.5) and one["met"] is True
+    text = targets["text search, 8 clients: gateway / Infinity"]
+    assert text["value"] == pytest.approx(1.4) and text["met"] is False
+    # 19/s is 1.9x Infinity, but only 0.76 of what TensorFlow runs in-process at batch 32.
+    runtime = targets["image search, 32 clients: gateway / in-process tensorflow at batch 32"]
+    assert runtime["value"] == pytest.approx(0.76) and runtime["met"] is False
+
+
+def test_both_sides_are_asked_for_the_same_images_and_queries() -> None:
+    photos = [b"\xff\xd8one", b"\xff\xd8two"]
+    ours, theirs = peers._bodies("image", photos)
+    assert len(ours) == len(theirs) == 2
+    assert b"\xff\xd8two" in ours[1].body
+    assert json.loads(theirs[1].body)["modality"] == "image"
+    ours, theirs = peers._bodies("text", photos)
+    queries = [json.loads(t.body)["input"][0] for t in theirs]
+    assert queries == [json.loads(o.body)["q"] for o in ours] == peers.queries()
+
+
+def test_without_its_environment_it_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers, "PEERS_VENV", tmp_path / "missing")
+    stack = Stack("http://127.0.0.1:1", "", None, "", tmp_path)
+    with pytest.raises(SystemExit, match="make bench-peers"):
+        peers.run(Context(stack, tiny=True, results_dir=tmp_path, workdir=tmp_path))
