@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.export import cpu_runtimes
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality.copy_detection import TRANSFORMS, copy_detection_inputs
 from gateway.quality.samples import sample_photos
 from gateway.quality.trials import embed_all
@@ -67,11 +67,15 @@ def threshold_from(vectors: npt.NDArray[np.float32], originals: int) -> CopyThre
     return CopyThreshold(chosen, distinct_max, recall)
 
 
-def measure(spec: TritonModelSpec, version_dir: Path) -> CopyThreshold:
-    """`spec`'s threshold, from its fp32 ONNX file in `version_dir` on ONNX Runtime."""
+def measure(
+    spec: TritonModelSpec, version_dir: Path, runner: CpuRunner | None = None
+) -> CopyThreshold:
+    """`spec`'s threshold from its files in `version_dir`, on `runner` (default: the fp32
+    ONNX file on ONNX Runtime)."""
+    runner = runner or CpuRunner("onnxruntime", "fp32")
     edits = [t for t in TRANSFORMS if t.name in COPY_EDITS]
     inputs, originals = copy_detection_inputs(sample_photos(), spec, edits)
     run = cpu_runtimes.load_runner(
-        "onnxruntime", "fp32", version_dir, spec.input.name, spec.output.name
+        runner.runtime, runner.precision, version_dir, spec.input.name, spec.output.name
     )
     return threshold_from(embed_all(run, inputs), originals)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -95,8 +96,17 @@ def export_int8(onnx_file: Path, spec: TritonModelSpec, version_dir: Path) -> Pa
             weight_type=QuantType.QInt8,
             per_channel=True,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=_kept_at_fp32(prepared),
         )
         # Private in a temporary directory; Triton's container user must read it.
         os.chmod(quantized, 0o644)
         os.replace(quantized, target)
     return target
+
+
+def _kept_at_fp32(model: Path) -> list[str]:
+    """The output heads: the embedding's L2 normalisation (quantized, its rows' norms drift
+    by up to 0.005, and search scores are inner products of unit vectors) and a label head's
+    softmax (its probabilities must sum to 1). Cheap next to the network they end."""
+    nodes = onnx.load(str(model), load_external_data=False).graph.node
+    return [n.name for n in nodes if "l2_normalize" in n.name or n.op_type == "Softmax"]

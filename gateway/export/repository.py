@@ -84,7 +84,10 @@ def write_model(
     onnx_file = export_onnx(savedmodel, spec)
     runner: dict[str, Any] = {"chosen_by": "asked" if _asked(spec, options) else "registry"}
     if _measures_precision(spec, net, options):
-        chosen, trials = choose_runner(spec, savedmodel.parent, cpu_runtimes.cpu_flags(), log)
+        real = not is_random(net.provenance)
+        chosen, trials = choose_runner(
+            spec, savedmodel.parent, cpu_runtimes.cpu_flags(), log, real_weights=real
+        )
         options = replace(options, cpu_runners=(*options.cpu_runners, (spec.name, chosen)))
         runner = {"chosen_by": "measured", "trials": trials}
     # Asked for, not resolved: a repository built on a CPU without VNNI still ships the
@@ -95,8 +98,12 @@ def write_model(
     elif runner["chosen_by"] != "measured":  # the measurement's int8 trial wrote it
         export_int8(onnx_file, spec, savedmodel.parent)
     copies = None
-    if spec.is_image_model:  # measured on these weights: export/copy_threshold.py
-        copies = copy_threshold.measure(spec, savedmodel.parent)
+    if spec.is_image_model:  # measured on these weights as served: export/copy_threshold.py
+        # A reduced precision moves similarities a little: measure the one served, where it
+        # runs (a build for another CPU's flags cannot run it here).
+        served = triton_config.resolved_cpu_runner(spec, options)
+        here = served.precision != "fp32" and options.cpu_flags is None
+        copies = copy_threshold.measure(spec, savedmodel.parent, served if here else None)
         log(
             f"{spec.name} copy threshold: {copies.min_similarity} "
             f"(distinct photos up to {copies.distinct_max:.4f}, "
@@ -128,12 +135,11 @@ def _asked(spec: TritonModelSpec, options: triton_config.ServingOptions) -> bool
 def _measures_precision(
     spec: TritonModelSpec, net: BuiltNetwork, options: triton_config.ServingOptions
 ) -> bool:
-    """Only real weights tell whether a precision keeps the rankings, only photos can check an
-    image model, and only this machine's CPU can be measured here."""
+    """Only photos can check an image model (real weights on every ranking, random ones on
+    copy detection), and only this machine's CPU can be measured here."""
     return (
         options.choose_precision
         and spec.is_image_model
-        and not is_random(net.provenance)
         and not _asked(spec, options)
         and options.cpu_flags is None
     )

@@ -1,14 +1,14 @@
-"""The CPU runner an image model with real weights gets: the fastest precision this CPU offers
-that keeps retrieval as fp32 has it, measured when the repository is built.
+"""The CPU runner an image model gets: the fastest precision this CPU offers that keeps
+retrieval as fp32 has it, measured when the repository is built.
 
 Each OpenVINO precision the CPU offers runs the model's ONNX file (int8: quantized here, as the
-exporter does) on the bundled labeled photos and the copy-detection photos; a reduced precision
-keeps the rankings when each labeled photo's 10 nearest neighbours are on average fp32's to
-within 0.01 and labeled P@5 and copy R@1 stay within 0.01 of fp32 (gateway/quality/trials.py;
-each photo's cosine to fp32 is reported, not judged). Measured on the weights being built, so
-a deployment with hub weights gets the speed its own weights allow. Seeded random weights
-prove nothing about precision (their cosines are benign), so they keep the registry's runner;
-so does a text model (its check would need real queries).
+exporter does) on the bundled photos. With real weights, a reduced precision keeps the rankings
+when each labeled photo's 10 nearest neighbours are on average fp32's to within 0.01 and
+labeled P@5 and copy R@1 stay within 0.01 of fp32; seeded random weights find near-copies and
+nothing else, so they are judged on copy R@1 alone (gateway/quality/trials.py; each photo's
+cosine to fp32 is reported, not judged). Measured on the weights being built, so a deployment
+with hub weights gets the speed its own weights allow. A text model keeps the registry's
+runner (its check would need real queries).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from gateway.quality.trials import (
     Embeddings,
     RetrievalPhotos,
     Trial,
+    copy_photos,
     embed_all,
     retrieval_photos,
     trial,
@@ -52,16 +53,20 @@ def fastest_keeping(trials: list[Trial]) -> CpuRunner:
 
 
 def choose_runner(
-    spec: TritonModelSpec, version_dir: Path, flags: frozenset[str], log: Callable[[str], None]
+    spec: TritonModelSpec,
+    version_dir: Path,
+    flags: frozenset[str],
+    log: Callable[[str], None],
+    real_weights: bool = True,
 ) -> tuple[CpuRunner, list[dict[str, Any]]]:
     """Measure every OpenVINO precision this CPU offers `spec` on the ONNX file in
     `version_dir`; returns the choice and the trials (for provenance.json). The int8 trial
     quantizes into `version_dir` as the exporter does, so a chosen int8 file is not made twice
-    (the caller removes it when int8 is not chosen)."""
+    (the caller removes it when int8 is not chosen). Without `real_weights`, copies alone."""
     from gateway.export.int8_export import export_int8
 
     offered = [p for p in cpu_runtimes.offered_precisions("openvino", flags) if spec.can_run(p)]
-    photos = retrieval_photos(spec)
+    photos = retrieval_photos(spec) if real_weights else copy_photos(spec)
     trials: list[Trial] = []
     reference: tuple[Trial, Embeddings] | None = None
     for precision in offered:  # fp32 first: the reference
@@ -73,9 +78,13 @@ def choose_runner(
         )
         result, embeddings = trial(runner, run, photos, reference)
         reference = reference or (result, embeddings)
-        log(
-            f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, "
+        ranked = (
             f"neighbours kept {result.neighbour_overlap:.3f}, P@5 {result.labeled_p5:.3f}, "
+            if result.labeled_p5 is not None and result.neighbour_overlap is not None
+            else "copies alone (random weights), "
+        )
+        log(
+            f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, {ranked}"
             f"R@1 {result.copy_r1:.2f}, min cosine {result.min_cosine:.4f}"
             f"{'' if result.keeps_rankings else ' (changes rankings)'}"
         )

@@ -13,9 +13,10 @@ import tensorflow as tf
 import tritonclient.grpc as grpcclient
 
 from gateway.config import LimitSettings
+from gateway.export.derived import derived_repository, set_cpu_runner
 from gateway.export.weights import DEFAULT_SEED
 from gateway.models.registry import DEFAULT_ENABLED, REGISTRY
-from gateway.models.spec import SearchModel
+from gateway.models.spec import CpuRunner, SearchModel
 from gateway.preprocess import prepare_image
 from gateway.serving.process import free_port
 from gateway.serving.triton import TritonPorts, triton_process
@@ -65,9 +66,16 @@ REFERENCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 def zoo_triton(
     test_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningTriton]:
+    """The zoo as built, but at fp32: this file checks the architectures; a reduced precision
+    the build chose is its trial's business (tests/unit/export/test_runner_choice.py)."""
     ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
     served = [m.image_model.name for m in ZOO]
-    with triton_process(test_models, tmp_path_factory.mktemp("zoo"), ports, served) as process:
+    workdir = tmp_path_factory.mktemp("zoo")
+    fp32 = CpuRunner("openvino", "fp32")
+    repository = derived_repository(
+        test_models, workdir / "repository", served, lambda _, c: set_cpu_runner(c, fp32)
+    )
+    with triton_process(repository, workdir, ports, served) as process:
         yield RunningTriton(process, ports)
 
 

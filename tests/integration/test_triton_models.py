@@ -14,11 +14,13 @@ import tritonclient.http as httpclient
 from gateway.export import triton_config
 from gateway.export.repository import load_signature
 from gateway.models.registry import DEFAULT_ENABLED, triton_model, triton_models
-from gateway.models.spec import TritonModelSpec
+from gateway.models.spec import PRECISION_PARAMETER, TritonModelSpec
 from gateway.serving.triton import model_statistics
 from tests.integration.conftest import RunningTriton
 
 CLIP_IMAGE = triton_model("clip_image")
+# Random-input embeddings at bf16/int8 against fp32 (seen here: 0.9996 and above).
+REDUCED_MIN_COSINE = 0.99
 TRITON_MODELS = triton_models(DEFAULT_ENABLED)
 
 _NP = {"UINT8": np.uint8, "INT32": np.int32}
@@ -77,13 +79,20 @@ def test_every_model_is_ready_and_reports_its_weights_provenance(
 def test_grpc_and_http_results_equal_the_savedmodel_called_in_process(
     triton: RunningTriton, test_models: Path, spec: TritonModelSpec
 ) -> None:
+    """At fp32 within 1e-5; at the reduced precision the build chose for a model (its trial
+    kept the rankings), each embedding's cosine to the SavedModel's is still >= 0.99 (the
+    ONNX file at fp32 is held to 1e-4 in every runtime by test_onnx_runners)."""
     batch = _inputs(spec, 3)
     expected = load_signature(test_models, spec)(**{spec.input.name: tf.constant(batch)})
     expected_array = expected[spec.output.name].numpy()
     over_grpc = _grpc_infer(triton.grpc_url, spec, batch)
     over_http = _http_infer(triton.http_url, spec, batch)
-    assert np.abs(over_grpc - expected_array).max() <= 1e-5
-    assert np.abs(over_http - expected_array).max() <= 1e-5
+    np.testing.assert_array_equal(over_grpc, over_http)
+    config = grpcclient.InferenceServerClient(triton.grpc_url).get_model_config(spec.name).config
+    if config.parameters[PRECISION_PARAMETER].string_value == "fp32":
+        assert np.abs(over_grpc - expected_array).max() <= 1e-5
+    else:
+        assert np.sum(over_grpc * expected_array, axis=1).min() >= REDUCED_MIN_COSINE
     np.testing.assert_allclose(np.linalg.norm(over_grpc, axis=1), 1.0, atol=1e-5)
 
 
