@@ -88,9 +88,8 @@ def infinity(ctx: Context, folder: Path) -> Iterator[tuple[str, int]]:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             return bool(response.status == 200)
 
-    with ServerProcess(
-        "infinity", argv, ctx.workdir / "infinity.log", ready, os.environ | quiet
-    ) as server:
+    log, env = ctx.workdir / "infinity.log", os.environ | quiet
+    with ServerProcess("infinity", argv, log, ready, env) as server:
         assert server.proc is not None
         # At Triton's CPU priority, above the load generator, as Triton is (root may raise it).
         with contextlib.suppress(psutil.Error):
@@ -123,14 +122,15 @@ def _json(body: dict[str, Any]) -> uploads.Multipart:
     return uploads.Multipart(json.dumps(body).encode(), "application/json")
 
 
-def _bodies(kind: str, photos: list[bytes]) -> tuple[list[uploads.Multipart], ...]:
-    """The same images or queries as the gateway's searches and as Infinity's embeddings."""
+def _bodies(kind: str, photos: list[bytes]) -> tuple[str, Forms, Forms]:
+    """The search path, and the same images or queries for the gateway and for Infinity."""
     if kind == "image":
         ours = [uploads.one_image("file", p, "q.jpg", model="clip", top_k="10") for p in photos]
         inputs = ["data:image/jpeg;base64," + base64.b64encode(p).decode() for p in photos]
     else:
         ours, inputs = [_json({"q": q, "model": "clip", "top_k": 10}) for q in queries()], queries()
-    return ours, [_json({"model": "clip", "modality": kind, "input": [x]}) for x in inputs]
+    theirs = [_json({"model": "clip", "modality": kind, "input": [x]}) for x in inputs]
+    return f"/v1/search/{kind}", ours, theirs
 
 
 async def _measure(ctx: Context, infinity_url: str) -> dict[str, Any]:
@@ -143,20 +143,19 @@ async def _measure(ctx: Context, infinity_url: str) -> dict[str, Any]:
         named = [(f"p{i}.jpg", p) for i, p in enumerate(photos)]
         await gateway.post("/v1/images", uploads.images_form("files", named))
         for kind in ("image", "text"):
-            ours, theirs = _bodies(kind, photos)
-            path = f"/v1/search/{kind}"
+            to, ours, theirs = _bodies(kind, photos)
             for c in (1, 8) if ctx.tiny else (1, 8, 32):
                 n = 2 * c if ctx.tiny else {"image": 8, "text": 24}[kind] * max(c, 4)
                 ctx.log(f"peers: {kind}, {c} clients, 2 x {n} per side")
 
-                async def our_call(i: int, path: str = path, forms: Forms = ours) -> None:
-                    await gateway.post(path, forms[i % len(forms)])
+                async def our_call(i: int, to: str = to, forms: Forms = ours) -> None:
+                    await gateway.post(to, forms[i % len(forms)])
 
                 async def their_call(i: int, forms: Forms = theirs) -> None:
                     await peer.post("/embeddings", forms[i % len(forms)])
 
-                for call in (our_call, their_call):  # warm both at this concurrency
-                    await asyncio.gather(*(call(i) for i in range(c)))
+                warm = (f(i) for f in (our_call, their_call) for i in range(c))
+                await asyncio.gather(*warm)
                 cell = await paired(probe, their_call, our_call, c, n, 1 if ctx.tiny else 2)
                 for side, roles in (("gateway", SERVERS), ("direct", ("infinity",))):
                     busy = sum(cell[side]["cores_used"][r] for r in roles)

@@ -1,7 +1,7 @@
 """Which CPU runtime and precision should a model run at? Per model, every runtime x precision
 this CPU offers: images/s in-process, cosine to the TensorFlow fp32 SavedModel on real photos
-(int8 quantized here as the exporter does), and with real weights the build's own trial
-(gateway/quality/trials.py); what the build chose beside what this run would choose."""
+(int8 quantized here as the exporter does), and the build's own trial (gateway/quality/
+trials.py; random weights: copies alone); what the build chose beside what this run would."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from gateway.models.registry import triton_models
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality import trials
 from gateway.quality.tag_quality import EVERYDAY_WORDS
-from gateway.quality.trials import RetrievalPhotos, retrieval_photos
+from gateway.quality.trials import RetrievalPhotos, copy_photos, retrieval_photos
 
 BATCH = 32  # the issue's measurements and the specs' largest preferred batch
 TINY_TRANSFORMS = ("crop_70", "jpeg_q20", "hflip")
@@ -47,10 +47,11 @@ def run(ctx: Context) -> dict[str, Any]:
     subset = (2, 4, TINY_TRANSFORMS) if ctx.tiny else (None, None, None)
     table: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        photos = retrieval_photos(spec, *subset) if spec.is_image_model else None
-        batch = photos.labeled[:speed_rows] if photos else _token_ids(speed_rows)
         real = ctx.weights.get(spec.name, "random").startswith("pretrained")
-        table[spec.name] = _model_rows(ctx, spec, batch, photos if real else None)
+        image = spec.is_image_model
+        photos = (retrieval_photos(spec, *subset) if real else copy_photos(spec)) if image else None
+        batch = (photos.labeled if real else photos.copies) if photos else _token_ids(speed_rows)
+        table[spec.name] = _model_rows(ctx, spec, batch[:speed_rows], photos)
     choices = {name: _choice(rows) for name, rows in table.items()}
     # What the stack serves: the registry's runner, or the build's measured choice.
     defaults = {s.name: built_cpu_runner(ctx.stack.repository / s.name) for s in specs}
@@ -66,7 +67,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "build_default": {n: _key(r) for n, r in defaults.items()},
         "stay_fp32": fp32_only,
     }
-    name = "reduced-precision defaults keep labeled P@5, copy R@1, neighbours (real weights)"
+    name = "reduced-precision defaults keep the rankings (random weights: copy R@1 alone)"
     limit = "" if kept else "a reduced-precision default changes the rankings"
     shown = ", ".join(f"{n} {_key(r)}" for n, r in reduced.items()) or "none reduced"
     targets = [target(name, f"within {trials.MAX_METRIC_CHANGE}", float(kept), kept, limit, shown)]
@@ -87,8 +88,8 @@ def _token_ids(rows: int) -> np.ndarray:
 def _model_rows(
     ctx: Context, spec: TritonModelSpec, batch: np.ndarray, photos: RetrievalPhotos | None
 ) -> dict[str, dict[str, Any]]:
-    """Every variant's speed on `batch` and cosine to the reference on it; with `photos` (real
-    weights) the build's retrieval trial too, whose worst cosine covers every labeled photo."""
+    """Every variant's speed on `batch` and cosine to the reference on it; with `photos` (image
+    models) the build's retrieval trial too, whose worst cosine covers all its photos."""
     version_dir = ctx.stack.repository / spec.name / "1"
     # The run's own int8 file, so the repository the stack serves stays as it was built.
     int8_dir = ctx.workdir / "int8" / spec.name

@@ -38,11 +38,13 @@ def test_cells_are_judged_against_infinity_and_image_at_32_against_the_runtime()
 
 def test_both_sides_are_asked_for_the_same_images_and_queries() -> None:
     photos = [b"\xff\xd8one", b"\xff\xd8two"]
-    ours, theirs = peers._bodies("image", photos)
+    path, ours, theirs = peers._bodies("image", photos)
+    assert path == "/v1/search/image"
     assert len(ours) == len(theirs) == 2
     assert b"\xff\xd8two" in ours[1].body
     assert json.loads(theirs[1].body)["modality"] == "image"
-    ours, theirs = peers._bodies("text", photos)
+    path, ours, theirs = peers._bodies("text", photos)
+    assert path == "/v1/search/text"
     queries = [json.loads(t.body)["input"][0] for t in theirs]
     assert queries == [json.loads(o.body)["q"] for o in ours] == peers.queries()
 
