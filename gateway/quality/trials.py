@@ -110,10 +110,14 @@ def trial(
     if photos.labels:
         p5 = retrieval_metrics(vectors, photos.labels, 5)[0]
         overlap = neighbour_overlap(vectors, base_vectors)
-    keeps = base is None or (
-        _within(r1, base.copy_r1)
-        and _within(p5, base.labeled_p5)
-        and (overlap is None or overlap >= 1.0 - MAX_METRIC_CHANGE)
+    # A runtime that overflows at a precision returns NaN rows (EfficientNetV2-S at int8).
+    keeps = bool(np.isfinite(vectors).all()) and (
+        base is None
+        or (
+            _within(r1, base.copy_r1)
+            and _within(p5, base.labeled_p5)
+            and (overlap is None or overlap >= 1.0 - MAX_METRIC_CHANGE)
+        )
     )
     result = Trial(
         runner.runtime,

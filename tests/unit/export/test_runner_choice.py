@@ -81,6 +81,24 @@ def test_random_weights_are_judged_on_copy_detection_alone() -> None:
     assert lossy.copy_r1 < 1 - runner_choice.MAX_METRIC_CHANGE and not lossy.keeps_rankings
 
 
+def test_a_precision_that_returns_a_nan_row_is_never_kept() -> None:
+    """NaN rows would reach Milvus: one is enough to reject, though here it costs copy R@1
+    only 1/150, within what the rankings allow."""
+    originals = RNG.normal(size=(150, 16))
+    copies = np.concatenate([originals, originals + 0.01 * RNG.normal(size=originals.shape)])
+    photos = RetrievalPhotos(copies[:0], [], copies.astype(np.float32), 150)
+
+    def overflowing(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = batch.astype(np.float32).copy()
+        out[(out == photos.copies[0]).all(axis=1)] = np.nan  # the first original alone
+        return out
+
+    reference = runner_choice.trial(CpuRunner("openvino", "fp32"), _runner(0.0), photos)
+    nan, _ = runner_choice.trial(CpuRunner("openvino", "int8"), overflowing, photos, reference)
+    assert reference[0].copy_r1 - nan.copy_r1 <= runner_choice.MAX_METRIC_CHANGE
+    assert not nan.keeps_rankings
+
+
 def test_embeddings_far_from_fp32_that_rank_alike_keep_the_rankings() -> None:
     """The per-photo cosine is reported, not judged: a rotation moves every embedding far
     from its fp32 one and changes no ranking."""
