@@ -6,8 +6,11 @@ import time
 
 from rich.console import Console
 
+from gateway.cli import admin
+from gateway.cli.api import open_api
 from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
+from gateway.serving.gateway import gateway_ready
 from gateway.serving.local import local_servers
 from gateway.serving.stack_settings import StackSettings
 from gateway.serving.triton import TritonPorts, built_models
@@ -48,8 +51,10 @@ def run_stack(settings: Settings, stack: StackSettings, console: Console) -> Non
             milvus_port=stack.milvus_port if stack.milvus == "server" else None,
             triton=ports,
             gateway=(settings.server.port, gateway_env(stack)),
+            reindexable=True,
         ) as gateway:
             assert gateway is not None
+            reindex_if_needed(url, console)
             if stack.index_samples:
                 index_samples(url, console)
             _banner(url, console)
@@ -59,6 +64,20 @@ def run_stack(settings: Settings, stack: StackSettings, console: Console) -> Non
     except KeyboardInterrupt:
         console.print("stopping ...")
     console.print("stopped Milvus, Triton and the gateway")
+
+
+def reindex_if_needed(url: str, console: Console) -> None:
+    """Collections built with other weights or another precision (the models were rebuilt,
+    and the build chose differently on this CPU): re-embed the stored originals before
+    serving, as `pic-search reindex` does, instead of serving nothing from them."""
+    if gateway_ready(url):
+        return
+    console.print("[yellow]the models changed since these photos were indexed[/yellow]")
+    try:
+        with open_api(url, None) as api:
+            admin.reindex(api, console.print)
+    except ApiError as exc:  # the gateway stays up, serving nothing stale: say what to do
+        console.print(f"[red]reindex failed: {exc}[/red]; run `pic-search reindex` to retry")
 
 
 def index_samples(url: str, console: Console) -> None:

@@ -24,10 +24,12 @@ def local_servers(
     milvus_port: int | None = None,
     triton: TritonPorts | None = None,
     gateway: tuple[int, dict[str, str]] | None = None,
+    reindexable: bool = False,
 ) -> Iterator[ServerProcess | None]:
     """Starts what is asked for under `data`: a Milvus server on `milvus_port`, Triton
     serving `repository`'s `enabled` models, a gateway on (port, PIC_SEARCH_* env); yields the
-    gateway's process (None without one). Milvus and the gateway run `nice` below Triton."""
+    gateway's process (None without one). Milvus and the gateway run `nice` below Triton; a
+    `reindexable` gateway counts as started when only its collections need a reindex."""
     with ExitStack() as servers:
         if milvus_port is not None:
             say(f"starting Milvus on :{milvus_port} ...")
@@ -40,6 +42,7 @@ def local_servers(
         if gateway is not None:
             port, env = gateway
             say(f"starting the gateway on :{port} ...")
-            process = gateway_process(port, env, data / "gateway.log", nice=nice)
+            log = data / "gateway.log"
+            process = gateway_process(port, env, log, nice=nice, reindexable=reindexable)
             servers.enter_context(process)
         yield process

@@ -4,6 +4,7 @@ indexes the samples, answers searches, and Ctrl-C stops every process it started
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -11,9 +12,15 @@ from pathlib import Path
 
 import httpx
 import psutil
+from tritonclient.grpc.model_config_pb2 import ModelConfig
 
+from gateway.export import triton_config
+from gateway.export.derived import derived_repository, set_cpu_runner
+from gateway.models.registry import DEFAULT_ENABLED
+from gateway.models.spec import PRECISION_PARAMETER, CpuRunner
 from gateway.quality.samples import sample_photos
 from gateway.serving.process import free_port, venv_bin
+from gateway.serving.triton import served_models
 
 
 def _start(test_models: Path, data_dir: Path, port: int) -> subprocess.Popen[str]:
@@ -96,3 +103,38 @@ def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
     finally:
         code, alive = _stop(process)
     assert code == 0 and alive == []
+
+    # The models rebuilt, and the build chose another precision for VGG16 on this CPU: its
+    # collection's fingerprint no longer matches, so serve re-embeds the stored photos first.
+    rebuilt = _with_other_vgg16_precision(test_models, tmp_path / "rebuilt")
+    process = _start(rebuilt, tmp_path / "data", port)
+    try:
+        output = "".join(_wait_for_url(process))
+        assert "the models changed since these photos were indexed" in output, output
+        assert re.search(rf"vgg16: now \S+ \({len(photos)} images\)", output), output
+        assert f"sample photos: 0 indexed, {len(photos)} already there" in output
+        found = httpx.post(
+            f"{url}/v1/search/image",
+            files={"file": (name, data, "image/jpeg")},
+            data={"model": "vgg16"},
+            timeout=60,
+        ).json()["results"]
+        assert found[0]["id"] == __import__("hashlib").sha256(data).hexdigest()
+    finally:
+        code, alive = _stop(process)
+    assert code == 0 and alive == []
+
+
+def _with_other_vgg16_precision(test_models: Path, dest: Path) -> Path:
+    """`test_models` as served, with VGG16's CPU runner at another precision than built."""
+    built = triton_config.parse((test_models / "vgg16/configs/cpu.pbtxt").read_text())
+    fp32 = built.parameters[PRECISION_PARAMETER].string_value == "fp32"
+    other = CpuRunner("openvino", "bf16" if fp32 else "fp32")
+
+    def edit(model: str, config: ModelConfig) -> None:
+        if model == "vgg16":
+            set_cpu_runner(config, other)
+
+    return derived_repository(
+        test_models, dest, served_models(test_models, list(DEFAULT_ENABLED)), edit
+    )

@@ -98,6 +98,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[Started]:
         monkeypatch.setattr(local, name, record.starter(name))  # what serve starts them with
     monkeypatch.setattr(serve, "built_models", lambda repository: list(Settings().models.enabled))
     monkeypatch.setattr(serve, "_banner", lambda url, console: None)  # asks the gateway
+    monkeypatch.setattr(serve, "reindex_if_needed", lambda url, console: None)  # asks too
     yield record
 
 
