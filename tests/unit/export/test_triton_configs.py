@@ -3,6 +3,7 @@ and its ONNX file (inputs, outputs, dtypes, shapes)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -148,10 +149,13 @@ def test_the_cpu_config_runs_the_python_backend_on_cpu_with_its_runner(test_mode
             assert (test_models / spec.name / "1" / copied).exists()
         runtime = config.parameters[model_spec.RUNTIME_PARAMETER].string_value
         assert runtime == spec.cpu.runtime
-        assert config.parameters[model_spec.PRECISION_PARAMETER].string_value in {
-            "fp32",
-            spec.cpu.precision,
-        }
+        # The registry's precision (or fp32 where the CPU lacks it), or the build's measured
+        # choice; either way the one provenance.json records.
+        precision = config.parameters[model_spec.PRECISION_PARAMETER].string_value
+        runner = json.loads((test_models / spec.name / "1/provenance.json").read_text())
+        assert precision == runner["cpu_runner"]["precision"]
+        chosen = runner["cpu_runner"]["chosen_by"] == "measured"
+        assert precision in {"fp32", spec.cpu.precision} or chosen, spec.name
 
 
 @pytest.mark.parametrize(
