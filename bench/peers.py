@@ -32,6 +32,7 @@ from bench.probe import Probe
 from bench.throughput import paired
 from gateway.config import Settings
 from gateway.export import cpu_runtimes
+from gateway.export.triton_config import built_cpu_runner
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import CLIP
 from gateway.preprocess import prepare_image
@@ -106,15 +107,15 @@ def run(ctx: Context) -> dict[str, Any]:
         cells = asyncio.run(_measure(ctx, url))
         infinity_nice = psutil.Process(pid).nice()
     runtimes = _in_process(ctx)
-    runner = json.loads((ctx.stack.repository / "clip_image/1/provenance.json").read_text())
+    runner = built_cpu_runner(ctx.stack.repository / "clip_image")
     results = {
-        "gateway": f"clip (Triton, {runner['cpu_runner']['runtime']} "
-        f"{runner['cpu_runner']['precision']}, the build's choice), then Milvus top 10",
+        "gateway": f"clip (Triton, {runner.runtime} {runner.precision}, the build's choice), "
+        "then Milvus top 10",
         "infinity": f"infinity-emb, torch fp32 on CPU, --batch-size {BATCH}, nice {infinity_nice}",
         "in_process_images_per_s": runtimes,
         "cells": cells,
     }
-    fp32 = runner["cpu_runner"]["precision"] == "fp32"
+    fp32 = runner.precision == "fp32"
     write_result(ctx, "peers", results, _targets(cells, runtimes, fp32), _plot(cells))
     return results
 

@@ -17,7 +17,7 @@ from tritonclient.grpc.model_config_pb2 import ModelConfig
 from gateway.export import triton_config
 from gateway.export.derived import derived_repository, set_cpu_runner
 from gateway.models.registry import DEFAULT_ENABLED
-from gateway.models.spec import PRECISION_PARAMETER, CpuRunner
+from gateway.models.spec import CpuRunner
 from gateway.quality.samples import sample_photos
 from gateway.serving.process import free_port, venv_bin
 from gateway.serving.triton import served_models
@@ -127,8 +127,7 @@ def test_serve_starts_the_stack_indexes_samples_searches_and_stops_cleanly(
 
 def _with_other_vgg16_precision(test_models: Path, dest: Path) -> Path:
     """`test_models` as served, with VGG16's CPU runner at another precision than built."""
-    built = triton_config.parse((test_models / "vgg16/configs/cpu.pbtxt").read_text())
-    fp32 = built.parameters[PRECISION_PARAMETER].string_value == "fp32"
+    fp32 = triton_config.built_cpu_runner(test_models / "vgg16").precision == "fp32"
     other = CpuRunner("openvino", "bf16" if fp32 else "fp32")
 
     def edit(model: str, config: ModelConfig) -> None:
