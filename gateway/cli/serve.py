@@ -12,6 +12,7 @@ from gateway.cli.client import ApiError, checked, connect, interruptible
 from gateway.config import Settings
 from gateway.serving.gateway import gateway_ready
 from gateway.serving.local import local_servers
+from gateway.serving.process import ServerStartError
 from gateway.serving.stack_settings import StackSettings
 from gateway.serving.triton import TritonPorts, built_models
 
@@ -63,6 +64,13 @@ def run_stack(settings: Settings, stack: StackSettings, console: Console) -> Non
             console.print("[red]the gateway stopped[/red]; see " + str(data / "gateway.log"))
     except KeyboardInterrupt:
         console.print("stopping ...")
+    except ServerStartError as exc:  # what failed, its log, and the log's last lines
+        first, *tail = str(exc).splitlines()
+        console.print(f"[red]could not start: {first}[/red]")
+        if tail:  # log lines hold brackets that are not markup
+            console.print("\n".join(tail[-8:]), markup=False, highlight=False)
+        console.print("stopped Milvus, Triton and the gateway")
+        raise SystemExit(1) from None
     console.print("stopped Milvus, Triton and the gateway")
 
 

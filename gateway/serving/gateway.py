@@ -9,6 +9,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.serving.process import ServerProcess, venv_bin
@@ -35,9 +36,10 @@ def gateway_process(
     startup_timeout_s: float = 180.0,
     nice: int = 0,
     reindexable: bool = False,
+    needs: Sequence[ServerProcess] = (),
 ) -> ServerProcess:
-    """`env` holds PIC_SEARCH_* settings on top of this process' environment; `nice` as in
-    `ServerProcess`; `reindexable` as in `gateway_ready`."""
+    """`env` holds PIC_SEARCH_* settings on top of this process' environment; `nice` and
+    `needs` as in `ServerProcess`; `reindexable` as in `gateway_ready`."""
     url = f"http://127.0.0.1:{port}"
     return ServerProcess(
         "gateway",
@@ -47,4 +49,5 @@ def gateway_process(
         env={**os.environ, **env, "PIC_SEARCH_SERVER__PORT": str(port)},
         startup_timeout_s=startup_timeout_s,
         nice=nice,
+        needs=needs,
     )

@@ -31,18 +31,24 @@ def local_servers(
     gateway's process (None without one). Milvus and the gateway run `nice` below Triton; a
     `reindexable` gateway counts as started when only its collections need a reindex."""
     with ExitStack() as servers:
+        started: list[ServerProcess] = []  # the gateway fails at once if one of them exits
         if milvus_port is not None:
             say(f"starting Milvus on :{milvus_port} ...")
-            servers.enter_context(milvus_process("server", data / "milvus", milvus_port, nice=nice))
+            milvus = milvus_process("server", data / "milvus", milvus_port, nice=nice)
+            started.append(servers.enter_context(milvus))
         if triton is not None:
             say(f"starting Triton on :{triton.grpc} (gRPC) ...")
             served = served_models(repository, enabled)
-            servers.enter_context(triton_process(repository, data / "triton", triton, served))
+            started.append(
+                servers.enter_context(triton_process(repository, data / "triton", triton, served))
+            )
         process = None
         if gateway is not None:
             port, env = gateway
             say(f"starting the gateway on :{port} ...")
             log = data / "gateway.log"
-            process = gateway_process(port, env, log, nice=nice, reindexable=reindexable)
+            process = gateway_process(
+                port, env, log, nice=nice, reindexable=reindexable, needs=started
+            )
             servers.enter_context(process)
         yield process

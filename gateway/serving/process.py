@@ -13,13 +13,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+_GIVEN_PORTS: set[int] = set()
+
 
 def free_port() -> int:
-    """A port that is free now; the OS hands out ephemeral ports round-robin, so a second
-    caller (or a leftover process) is unlikely to get the same one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port that is free now and that this process has not handed out before: the OS
+    picks ephemeral ports at random, and a stack asks for five at once before any server
+    binds one (CI once gave Milvus and Triton's metrics the same port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
+
+
+class ServerStartError(RuntimeError):
+    """A server exited or never became ready while starting; the message names its log."""
 
 
 class ServerProcess:
@@ -35,9 +46,11 @@ class ServerProcess:
         cwd: Path | None = None,
         startup_timeout_s: float = 300.0,
         nice: int = 0,
+        needs: Sequence[ServerProcess] = (),
     ) -> None:
         """`nice`: how far below this process' CPU priority the server runs (see
-        `StackSettings.nice_below_triton`)."""
+        `StackSettings.nice_below_triton`). `needs`: servers this one waits on; if one of
+        them exits meanwhile, starting fails at once instead of at the timeout."""
         self.name = name
         # `nice` execs the server with the new niceness, so every thread it starts has it.
         self.argv = ["nice", "-n", str(nice), *argv] if nice else list(argv)
@@ -46,6 +59,7 @@ class ServerProcess:
         self.env = env
         self.cwd = cwd
         self.startup_timeout_s = startup_timeout_s
+        self.needs = list(needs)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -65,20 +79,24 @@ class ServerProcess:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.proc.returncode}; log: {self.log_path}\n"
-                    + self.log_tail()
-                )
+            for server in (self, *self.needs):
+                server.raise_if_exited()
             try:
                 if self.ready():
                     return
             except Exception:  # not listening yet
                 pass
             time.sleep(0.5)
-        raise TimeoutError(
+        raise ServerStartError(
             f"{self.name} not ready after {self.startup_timeout_s} s; log: {self.log_path}"
         )
+
+    def raise_if_exited(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise ServerStartError(
+                f"{self.name} exited with {self.proc.returncode}; log: {self.log_path}\n"
+                + self.log_tail()
+            )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
