@@ -26,7 +26,7 @@ from gateway.export import copy_threshold, cpu_runtimes, triton_config
 from gateway.export.int8_export import export_int8
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
-from gateway.export.runner_choice import choose_runner
+from gateway.export.runner_choice import choose_runner, choose_text_runner
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
 from gateway.models.registry import CLIP, REGISTRY, search_models
@@ -83,11 +83,15 @@ def write_model(
     save_savedmodel(net, spec, savedmodel)
     onnx_file = export_onnx(savedmodel, spec)
     runner: dict[str, Any] = {"chosen_by": "asked" if _asked(spec, options) else "registry"}
-    if _measures_precision(spec, net, options):
-        real = not is_random(net.provenance)
-        chosen, trials = choose_runner(
-            spec, savedmodel.parent, cpu_runtimes.cpu_flags(), log, real_weights=real
-        )
+    image = _image_tower(repository, spec)
+    if _measures_precision(spec, options, image):
+        real, flags = not is_random(net.provenance), cpu_runtimes.cpu_flags()
+        if image is None:
+            chosen, trials = choose_runner(spec, savedmodel.parent, flags, log, real_weights=real)
+        else:
+            chosen, trials = choose_text_runner(
+                spec, savedmodel.parent, image, flags, log, real_weights=real
+            )
         options = replace(options, cpu_runners=(*options.cpu_runners, (spec.name, chosen)))
         runner = {"chosen_by": "measured", "trials": trials}
     # Asked for, not resolved: a repository built on a CPU without VNNI still ships the
@@ -133,16 +137,30 @@ def _asked(spec: TritonModelSpec, options: triton_config.ServingOptions) -> bool
 
 
 def _measures_precision(
-    spec: TritonModelSpec, net: BuiltNetwork, options: triton_config.ServingOptions
+    spec: TritonModelSpec,
+    options: triton_config.ServingOptions,
+    image: tuple[TritonModelSpec, Path] | None,
 ) -> bool:
-    """Only photos can check an image model (real weights on every ranking, random ones on
-    copy detection), and only this machine's CPU can be measured here."""
+    """Photos check an image model (real weights on every ranking, random ones on copy
+    detection), and a text tower by what its queries find among them as its `image` tower,
+    built first, serves them; only this machine's CPU can be measured here."""
     return (
         options.choose_precision
-        and spec.is_image_model
+        and (spec.is_image_model or image is not None)
         and not _asked(spec, options)
         and options.cpu_flags is None
     )
+
+
+def _image_tower(repository: Path, spec: TritonModelSpec) -> tuple[TritonModelSpec, Path] | None:
+    """The built image tower that a text tower's queries search (None for an image model,
+    or before its image tower is built)."""
+    for model in REGISTRY.values():
+        if model.text_model == spec:
+            built = repository / model.image_model.name
+            if (built / triton_config.VARIANT_PATHS["cpu"]).exists():
+                return model.image_model, built
+    return None
 
 
 def write_configs(

@@ -7,19 +7,24 @@ when each labeled photo's 10 nearest neighbours are on average fp32's to within 
 labeled P@5 and copy R@1 stay within 0.01 of fp32; seeded random weights find near-copies and
 nothing else, so they are judged on copy R@1 alone (gateway/quality/trials.py; each photo's
 cosine to fp32 is reported, not judged). Measured on the weights being built, so a deployment
-with hub weights gets the speed its own weights allow. A text model keeps the registry's
-runner (its check would need real queries).
+with hub weights gets the speed its own weights allow. A text tower is judged by what its
+everyday queries find among the labeled photos, as its image tower serves them
+(gateway/quality/text_trials.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gateway.config import LimitSettings
 from gateway.export import cpu_runtimes
 from gateway.models.spec import CpuRunner, TritonModelSpec
+from gateway.quality.labeled import prepared_inputs
+from gateway.quality.labeled_set import labeled_images
+from gateway.quality.text_trials import TextTrial, everyday_queries, query_ids, text_trial
 from gateway.quality.trials import (
     MAX_METRIC_CHANGE,
     Embeddings,
@@ -37,6 +42,7 @@ __all__ = [
     "RetrievalPhotos",
     "Trial",
     "choose_runner",
+    "choose_text_runner",
     "embed_all",
     "fastest_keeping",
     "retrieval_photos",
@@ -44,9 +50,9 @@ __all__ = [
 ]
 
 
-def fastest_keeping(trials: list[Trial]) -> CpuRunner:
+def fastest_keeping(trials: Sequence[Trial | TextTrial]) -> CpuRunner:
     """The fastest runner that keeps the rankings (the reference always does)."""
-    best = max((t for t in trials if t.keeps_rankings), key=lambda t: t.images_per_s)
+    best = max((t for t in trials if t.keeps_rankings), key=lambda t: t.per_s)
     return CpuRunner(
         cpu_runtimes.parse_runtime(best.runtime), cpu_runtimes.parse_precision(best.precision)
     )
@@ -86,6 +92,50 @@ def choose_runner(
         log(
             f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, {ranked}"
             f"R@1 {result.copy_r1:.2f}, min cosine {result.min_cosine:.4f}"
+            f"{'' if result.keeps_rankings else ' (changes rankings)'}"
+        )
+        trials.append(result)
+    return fastest_keeping(trials), [asdict(t) for t in trials]
+
+
+def choose_text_runner(
+    spec: TritonModelSpec,
+    version_dir: Path,
+    image: tuple[TritonModelSpec, Path],
+    flags: frozenset[str],
+    log: Callable[[str], None],
+    real_weights: bool = True,
+) -> tuple[CpuRunner, list[dict[str, Any]]]:
+    """As `choose_runner`, for the text tower `spec` in `version_dir`: the everyday queries
+    rank the labeled photos, embedded by the image tower (`image`: its spec and built model
+    folder, whose config says the runner it is served with)."""
+    from gateway.export import triton_config
+
+    image_spec, image_dir = image
+    served = triton_config.built_cpu_runner(image_dir)
+    embed_photos = cpu_runtimes.load_runner(
+        served.runtime, served.precision, image_dir / "1", image_spec.input.name,
+        image_spec.output.name,
+    )  # fmt: skip
+    labeled, _, _ = prepared_inputs(labeled_images(), [image_spec], LimitSettings())
+    photos = embed_all(embed_photos, labeled[image_spec.name])
+    ids = query_ids(everyday_queries())
+    trials: list[TextTrial] = []
+    reference: tuple[TextTrial, Embeddings] | None = None
+    for precision in cpu_runtimes.offered_precisions("openvino", flags):
+        if not spec.can_run(precision):
+            continue
+        run = cpu_runtimes.load_runner(
+            "openvino", precision, version_dir, spec.input.name, spec.output.name
+        )
+        result, vectors = text_trial(
+            CpuRunner("openvino", precision), run, ids, photos, real_weights, reference
+        )
+        reference = reference or (result, vectors)
+        judged = "" if real_weights else " (random weights: reported, not judged)"
+        log(
+            f"{spec.name} openvino:{precision}: {result.queries_per_s:.1f} queries/s, "
+            f"results kept {result.query_overlap:.3f}{judged}, min cosine {result.min_cosine:.4f}"
             f"{'' if result.keeps_rankings else ' (changes rankings)'}"
         )
         trials.append(result)

@@ -76,11 +76,11 @@ class CpuRunner:
     """How the CPU runner (`configs/cpu.pbtxt`) executes a model.
 
     The registry's runner, OpenVINO on the ONNX file at fp32, equals the SavedModel within
-    1e-4 and needs no TensorFlow in the serving image. For an image model built with real
-    weights, `pic-search models build` measures each precision the CPU offers on real photos
-    and serves the fastest that keeps the rankings (P@5 and copy R@1 within 0.01 of fp32,
-    every cosine >= 0.999; `gateway/export/runner_choice.py`). Seeded random weights cannot
-    show that, so they keep this runner. A CPU without bf16 (or VNNI/AMX for int8) runs fp32.
+    1e-4 and needs no TensorFlow in the serving image. Unless a runner is asked for,
+    `pic-search models build` measures each precision the CPU offers on the bundled photos
+    and serves the fastest that keeps what users see (`gateway/export/runner_choice.py`:
+    rankings with real weights, copy detection with random ones, and for a text tower what
+    its everyday queries find). A CPU without bf16 (or VNNI/AMX for int8) runs fp32.
     """
 
     runtime: CpuRuntime = "openvino"

@@ -49,6 +49,10 @@ class Trial:
     # Mean share of each labeled photo's nearest neighbours that are the reference's.
     neighbour_overlap: float | None = 1.0
 
+    @property
+    def per_s(self) -> float:
+        return self.images_per_s
+
 
 @dataclass(frozen=True)
 class RetrievalPhotos:
@@ -105,7 +109,7 @@ def trial(
         embed_all(run, photos.copies) if photos.labels else vectors, photos.originals
     )
     base, base_vectors = reference if reference else (None, vectors)
-    cosines = np.sum(_unit(vectors) * _unit(base_vectors), axis=1)
+    cosines = np.sum(unit_rows(vectors) * unit_rows(base_vectors), axis=1)
     p5 = overlap = None
     if photos.labels:
         p5 = retrieval_metrics(vectors, photos.labels, 5)[0]
@@ -151,6 +155,6 @@ def neighbour_overlap(vectors: Embeddings, reference: Embeddings, k: int = NEIGH
     return float(np.mean(shared)) / k
 
 
-def _unit(x: Embeddings) -> Embeddings:
+def unit_rows(x: Embeddings) -> Embeddings:
     unit: Embeddings = x / np.linalg.norm(x, axis=1, keepdims=True)
     return unit

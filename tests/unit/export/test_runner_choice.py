@@ -14,6 +14,7 @@ from gateway.export import cpu_runtimes, runner_choice, triton_config
 from gateway.export.cpu_runtimes import Runner
 from gateway.export.runner_choice import RetrievalPhotos, Trial
 from gateway.models.spec import PRECISION_PARAMETER, RUNTIME_PARAMETER, CpuRunner
+from gateway.quality.text_trials import RANDOM_MIN_COSINE, TextTrial
 
 RNG = np.random.default_rng(7)
 # Four classes of eight "photos" each: rows near their class centre, so fp32 ranks them well.
@@ -129,11 +130,11 @@ def test_the_fastest_runner_that_keeps_the_rankings_is_chosen() -> None:
     assert runner_choice.fastest_keeping([fp32, slower]) == CpuRunner("openvino", "fp32")
 
 
-def test_the_build_measured_each_image_model_and_serves_its_choice(test_models: Path) -> None:
+def test_the_build_measured_each_model_and_serves_its_choice(test_models: Path) -> None:
     """`make test-models` builds EfficientNet-Lite0 with its packaged ImageNet weights, the
     others with random ones: the build ran every OpenVINO precision this CPU offers, on the
     real photos (every ranking) or on the copies alone (random weights), and each config asks
-    for the fastest that kept them; a text model keeps the registry's runner."""
+    for the fastest that kept them; so does CLIP's text tower, judged by its queries."""
     flags = cpu_runtimes.cpu_flags()
     random = ("vgg16", "clip_image", "resnet50", "efficientnetv2_s", "dinov2_small")
     for model, real in (("efficientnet_lite0", True), *((name, False) for name in random)):
@@ -166,5 +167,23 @@ def test_the_build_measured_each_image_model_and_serves_its_choice(test_models: 
         config = triton_config.parse((test_models / model / "configs/cpu.pbtxt").read_text())
         assert config.parameters[RUNTIME_PARAMETER].string_value == chosen.runtime
         assert config.parameters[PRECISION_PARAMETER].string_value == chosen.precision
-    clip_text = json.loads((test_models / "clip_text/1/provenance.json").read_text())["cpu_runner"]
-    assert clip_text == {"chosen_by": "registry", "runtime": "openvino", "precision": "fp32"}
+    _check_text_choice(test_models, flags)
+
+
+def _check_text_choice(test_models: Path, flags: frozenset[str]) -> None:
+    """CLIP's text tower (random weights here) ran fp32 and bf16 where the CPU has it, not
+    int8; its results among the labeled photos are reported, and a reduced precision is
+    kept on valid vectors alone (text_trials.py); the config serves the fastest kept."""
+    runner = json.loads((test_models / "clip_text/1/provenance.json").read_text())["cpu_runner"]
+    assert runner["chosen_by"] == "measured"
+    trials = [TextTrial(**t) for t in runner["trials"]]
+    offered = [p for p in cpu_runtimes.offered_precisions("openvino", flags) if p != "int8"]
+    assert [t.precision for t in trials] == offered
+    assert trials[0].min_cosine == pytest.approx(1.0) and trials[0].query_overlap == 1.0
+    for t in trials[1:]:
+        assert t.query_overlap is not None and 0 <= t.query_overlap <= 1
+        assert t.keeps_rankings == (t.min_cosine >= RANDOM_MIN_COSINE), t
+    chosen = runner_choice.fastest_keeping(trials)
+    assert (runner["runtime"], runner["precision"]) == (chosen.runtime, chosen.precision)
+    config = triton_config.parse((test_models / "clip_text/configs/cpu.pbtxt").read_text())
+    assert config.parameters[PRECISION_PARAMETER].string_value == chosen.precision
