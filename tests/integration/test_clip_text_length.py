@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from gateway.export import cpu_runtimes
+from gateway.export import cpu_runtimes, triton_config
 from gateway.models.clip_tokenizer import ClipTokenizer, trim_to_longest
 from gateway.models.registry import triton_model
 from gateway.serving.triton import model_statistics
@@ -101,8 +101,12 @@ def _infer(url: str, ids: np.ndarray) -> np.ndarray:
 
 
 def test_triton_batches_queries_of_different_lengths_together_exactly(
-    triton: RunningTriton, full_length_ids: np.ndarray
+    triton: RunningTriton, test_models: Path, full_length_ids: np.ndarray
 ) -> None:
+    """Within 1e-5 where the build serves fp32; where its trial chose bf16, within bf16's
+    tolerance (the fp32 equality of ragged batches is proven in-process above)."""
+    served = triton_config.built_cpu_runner(test_models / CLIP_TEXT.name).precision
+    tolerance = FP32 if served == "fp32" else BF16
     expected = _infer(triton.grpc_url, full_length_ids)
     rows = [trim_to_longest(full_length_ids[i : i + 1]) for i in range(len(QUERIES))] * 8
     stats = model_statistics(f"127.0.0.1:{triton.ports.http}", CLIP_TEXT.name)
@@ -113,4 +117,4 @@ def test_triton_batches_queries_of_different_lengths_together_exactly(
     executions = int(stats["execution_count"]) - executions_before  # type: ignore[call-overload]
     assert executions < len(rows), "requests of different lengths never batched together"
     for i, vector in enumerate(got):
-        assert np.abs(vector[0] - expected[i % len(QUERIES)]).max() <= FP32
+        assert np.abs(vector[0] - expected[i % len(QUERIES)]).max() <= tolerance
