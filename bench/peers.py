@@ -107,15 +107,15 @@ def run(ctx: Context) -> dict[str, Any]:
         cells = asyncio.run(_measure(ctx, url))
         infinity_nice = psutil.Process(pid).nice()
     runtimes = _in_process(ctx)
-    runner = built_cpu_runner(ctx.stack.repository / "clip_image")
+    image, text = (built_cpu_runner(ctx.stack.repository / n) for n in ("clip_image", "clip_text"))
     results = {
-        "gateway": f"clip (Triton, {runner.runtime} {runner.precision}, the build's choice), "
-        "then Milvus top 10",
+        "gateway": f"clip (Triton, the build's choice: image {image.runtime} {image.precision}, "
+        f"text {text.runtime} {text.precision}), then Milvus top 10",
         "infinity": f"infinity-emb, torch fp32 on CPU, --batch-size {BATCH}, nice {infinity_nice}",
         "in_process_images_per_s": runtimes,
         "cells": cells,
     }
-    fp32 = runner.precision == "fp32"
+    fp32 = image.precision == "fp32"
     write_result(ctx, "peers", results, _targets(cells, runtimes, fp32), _plot(cells))
     return results
 
