@@ -15,12 +15,12 @@ from bench.common import Context, bars, figure, target, write_result
 from gateway.config import get_settings
 from gateway.export import cpu_runtimes
 from gateway.export.int8_export import export_int8
+from gateway.export.runner_choice import image_tower, served_photos
 from gateway.export.triton_config import built_cpu_runner
-from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import triton_models
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality import trials
-from gateway.quality.tag_quality import EVERYDAY_WORDS
+from gateway.quality.text_trials import TextTrial, everyday_queries, query_ids, text_trial
 from gateway.quality.trials import RetrievalPhotos, copy_photos, retrieval_photos
 
 BATCH = 32  # the issue's measurements and the specs' largest preferred batch
@@ -50,14 +50,16 @@ def run(ctx: Context) -> dict[str, Any]:
         real = ctx.weights.get(spec.name, "random").startswith("pretrained")
         image = spec.is_image_model
         photos = (retrieval_photos(spec, *subset) if real else copy_photos(spec)) if image else None
-        batch = (photos.labeled if real else photos.copies) if photos else _token_ids(speed_rows)
-        table[spec.name] = _model_rows(ctx, spec, batch[:speed_rows], photos)
+        texts = (everyday_queries() * speed_rows)[:speed_rows]  # at the longest one's length
+        batch = (photos.labeled if real else photos.copies) if photos else query_ids(texts)
+        tower = image_tower(spec)  # a text tower's queries rank the photos as it serves them
+        ranked = (served_photos(tower, ctx.stack.repository / tower.name), real) if tower else None
+        table[spec.name] = _model_rows(ctx, spec, batch[:speed_rows], photos or ranked)
     choices = {name: _choice(rows) for name, rows in table.items()}
     # What the stack serves: the registry's runner, or the build's measured choice.
     defaults = {s.name: built_cpu_runner(ctx.stack.repository / s.name) for s in specs}
     reduced = {n: r for n, r in defaults.items() if r.precision != "fp32"}
     kept = all(table[n][_key(r)].get("keeps_rankings") is True for n, r in reduced.items())
-    fp32_only = sorted(n for n, r in defaults.items() if r.precision == "fp32")
     results = {
         "cpu_flags_deciding": sorted(flags & (cpu_runtimes.BF16_FLAGS | cpu_runtimes.INT8_FLAGS)),
         "batch": BATCH,
@@ -65,7 +67,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "models": table,
         "measured_choice": {n: _key(c) for n, c in choices.items()},
         "build_default": {n: _key(r) for n, r in defaults.items()},
-        "stay_fp32": fp32_only,
+        "stay_fp32": sorted(n for n, r in defaults.items() if r.precision == "fp32"),
     }
     name = "reduced-precision defaults keep the rankings (random weights: copy R@1 alone)"
     limit = "" if kept else "a reduced-precision default changes the rankings"
@@ -79,17 +81,15 @@ def _key(runner: CpuRunner) -> str:
     return f"{runner.runtime}:{runner.precision}"
 
 
-def _token_ids(rows: int) -> np.ndarray:
-    """CLIP token rows at the full 77 tokens: everyday words, as the text tower gets them."""
-    words = [f"a photo of {w}" for w in EVERYDAY_WORDS.values()]
-    return ClipTokenizer.from_package().tokenize([words[i % len(words)] for i in range(rows)])
-
-
 def _model_rows(
-    ctx: Context, spec: TritonModelSpec, batch: np.ndarray, photos: RetrievalPhotos | None
+    ctx: Context,
+    spec: TritonModelSpec,
+    batch: np.ndarray,
+    photos: RetrievalPhotos | tuple[trials.Embeddings, bool] | None,
 ) -> dict[str, dict[str, Any]]:
-    """Every variant's speed on `batch` and cosine to the reference on it; with `photos` (image
-    models) the build's retrieval trial too, whose worst cosine covers all its photos."""
+    """Every variant's speed on `batch` and cosine to the reference on it, and the build's
+    trial: an image model's on `photos` (its worst cosine covers them all), a text tower's
+    queries ranking the photos its image tower serves (`photos`: those, real weights)."""
     version_dir = ctx.stack.repository / spec.name / "1"
     # The run's own int8 file, so the repository the stack serves stays as it was built.
     int8_dir = ctx.workdir / "int8" / spec.name
@@ -97,6 +97,7 @@ def _model_rows(
     rows: dict[str, dict[str, Any]] = {}
     reference: np.ndarray | None = None
     trial_reference: tuple[trials.Trial, trials.Embeddings] | None = None
+    text_ref: tuple[TextTrial, trials.Embeddings] | None = None
     for runner in variants(cpu_runtimes.cpu_flags(), spec):
         ctx.log(f"precision: {spec.name} with {_key(runner)}")
         if runner.precision == "int8" and quantize_s is None:
@@ -112,30 +113,28 @@ def _model_rows(
         out = trials.embed_all(run, batch)
         row: dict[str, Any] = {"images_per_s": len(batch) / (time.perf_counter() - started)}
         reference = out if reference is None else reference
-        cosines = np.sum(_unit(out) * _unit(reference), axis=1)
+        cosines = np.sum(trials.unit_rows(out) * trials.unit_rows(reference), axis=1)
         row |= {"min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean())}
         if runner.precision == "int8":
             row["quantize_s"] = quantize_s
-        if photos is not None:
+        if isinstance(photos, RetrievalPhotos):
             # The build's own check (quality/trials.py), against the TensorFlow fp32 reference.
             result, labeled = trials.trial(runner, run, photos, trial_reference)
             trial_reference = trial_reference or (result, labeled)
             judged = {k: v for k, v in asdict(result).items() if k not in TRIAL_OWN}
             row |= judged | {"cosine_photos": len(labeled)}
+        elif photos is not None:  # a text tower's (text_trials.py): the queries' results
+            text, texts = text_trial(runner, run, query_ids(everyday_queries()), *photos, text_ref)
+            text_ref = text_ref or (text, texts)
+            kept = {"neighbour_overlap": text.query_overlap, "keeps_rankings": text.keeps_rankings}
+            row |= kept  # for a query, its neighbours are its 10 best photos
         rows[_key(runner)] = row
     return rows
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def _choice(rows: dict[str, dict[str, Any]]) -> CpuRunner:
-    """The fastest variant that keeps the rankings; fp32 only where that cannot be judged."""
-    judged = any("keeps_rankings" in row for row in rows.values())
-    allowed = [
-        k for k, r in rows.items() if (r.get("keeps_rankings") if judged else k.endswith(":fp32"))
-    ]
+    """The fastest variant that keeps the rankings (the reference always does)."""
+    allowed = [key for key, row in rows.items() if row.get("keeps_rankings")]
     best = max(allowed, key=lambda key: rows[key]["images_per_s"])
     runtime, precision = best.split(":")
     return CpuRunner(cpu_runtimes.parse_runtime(runtime), cpu_runtimes.parse_precision(precision))

@@ -197,7 +197,8 @@ def precision_table(precision: dict[str, Any]) -> list[str]:
     rows = [
         f"CPU runtimes and precisions (`precision`: in-process, batch {precision['batch']}, "
         "real photos; cosine to TensorFlow fp32; P@5, copy R@1 and the 10 nearest neighbours kept "
-        "where the weights are real; **bold** is what the build chose):",
+        "where the weights are real (for a text tower, each everyday query's 10 best photos); "
+        "**bold** is what the build chose):",
         "",
         "| model | runtime:precision | images/s | vs TensorFlow fp32 | min cosine | labeled P@5 "
         "| copy R@1 | neighbours kept |",

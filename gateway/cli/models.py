@@ -98,10 +98,11 @@ def build(
         bool,
         typer.Option(
             "--choose-precision/--registry-precision",
-            help="For image models with no --cpu-runner: run each OpenVINO precision this CPU "
+            help="For models with no --cpu-runner: run each OpenVINO precision this CPU "
             "offers on the bundled photos and take the fastest that keeps the rankings within "
             "0.01 of fp32 (real weights: 10 nearest neighbours, P@5, copy R@1; random weights: "
-            "copy R@1 alone); the trials go to provenance.json.",
+            "copy R@1 alone; a text tower: its everyday queries' 10 best photos, or with random "
+            "weights valid vectors); the trials go to provenance.json.",
         ),
     ] = True,
     cutoff_rules: Annotated[

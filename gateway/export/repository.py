@@ -26,7 +26,7 @@ from gateway.export import copy_threshold, cpu_runtimes, triton_config
 from gateway.export.int8_export import export_int8
 from gateway.export.networks import BuiltNetwork
 from gateway.export.onnx_export import export_onnx
-from gateway.export.runner_choice import choose_runner, choose_text_runner
+from gateway.export.runner_choice import choose_runner, choose_text_runner, image_tower
 from gateway.export.weights import WeightsSource, WeightsUnavailableError
 from gateway.models import clip_tokenizer
 from gateway.models.registry import CLIP, REGISTRY, search_models
@@ -155,12 +155,10 @@ def _measures_precision(
 def _image_tower(repository: Path, spec: TritonModelSpec) -> tuple[TritonModelSpec, Path] | None:
     """The built image tower that a text tower's queries search (None for an image model,
     or before its image tower is built)."""
-    for model in REGISTRY.values():
-        if model.text_model == spec:
-            built = repository / model.image_model.name
-            if (built / triton_config.VARIANT_PATHS["cpu"]).exists():
-                return model.image_model, built
-    return None
+    tower = image_tower(spec)
+    if tower is None or not (repository / tower.name / triton_config.VARIANT_PATHS["cpu"]).exists():
+        return None
+    return tower, repository / tower.name
 
 
 def write_configs(

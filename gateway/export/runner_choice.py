@@ -45,7 +45,9 @@ __all__ = [
     "choose_text_runner",
     "embed_all",
     "fastest_keeping",
+    "image_tower",
     "retrieval_photos",
+    "served_photos",
     "trial",
 ]
 
@@ -109,17 +111,7 @@ def choose_text_runner(
     """As `choose_runner`, for the text tower `spec` in `version_dir`: the everyday queries
     rank the labeled photos, embedded by the image tower (`image`: its spec and built model
     folder, whose config says the runner it is served with)."""
-    from gateway.export import triton_config
-
-    image_spec, image_dir = image
-    served = triton_config.built_cpu_runner(image_dir)
-    embed_photos = cpu_runtimes.load_runner(
-        served.runtime, served.precision, image_dir / "1", image_spec.input.name,
-        image_spec.output.name,
-    )  # fmt: skip
-    labeled, _, _ = prepared_inputs(labeled_images(), [image_spec], LimitSettings())
-    photos = embed_all(embed_photos, labeled[image_spec.name])
-    ids = query_ids(everyday_queries())
+    photos, ids = served_photos(*image), query_ids(everyday_queries())
     trials: list[TextTrial] = []
     reference: tuple[TextTrial, Embeddings] | None = None
     for precision in cpu_runtimes.offered_precisions("openvino", flags):
@@ -140,3 +132,25 @@ def choose_text_runner(
         )
         trials.append(result)
     return fastest_keeping(trials), [asdict(t) for t in trials]
+
+
+def served_photos(image_spec: TritonModelSpec, image_dir: Path) -> Embeddings:
+    """The labeled photos as the built image tower in `image_dir` serves them (its config
+    says the runner): what a text tower's queries are ranked against."""
+    from gateway.export import triton_config
+
+    served = triton_config.built_cpu_runner(image_dir)
+    embed = cpu_runtimes.load_runner(
+        served.runtime, served.precision, image_dir / "1", image_spec.input.name,
+        image_spec.output.name,
+    )  # fmt: skip
+    labeled, _, _ = prepared_inputs(labeled_images(), [image_spec], LimitSettings())
+    return embed_all(embed, labeled[image_spec.name])
+
+
+def image_tower(text_spec: TritonModelSpec) -> TritonModelSpec | None:
+    """The registry's image tower beside a text tower (None for an image model)."""
+    from gateway.models.registry import REGISTRY
+
+    towers = [m.image_model for m in REGISTRY.values() if m.text_model == text_spec]
+    return towers[0] if towers else None
