@@ -36,7 +36,7 @@ from gateway.export.triton_config import built_cpu_runner
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import CLIP
 from gateway.preprocess import prepare_image
-from gateway.quality.tag_quality import EVERYDAY_WORDS
+from gateway.quality.text_trials import everyday_queries
 from gateway.serving.process import ServerProcess, free_port
 
 PEERS_VENV = ROOT / ".venv-peers"  # `make bench-peers` installs Infinity there
@@ -58,20 +58,16 @@ print(json.dumps([tokenizer(q)["input_ids"] for q in json.loads(sys.argv[2])]))
 """
 
 
-def queries() -> list[str]:
-    return [f"a photo of {word}" for word in EVERYDAY_WORDS.values()]
-
-
 def write_hf_clip(python: Path, folder: Path) -> None:
     """A random CLIP ViT-B/32 in Hugging Face form, its tokenizer from the gateway's BPE."""
     folder.mkdir(parents=True, exist_ok=True)
     ours = ClipTokenizer.from_package()
     (folder / "vocab.json").write_text(json.dumps(ours.vocabulary()))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(ours.merges()) + "\n")
-    argv = [str(python), "-c", WRITE_HF_CLIP, str(folder), json.dumps(queries())]
+    argv = [str(python), "-c", WRITE_HF_CLIP, str(folder), json.dumps(everyday_queries())]
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
     theirs = json.loads(subprocess.run(argv, capture_output=True, check=True, env=env).stdout)
-    if theirs != [ours.tokenize([q], trim=True)[0].tolist() for q in queries()]:
+    if theirs != [ours.tokenize([q], trim=True)[0].tolist() for q in everyday_queries()]:
         raise RuntimeError("Infinity's tokenizer splits the queries unlike the gateway's")
 
 
@@ -130,7 +126,10 @@ def _bodies(kind: str, photos: list[bytes]) -> tuple[str, Forms, Forms]:
         ours = [uploads.one_image("file", p, "q.jpg", model="clip", top_k="10") for p in photos]
         inputs = ["data:image/jpeg;base64," + base64.b64encode(p).decode() for p in photos]
     else:
-        ours, inputs = [_json({"q": q, "model": "clip", "top_k": 10}) for q in queries()], queries()
+        ours, inputs = (
+            [_json({"q": q, "model": "clip", "top_k": 10}) for q in everyday_queries()],
+            everyday_queries(),
+        )
     theirs = [_json({"model": "clip", "modality": kind, "input": [x]}) for x in inputs]
     return f"/v1/search/{kind}", ours, theirs
 

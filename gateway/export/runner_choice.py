@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import LimitSettings
-from gateway.export import cpu_runtimes
+from gateway.export import cpu_runtimes, triton_config
+from gateway.models.registry import REGISTRY
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality.labeled import prepared_inputs
 from gateway.quality.labeled_set import labeled_images
@@ -137,8 +138,6 @@ def choose_text_runner(
 def served_photos(image_spec: TritonModelSpec, image_dir: Path) -> Embeddings:
     """The labeled photos as the built image tower in `image_dir` serves them (its config
     says the runner): what a text tower's queries are ranked against."""
-    from gateway.export import triton_config
-
     served = triton_config.built_cpu_runner(image_dir)
     embed = cpu_runtimes.load_runner(
         served.runtime, served.precision, image_dir / "1", image_spec.input.name,
@@ -150,7 +149,5 @@ def served_photos(image_spec: TritonModelSpec, image_dir: Path) -> Embeddings:
 
 def image_tower(text_spec: TritonModelSpec) -> TritonModelSpec | None:
     """The registry's image tower beside a text tower (None for an image model)."""
-    from gateway.models.registry import REGISTRY
-
     towers = [m.image_model for m in REGISTRY.values() if m.text_model == text_spec]
     return towers[0] if towers else None

@@ -20,7 +20,14 @@ import numpy.typing as npt
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.spec import CpuRunner
 from gateway.quality.tag_quality import EVERYDAY_WORDS
-from gateway.quality.trials import MAX_METRIC_CHANGE, NEIGHBOURS, Embeddings, Run, unit_rows
+from gateway.quality.trials import (
+    MAX_METRIC_CHANGE,
+    NEIGHBOURS,
+    Embeddings,
+    Run,
+    shared_share,
+    unit_rows,
+)
 
 RANDOM_MIN_COSINE = 0.99
 TIMED_ROUNDS = 5
@@ -35,8 +42,8 @@ class TextTrial:
     queries_per_s: float
     min_cosine: float
     mean_cosine: float
-    # Mean share of each query's nearest photos that are the reference's (None: no photos).
-    query_overlap: float | None
+    # Mean share of each query's 10 best photos that are the reference's.
+    query_overlap: float
     keeps_rankings: bool
 
     @property
@@ -58,7 +65,7 @@ def text_trial(
     runner: CpuRunner,
     run: Run,
     ids: npt.NDArray[np.int32],
-    photos: Embeddings | None,
+    photos: Embeddings,
     real_weights: bool,
     reference: tuple[TextTrial, Embeddings] | None = None,
 ) -> tuple[TextTrial, Embeddings]:
@@ -71,12 +78,12 @@ def text_trial(
     rate = TIMED_ROUNDS * len(ids) / (time.perf_counter() - started)
     base, base_vectors = reference if reference else (None, vectors)
     cosines = np.sum(unit_rows(vectors) * unit_rows(base_vectors), axis=1)
-    overlap = None if photos is None else results_overlap(vectors, base_vectors, photos)
+    overlap = results_overlap(vectors, base_vectors, photos)
     finite = bool(np.isfinite(vectors).all())
     if base is None:
         keeps = finite
     elif real_weights:
-        keeps = finite and overlap is not None and overlap >= 1.0 - MAX_METRIC_CHANGE
+        keeps = finite and overlap >= 1.0 - MAX_METRIC_CHANGE
     else:
         keeps = finite and float(cosines.min()) >= RANDOM_MIN_COSINE
     result = TextTrial(
@@ -101,5 +108,4 @@ def results_overlap(
         return 1.0
     found = np.argsort(-(queries @ photos.T), axis=1, kind="stable")[:, :k]
     expected = np.argsort(-(reference @ photos.T), axis=1, kind="stable")[:, :k]
-    shared = [len(set(a) & set(b)) for a, b in zip(found.tolist(), expected.tolist(), strict=True)]
-    return float(np.mean(shared)) / k
+    return shared_share(found, expected)

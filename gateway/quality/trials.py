@@ -150,9 +150,14 @@ def neighbour_overlap(vectors: Embeddings, reference: Embeddings, k: int = NEIGH
     k = min(k, len(vectors) - 1)
     if k < 1:
         return 1.0
-    found, expected = neighbour_order(vectors)[:, :k], neighbour_order(reference)[:, :k]
+    return shared_share(neighbour_order(vectors)[:, :k], neighbour_order(reference)[:, :k])
+
+
+def shared_share(found: npt.NDArray[np.intp], expected: npt.NDArray[np.intp]) -> float:
+    """The mean share of each row of `found` (ids, one list per row) that its row of
+    `expected` holds too: 1.0 when every list is the same set."""
     shared = [len(set(a) & set(b)) for a, b in zip(found.tolist(), expected.tolist(), strict=True)]
-    return float(np.mean(shared)) / k
+    return float(np.mean(shared)) / found.shape[1]
 
 
 def unit_rows(x: Embeddings) -> Embeddings:

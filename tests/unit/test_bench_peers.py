@@ -12,6 +12,7 @@ import pytest
 
 from bench import peers
 from bench.common import Context, Stack
+from gateway.quality.text_trials import everyday_queries
 
 
 def _cell(ours: float, theirs: float) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def test_both_sides_are_asked_for_the_same_images_and_queries() -> None:
     path, ours, theirs = peers._bodies("text", photos)
     assert path == "/v1/search/text"
     queries = [json.loads(t.body)["input"][0] for t in theirs]
-    assert queries == [json.loads(o.body)["q"] for o in ours] == peers.queries()
+    assert queries == [json.loads(o.body)["q"] for o in ours] == everyday_queries()
 
 
 def test_without_its_environment_it_says_how_to_install_it(
