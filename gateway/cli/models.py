@@ -62,8 +62,6 @@ def parse_cpu_runners(values: list[str]) -> tuple[tuple[str, CpuRunner], ...]:
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        if not specs[name].can_run(runner.precision):
-            raise typer.BadParameter(f"{name}: {runner.precision} is for image models only")
         runners.append((name, runner))
     return tuple(runners)
 

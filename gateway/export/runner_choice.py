@@ -8,8 +8,8 @@ labeled P@5 and copy R@1 stay within 0.01 of fp32; seeded random weights find ne
 nothing else, so they are judged on copy R@1 alone (gateway/quality/trials.py; each photo's
 cosine to fp32 is reported, not judged). Measured on the weights being built, so a deployment
 with hub weights gets the speed its own weights allow. A text tower is judged by what its
-everyday queries find among the labeled photos, as its image tower serves them
-(gateway/quality/text_trials.py).
+everyday queries find among the labeled photos, as its image tower serves them, on both
+ONNX runtimes, and timed one query at a time (gateway/quality/text_trials.py).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def choose_runner(
     (the caller removes it when int8 is not chosen). Without `real_weights`, copies alone."""
     from gateway.export.int8_export import export_int8
 
-    offered = [p for p in cpu_runtimes.offered_precisions("openvino", flags) if spec.can_run(p)]
+    offered = cpu_runtimes.offered_precisions("openvino", flags)
     photos = retrieval_photos(spec) if real_weights else copy_photos(spec)
     trials: list[Trial] = []
     reference: tuple[Trial, Embeddings] | None = None
@@ -111,24 +111,32 @@ def choose_text_runner(
 ) -> tuple[CpuRunner, list[dict[str, Any]]]:
     """As `choose_runner`, for the text tower `spec` in `version_dir`: the everyday queries
     rank the labeled photos, embedded by the image tower (`image`: its spec and built model
-    folder, whose config says the runner it is served with)."""
+    folder, whose config says the runner it is served with). Both ONNX runtimes compete:
+    OpenVINO plans again for each new query length, which ONNX Runtime does not, and a
+    query's own length is what one user's searches run at (text_trials.py)."""
+    from gateway.export.int8_export import export_int8
+
     photos, ids = served_photos(*image), query_ids(everyday_queries())
     trials: list[TextTrial] = []
     reference: tuple[TextTrial, Embeddings] | None = None
-    for precision in cpu_runtimes.offered_precisions("openvino", flags):
-        if not spec.can_run(precision):
-            continue
+    runners = [
+        CpuRunner(runtime, precision)
+        for runtime in ("openvino", "onnxruntime")
+        for precision in cpu_runtimes.offered_precisions(runtime, flags)
+    ]
+    if any(r.precision == "int8" for r in runners):
+        export_int8(version_dir / "model.onnx", spec, version_dir)
+    for runner in runners:  # OpenVINO's fp32 first: the reference
         run = cpu_runtimes.load_runner(
-            "openvino", precision, version_dir, spec.input.name, spec.output.name
+            runner.runtime, runner.precision, version_dir, spec.input.name, spec.output.name
         )
-        result, vectors = text_trial(
-            CpuRunner("openvino", precision), run, ids, photos, real_weights, reference
-        )
+        result, vectors = text_trial(runner, run, ids, photos, real_weights, reference)
         reference = reference or (result, vectors)
         judged = "" if real_weights else " (random weights: reported, not judged)"
         log(
-            f"{spec.name} openvino:{precision}: {result.queries_per_s:.1f} queries/s, "
-            f"results kept {result.query_overlap:.3f}{judged}, min cosine {result.min_cosine:.4f}"
+            f"{spec.name} {runner.runtime}:{runner.precision}: {result.queries_per_s:.1f} "
+            f"queries/s one at a time ({result.batch_queries_per_s:.1f} in a batch), results "
+            f"kept {result.query_overlap:.3f}{judged}, min cosine {result.min_cosine:.4f}"
             f"{'' if result.keeps_rankings else ' (changes rankings)'}"
         )
         trials.append(result)

@@ -112,11 +112,6 @@ class TritonModelSpec:
     def is_image_model(self) -> bool:
         return self.preprocess is not None
 
-    def can_run(self, precision: CpuPrecision) -> bool:
-        """int8 needs calibration inputs, and the calibration set is photos: a text model
-        would need real queries, so it runs fp32 or bf16 only."""
-        return precision != "int8" or self.is_image_model
-
 
 def is_random(provenance: str) -> bool:
     """Whether a model's weights provenance (`random:seed=…`, `pretrained:…`, a file) says

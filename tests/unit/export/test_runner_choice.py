@@ -171,14 +171,21 @@ def test_the_build_measured_each_model_and_serves_its_choice(test_models: Path) 
 
 
 def _check_text_choice(test_models: Path, flags: frozenset[str]) -> None:
-    """CLIP's text tower (random weights here) ran fp32 and bf16 where the CPU has it, not
-    int8; its results among the labeled photos are reported, and a reduced precision is
-    kept on valid vectors alone (text_trials.py); the config serves the fastest kept."""
+    """CLIP's text tower (random weights here) ran every precision the CPU offers on both
+    ONNX runtimes (int8: dynamic); its results among the labeled photos are reported, and a
+    reduced precision is kept on valid vectors alone (text_trials.py); the config serves
+    the fastest kept one query at a time, and the int8 file stays only where int8 won."""
     runner = json.loads((test_models / "clip_text/1/provenance.json").read_text())["cpu_runner"]
     assert runner["chosen_by"] == "measured"
     trials = [TextTrial(**t) for t in runner["trials"]]
-    offered = [p for p in cpu_runtimes.offered_precisions("openvino", flags) if p != "int8"]
-    assert [t.precision for t in trials] == offered
+    offered = [
+        (runtime, p)
+        for runtime in ("openvino", "onnxruntime")
+        for p in cpu_runtimes.offered_precisions(runtime, flags)
+    ]
+    assert [(t.runtime, t.precision) for t in trials] == offered
+    int8_file = cpu_runtimes.onnx_path(test_models / "clip_text/1", "int8")
+    assert int8_file.exists() == (runner["precision"] == "int8")
     assert trials[0].min_cosine == pytest.approx(1.0) and trials[0].query_overlap == 1.0
     for t in trials[1:]:
         assert t.query_overlap is not None and 0 <= t.query_overlap <= 1
