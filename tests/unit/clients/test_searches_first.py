@@ -12,6 +12,7 @@ from gateway.clients import priority, search_reads
 from gateway.clients.search_reads import SearchReads
 from gateway.export import triton_config
 from gateway.models.registry import triton_models
+from gateway.models.spec import TritonModelSpec
 
 
 def test_a_search_reads_as_of_half_a_second_ago_unless_strong_or_bounded_is_asked_for() -> None:
@@ -59,11 +60,14 @@ def test_searching_marks_model_calls_urgent_across_awaits_and_tasks_only_inside(
 
 
 @pytest.mark.parametrize("spec", triton_models(), ids=lambda s: s.name)
-def test_every_config_queues_by_priority_with_unmarked_calls_behind_searches(
-    spec: object,
+def test_every_image_config_queues_by_priority_with_unmarked_calls_behind_searches(
+    spec: TritonModelSpec,
 ) -> None:
     for variant in triton_config.VARIANT_PATHS:
-        config = triton_config.build_config(spec, variant, "random:seed=1")  # type: ignore[arg-type]
+        config = triton_config.build_config(spec, variant, "random:seed=1")
         batching = config.dynamic_batching
+        if not spec.is_image_model:  # searches alone: nothing to go ahead of
+            assert batching.priority_levels == 0
+            continue
         assert batching.priority_levels == priority.LEVELS == 2
         assert batching.default_priority_level == priority.BACKGROUND > priority.SEARCH
