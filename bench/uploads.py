@@ -10,9 +10,9 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Well under the gateway's keep-alive (75 s by default): a connection idle longer is dropped
-# rather than reused, so a request never races the server closing it.
-IDLE_REUSE_S = 20.0
+# Under every server's keep-alive (the gateway's 75 s, uvicorn's default 5 s, which Infinity
+# keeps): a connection idle longer is dropped, so a request never races the server closing it.
+IDLE_REUSE_S = 3.0
 REQUEST_TIMEOUT_S = 600.0  # a stuck server fails the run instead of hanging it
 
 
