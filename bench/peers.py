@@ -105,7 +105,7 @@ def run(ctx: Context) -> dict[str, Any]:
     runtimes = _in_process(ctx)
     image, text = (built_cpu_runner(ctx.stack.repository / n) for n in ("clip_image", "clip_text"))
     results = {
-        "gateway": f"clip (Triton, the build's choice: image {image.runtime} {image.precision}, "
+        "gateway": f"clip (Triton, as built: image {image.runtime} {image.precision}, "
         f"text {text.runtime} {text.precision}), then Milvus top 10",
         "infinity": f"infinity-emb, torch fp32 on CPU, --batch-size {BATCH}, nice {infinity_nice}",
         "in_process_images_per_s": runtimes,

@@ -26,7 +26,9 @@ class StackSettings(BaseSettings):
     # Niceness of Milvus and the gateway on the local stack, Triton's being 0. On shared cores
     # a preempted inference thread stalls its whole batch (the CPU runner's threads meet at
     # every layer), while the gateway's and Milvus' work waits well for a few milliseconds:
-    # worth about 0.02-0.04 of the throughput ratios on 2 cores.
+    # worth about 0.02-0.04 of the throughput ratios on 2 cores. Where the kernel groups tasks
+    # by session (`sched_autogroup_enabled`, in the root cgroup) a nice acts only inside one,
+    # and each server starts a session of its own: there this changes nothing (issue 29).
     nice_below_triton: int = Field(6, ge=0, le=19)
 
 
