@@ -100,11 +100,18 @@ def test_grpc_and_http_results_equal_the_savedmodel_called_in_process(
 def test_a_batch_of_n_returns_n_rows_in_request_order(
     triton: RunningTriton, spec: TritonModelSpec
 ) -> None:
+    """Rows equal one by one within 1e-5; the text tower at a reduced precision within 2e-2
+    (its dynamic int8 measures each batch's activation range, so a row moves a little with
+    its batch), and then each row is still nearest its own query's."""
     batch = _inputs(spec, 4, seed=3)
     together = _grpc_infer(triton.grpc_url, spec, batch)
     assert together.shape == (4, *spec.output.dims)
     one_by_one = np.concatenate([_grpc_infer(triton.grpc_url, spec, row[None]) for row in batch])
-    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    config = grpcclient.InferenceServerClient(triton.grpc_url).get_model_config(spec.name).config
+    reduced = config.parameters[PRECISION_PARAMETER].string_value != "fp32"
+    tolerance = 2e-2 if reduced and not spec.is_image_model else 1e-5
+    np.testing.assert_allclose(together, one_by_one, atol=tolerance)
+    assert list(np.argmax(together @ one_by_one.T, axis=1)) == [0, 1, 2, 3]
     assert not np.allclose(together[0], together[1])
 
 
