@@ -15,7 +15,7 @@ from bench.common import Context, bars, figure, target, write_result
 from gateway.config import get_settings
 from gateway.export import cpu_runtimes
 from gateway.export.int8_export import export_int8
-from gateway.export.runner_choice import image_tower, served_photos
+from gateway.export.runner_choice import image_tower, offered_runners, served_photos
 from gateway.export.triton_config import built_cpu_runner
 from gateway.models.registry import triton_models
 from gateway.models.spec import CpuRunner, TritonModelSpec
@@ -31,11 +31,7 @@ TRIAL_OWN = ("runtime", "precision", "images_per_s")  # a row keeps its own spee
 
 def variants(flags: frozenset[str]) -> list[CpuRunner]:
     """The reference first, then every runtime at every precision this CPU offers."""
-    return [REFERENCE] + [
-        CpuRunner(runtime, p)
-        for runtime in ("onnxruntime", "openvino")
-        for p in cpu_runtimes.offered_precisions(runtime, flags)
-    ]
+    return [REFERENCE, *offered_runners(("onnxruntime", "openvino"), flags)]
 
 
 def run(ctx: Context) -> dict[str, Any]:

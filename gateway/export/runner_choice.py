@@ -47,10 +47,22 @@ __all__ = [
     "embed_all",
     "fastest_keeping",
     "image_tower",
+    "offered_runners",
     "retrieval_photos",
     "served_photos",
     "trial",
 ]
+
+
+def offered_runners(
+    runtimes: Sequence[cpu_runtimes.Runtime], flags: frozenset[str]
+) -> list[CpuRunner]:
+    """Each of `runtimes`, in that order, at every precision it offers a CPU with `flags`."""
+    return [
+        CpuRunner(runtime, precision)
+        for runtime in runtimes
+        for precision in cpu_runtimes.offered_precisions(runtime, flags)
+    ]
 
 
 def fastest_keeping(trials: Sequence[Trial | TextTrial]) -> CpuRunner:
@@ -119,11 +131,7 @@ def choose_text_runner(
     photos, ids = served_photos(*image), query_ids(everyday_queries())
     trials: list[TextTrial] = []
     reference: tuple[TextTrial, Embeddings] | None = None
-    runners = [
-        CpuRunner(runtime, precision)
-        for runtime in ("openvino", "onnxruntime")
-        for precision in cpu_runtimes.offered_precisions(runtime, flags)
-    ]
+    runners = offered_runners(("openvino", "onnxruntime"), flags)
     if any(r.precision == "int8" for r in runners):
         export_int8(version_dir / "model.onnx", spec, version_dir)
     for runner in runners:  # OpenVINO's fp32 first: the reference
