@@ -29,8 +29,15 @@ def milvus_process(
     env = dict(os.environ)
     if kind == "server":
         env["ETCD_CONFIG_PATH"] = str(_etcd_config(data_dir.resolve()))
+        etcd_port = _etcd_client_port(data_dir)
         argv = [str(venv_bin() / "milvus-server"), "--data", str(data_dir.resolve()),
-                "--proxy-port", str(port), "--etcd-port", _etcd_client_port(data_dir),
+                "--proxy-port", str(port), "--etcd-port", etcd_port,
+                # The launcher takes --*-port as where to start looking: it probes a port
+                # without SO_REUSEADDR, so a port the last server left in TIME_WAIT (for a
+                # minute after a stop) reads as taken and it moves to the next one, where
+                # nothing looks for it. Pinned in the config, Milvus binds them itself.
+                "--extra-config", f"proxy.port={port}",
+                "--extra-config", f"etcd.endpoints=localhost:{etcd_port}",
                 # A standalone query node waits for its segments to move elsewhere before
                 # it stops (30 minutes by default); there is nowhere to move them.
                 "--extra-config", "common.gracefulStopTimeout=10",

@@ -205,8 +205,8 @@ def test_killing_triton_during_bulk_ingest_loses_no_acknowledged_image(
 def test_restarting_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     gateway_factory: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    # Milvus Lite's server: the PyPI standalone server does not restart in time while a
-    # client is connected (see the frozen-server test below and the README).
+    # Milvus Lite's server: it restarts in seconds, where the standalone server waits out
+    # its last run's session lease (test_milvus_restart.py restarts that one).
     port = free_port()
     with milvus_process("lite", tmp_path_factory.mktemp("milvus-lite-server"), port) as lite:
         env = {**OUTAGE_ENV, "PIC_SEARCH_MILVUS__URI": f"http://127.0.0.1:{port}"}
@@ -223,10 +223,7 @@ def test_a_frozen_milvus_during_bulk_ingest_loses_no_acknowledged_image(
     gateway_under_test: RunningGateway, milvus: RunningMilvus
 ) -> None:
     # A frozen server (SIGSTOP) is a network partition: connections hang, not refused.
-    # Frozen, not restarted: this PyPI build (2.3.5-lite) does not come back within 180 s
-    # when restarted while a gateway is connected (a stale proxy session: "node not match
-    # expectedNodeID=1 actualNodeID=2"); see the README. test_run_command restarts it with
-    # no client connected, and the test above restarts Milvus Lite's server under load.
+    # The test above restarts Milvus Lite's server under load.
     _outage_during_bulk_ingest(
         gateway_under_test, 2, MILVUS_DOWN, milvus.process.pause, milvus.process.resume
     )
