@@ -9,6 +9,7 @@ import heapq
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from gateway.clients.milvus_collections import (
     MilvusCollections,
     collection_identity,
 )
+from gateway.clients.search_batches import SearchBatches
 from gateway.config import MilvusSettings
 from gateway.errors import PicSearchError
 
@@ -38,6 +40,16 @@ ID_HALVES = ('id < "8"', 'id >= "8"')
 GET_CHUNK = 1_000  # the most missing ids read by `get`; more are read by one `scan`
 
 
+@dataclass(frozen=True)
+class _SearchKind:
+    """What searches must share to go to Milvus as one call."""
+
+    collection: str
+    filter: str
+    top_k: int
+    fields: tuple[str, ...]
+
+
 class VectorIndex(MilvusCollections):
     """The gateway's view of Milvus: typed, async, and with outages as 503 errors."""
 
@@ -45,6 +57,7 @@ class VectorIndex(MilvusCollections):
         super().__init__(settings)
         self._classes = ClassCache()  # tag search's candidates' classes (class_cache.py)
         self._targets: dict[str, tuple[str, float]] = {}  # alias -> (name#id, when learnt)
+        self._batches = SearchBatches(self._search_many)
 
     # -- rows -------------------------------------------------------------------------------
     async def upsert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -132,33 +145,45 @@ class VectorIndex(MilvusCollections):
     async def search(
         self, collection: str, vector: Sequence[float], top_k: int, filter_expr: str = ""
     ) -> list[Hit]:
-        params = {"metric_type": "IP", "params": {"ef": max(self.settings.search_ef, top_k)}}
-        fields = ["metadata", "created_at"]
+        fields: tuple[str, ...] = ("metadata", "created_at")
         # As last learnt (searches follow ensure_collection, and the service asks
         # schema_version first when a filter or sort needs the capture fields): no extra call.
         if self._schemas.get(collection, (1, 0.0))[0] >= 2:
-            fields.append("taken")
+            fields += ("taken",)
+        # The filter is fixed here, on arrival: it excludes what was deleted before.
+        kind = _SearchKind(
+            collection, self._searches.filter(collection, filter_expr), top_k, fields
+        )
+        return await self._batches.search(kind, list(map(float, vector)))
+
+    async def _search_many(self, kind: _SearchKind, vectors: list[list[float]]) -> list[list[Hit]]:
+        """One Milvus call for searches of one kind that arrived together (search_batches.py);
+        its read timestamp is taken when it is sent, so no search reads older data."""
+        params = {"metric_type": "IP", "params": {"ef": max(self.settings.search_ef, kind.top_k)}}
         results = await self._run(
             lambda c: c.search(
-                collection,
-                data=[list(vector)],
+                kind.collection,
+                data=vectors,
                 anns_field="embedding",
-                limit=top_k,
-                filter=self._searches.filter(collection, filter_expr),
+                limit=kind.top_k,
+                filter=kind.filter,
                 search_params=params,
-                output_fields=fields,
+                output_fields=list(kind.fields),
                 **self._searches.consistency(),
             )
         )
         return [
-            Hit(
-                str(hit["id"]),
-                float(hit["distance"]),
-                dict(hit["entity"].get("metadata") or {}),
-                int(hit["entity"].get("created_at") or 0),
-                _optional_int(hit["entity"].get("taken")),
-            )
-            for hit in results[0]
+            [
+                Hit(
+                    str(hit["id"]),
+                    float(hit["distance"]),
+                    dict(hit["entity"].get("metadata") or {}),
+                    int(hit["entity"].get("created_at") or 0),
+                    _optional_int(hit["entity"].get("taken")),
+                )
+                for hit in hits
+            ]
+            for hits in results
         ]
 
     async def labelled(

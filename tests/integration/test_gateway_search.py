@@ -67,6 +67,30 @@ def test_searching_with_each_indexed_photo_finds_that_photo_first(
             assert scores[0] == pytest.approx(1.0, abs=1e-3)
 
 
+def test_concurrent_searches_each_find_their_own_photo_first(
+    gateway: RunningGateway, photos: dict[str, bytes], indexed: dict[str, str]
+) -> None:
+    # Searches that reach Milvus together go to it as one call (clients/search_batches.py):
+    # each must still get its own answer, so every photo is searched for three times at once.
+    names = list(photos) * 3
+
+    async def search_all() -> list[str]:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=120) as http:
+
+            async def one(name: str) -> str:
+                response = await http.post(
+                    "/v1/search/image",
+                    files={"file": ("q.jpg", photos[name], "image/jpeg")},
+                    data={"model": "efficientnet_lite0", "top_k": "3"},
+                )
+                assert response.status_code == 200, response.text
+                return str(response.json()["results"][0]["id"])
+
+            return await asyncio.gather(*(one(n) for n in names))
+
+    assert asyncio.run(search_all()) == [indexed[n] for n in names]
+
+
 def _variant(data: bytes, scale: float, quality: int) -> bytes:
     image = Image.open(io.BytesIO(data)).convert("RGB")
     size = (max(8, int(image.width * scale)), max(8, int(image.height * scale)))

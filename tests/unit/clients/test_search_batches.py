@@ -1,0 +1,121 @@
+"""Searches of one kind that arrive while Milvus has one of their kind go as one call, and
+each gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.clients.search_batches import MAX_BATCH, SearchBatches
+
+
+class FakeMilvus:
+    """Answers each vector with its own first value; holds calls until released."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[list[float]]]] = []
+        self.release = asyncio.Event()
+        self.fail_next = False
+
+    async def run(self, key: str, vectors: list[list[float]]) -> list[str]:
+        self.calls.append((key, vectors))
+        await self.release.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("milvus down")
+        return [f"{key}:{v[0]:g}" for v in vectors]
+
+
+async def _started(milvus: FakeMilvus, calls: int) -> None:
+    """Lets the loop run until Milvus has been called `calls` times."""
+    for _ in range(100):
+        if len(milvus.calls) >= calls:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(milvus.calls)} calls, expected {calls}")
+
+
+def test_a_lone_search_goes_at_once() -> None:
+    async def scenario() -> None:
+        milvus = FakeMilvus()
+        milvus.release.set()
+        batches = SearchBatches(milvus.run)
+        assert await batches.search("a", [1.0]) == "a:1"
+        assert await batches.search("a", [2.0]) == "a:2"
+        assert milvus.calls == [("a", [[1.0]]), ("a", [[2.0]])]
+
+    asyncio.run(scenario())
+
+
+def test_searches_waiting_on_a_busy_kind_share_one_call_and_keep_their_own_answers() -> None:
+    async def scenario() -> None:
+        milvus = FakeMilvus()
+        batches = SearchBatches(milvus.run)
+        first = asyncio.create_task(batches.search("a", [0.0]))
+        await _started(milvus, 1)
+        rest = [asyncio.create_task(batches.search("a", [float(i)])) for i in range(1, 6)]
+        other = asyncio.create_task(batches.search("b", [9.0]))  # another kind: not held
+        await _started(milvus, 2)
+        assert milvus.calls[1] == ("b", [[9.0]])
+        milvus.release.set()
+        assert await first == "a:0"
+        assert await asyncio.gather(*rest) == [f"a:{i}" for i in range(1, 6)]
+        assert await other == "b:9"
+        assert milvus.calls[2] == ("a", [[1.0], [2.0], [3.0], [4.0], [5.0]])
+        assert len(milvus.calls) == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_call_fails_its_searches_and_the_next_ones_still_run() -> None:
+    async def scenario() -> None:
+        milvus = FakeMilvus()
+        batches = SearchBatches(milvus.run)
+        first = asyncio.create_task(batches.search("a", [0.0]))
+        await _started(milvus, 1)
+        waiting = [asyncio.create_task(batches.search("a", [float(i)])) for i in (1, 2)]
+        await asyncio.sleep(0)
+        milvus.fail_next = True
+        milvus.release.set()
+        with pytest.raises(RuntimeError):
+            await first
+        assert await asyncio.gather(*waiting) == ["a:1", "a:2"]
+        assert await batches.search("a", [3.0]) == "a:3"
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_search_is_left_out_and_the_others_are_answered() -> None:
+    async def scenario() -> None:
+        milvus = FakeMilvus()
+        batches = SearchBatches(milvus.run)
+        first = asyncio.create_task(batches.search("a", [0.0]))
+        await _started(milvus, 1)
+        gone = asyncio.create_task(batches.search("a", [1.0]))
+        kept = asyncio.create_task(batches.search("a", [2.0]))
+        await asyncio.sleep(0)
+        gone.cancel()
+        milvus.release.set()
+        assert await first == "a:0"
+        assert await kept == "a:2"
+        assert milvus.calls[1] == ("a", [[2.0]])
+
+    asyncio.run(scenario())
+
+
+def test_more_than_a_call_holds_go_in_calls_of_at_most_max_batch() -> None:
+    async def scenario() -> None:
+        milvus = FakeMilvus()
+        batches = SearchBatches(milvus.run)
+        first = asyncio.create_task(batches.search("a", [0.0]))
+        await _started(milvus, 1)
+        n = MAX_BATCH + 3
+        rest = [asyncio.create_task(batches.search("a", [float(i)])) for i in range(1, n + 1)]
+        await asyncio.sleep(0)
+        milvus.release.set()
+        await first
+        assert await asyncio.gather(*rest) == [f"a:{i}" for i in range(1, n + 1)]
+        assert [len(v) for _, v in milvus.calls] == [1, MAX_BATCH, 3]
+
+    asyncio.run(scenario())
