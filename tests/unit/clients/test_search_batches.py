@@ -36,6 +36,13 @@ async def _started(milvus: FakeMilvus, calls: int) -> None:
     raise AssertionError(f"{len(milvus.calls)} calls, expected {calls}")
 
 
+async def _held(milvus: FakeMilvus, batches: SearchBatches[str, str]) -> asyncio.Task[str]:
+    """A first search of kind "a" that Milvus holds: searches of its kind after it wait."""
+    first = asyncio.create_task(batches.search("a", [0.0]))
+    await _started(milvus, 1)
+    return first
+
+
 def test_a_lone_search_goes_at_once() -> None:
     async def scenario() -> None:
         milvus = FakeMilvus()
@@ -52,8 +59,7 @@ def test_searches_waiting_on_a_busy_kind_share_one_call_and_keep_their_own_answe
     async def scenario() -> None:
         milvus = FakeMilvus()
         batches = SearchBatches(milvus.run)
-        first = asyncio.create_task(batches.search("a", [0.0]))
-        await _started(milvus, 1)
+        first = await _held(milvus, batches)
         rest = [asyncio.create_task(batches.search("a", [float(i)])) for i in range(1, 6)]
         other = asyncio.create_task(batches.search("b", [9.0]))  # another kind: not held
         await _started(milvus, 2)
@@ -72,8 +78,7 @@ def test_a_failed_call_fails_its_searches_and_the_next_ones_still_run() -> None:
     async def scenario() -> None:
         milvus = FakeMilvus()
         batches = SearchBatches(milvus.run)
-        first = asyncio.create_task(batches.search("a", [0.0]))
-        await _started(milvus, 1)
+        first = await _held(milvus, batches)
         waiting = [asyncio.create_task(batches.search("a", [float(i)])) for i in (1, 2)]
         await asyncio.sleep(0)
         milvus.fail_next = True
@@ -90,8 +95,7 @@ def test_a_cancelled_search_is_left_out_and_the_others_are_answered() -> None:
     async def scenario() -> None:
         milvus = FakeMilvus()
         batches = SearchBatches(milvus.run)
-        first = asyncio.create_task(batches.search("a", [0.0]))
-        await _started(milvus, 1)
+        first = await _held(milvus, batches)
         gone = asyncio.create_task(batches.search("a", [1.0]))
         kept = asyncio.create_task(batches.search("a", [2.0]))
         await asyncio.sleep(0)
@@ -108,8 +112,7 @@ def test_more_than_a_call_holds_go_in_calls_of_at_most_max_batch() -> None:
     async def scenario() -> None:
         milvus = FakeMilvus()
         batches = SearchBatches(milvus.run)
-        first = asyncio.create_task(batches.search("a", [0.0]))
-        await _started(milvus, 1)
+        first = await _held(milvus, batches)
         n = MAX_BATCH + 3
         rest = [asyncio.create_task(batches.search("a", [float(i)])) for i in range(1, n + 1)]
         await asyncio.sleep(0)
