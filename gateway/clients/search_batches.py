@@ -41,15 +41,26 @@ class SearchBatches(Generic[K, R]):
             kind.waiting.append((vector, answer))
             return await answer
         kind.busy = True
+        failed: Exception | None = None
         try:
             (result,) = await self._run(key, [vector])
             return result
+        except Exception as exc:
+            failed = exc
+            raise
         finally:
-            self._next(key, kind)
+            self._next(key, kind, failed)
 
-    def _next(self, key: K, kind: _Kind[R]) -> None:
-        """Sends what waited (but searches cancelled meanwhile), or marks the kind idle."""
+    def _next(self, key: K, kind: _Kind[R], failed: Exception | None) -> None:
+        """Sends what waited (but searches cancelled meanwhile), or marks the kind idle.
+        After a failed call, what waited fails as it did: it would ask the same Milvus the
+        same thing, and `run` has already retried until its deadline (an outage answers
+        503 after one deadline, not one more per call in the queue)."""
         kind.waiting = [(v, f) for v, f in kind.waiting if not f.done()]
+        if failed is not None:
+            for _, answer in kind.waiting:
+                answer.set_exception(failed)
+            kind.waiting = []
         if not kind.waiting:
             kind.busy = False
             self._kinds.pop(key, None)
@@ -62,9 +73,11 @@ class SearchBatches(Generic[K, R]):
     async def _send(
         self, key: K, kind: _Kind[R], batch: list[tuple[list[float], asyncio.Future[R]]]
     ) -> None:
+        failed: Exception | None = None
         try:
             results = await self._run(key, [v for v, _ in batch])
         except Exception as exc:  # every search of the call fails as the call did
+            failed = exc
             for _, answer in batch:
                 if not answer.done():
                     answer.set_exception(exc)
@@ -73,4 +86,4 @@ class SearchBatches(Generic[K, R]):
                 if not answer.done():
                     answer.set_result(result)
         finally:
-            self._next(key, kind)
+            self._next(key, kind, failed)
