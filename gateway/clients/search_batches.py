@@ -36,20 +36,12 @@ class SearchBatches(Generic[K, R]):
 
     async def search(self, key: K, vector: list[float]) -> R:
         kind = self._kinds.setdefault(key, _Kind())
-        if kind.busy:
-            answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-            kind.waiting.append((vector, answer))
-            return await answer
-        kind.busy = True
-        failed: Exception | None = None
-        try:
-            (result,) = await self._run(key, [vector])
-            return result
-        except Exception as exc:
-            failed = exc
-            raise
-        finally:
-            self._next(key, kind, failed)
+        answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        kind.waiting.append((vector, answer))
+        if not kind.busy:  # a lone search goes at once
+            kind.busy = True
+            self._next(key, kind, None)
+        return await answer
 
     def _next(self, key: K, kind: _Kind[R], failed: Exception | None) -> None:
         """Sends what waited (but searches cancelled meanwhile), or marks the kind idle.
