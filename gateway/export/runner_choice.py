@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.config import LimitSettings
 from gateway.export import cpu_runtimes, triton_config
+from gateway.export.cpu_runtimes import Runner
 from gateway.models.registry import REGISTRY
 from gateway.models.spec import CpuRunner, TritonModelSpec
 from gateway.quality.labeled import prepared_inputs
@@ -53,6 +54,8 @@ __all__ = [
     "trial",
 ]
 
+AnyTrial = TypeVar("AnyTrial", Trial, TextTrial)
+
 
 def offered_runners(
     runtimes: Sequence[cpu_runtimes.Runtime], flags: frozenset[str]
@@ -84,33 +87,27 @@ def choose_runner(
     `version_dir`; returns the choice and the trials (for provenance.json). The int8 trial
     quantizes into `version_dir` as the exporter does, so a chosen int8 file is not made twice
     (the caller removes it when int8 is not chosen). Without `real_weights`, copies alone."""
-    from gateway.export.int8_export import export_int8
-
-    offered = cpu_runtimes.offered_precisions("openvino", flags)
     photos = retrieval_photos(spec) if real_weights else copy_photos(spec)
-    trials: list[Trial] = []
-    reference: tuple[Trial, Embeddings] | None = None
-    for precision in offered:  # fp32 first: the reference
-        runner = CpuRunner("openvino", precision)
-        if precision == "int8":
-            export_int8(version_dir / "model.onnx", spec, version_dir)
-        run = cpu_runtimes.load_runner(
-            "openvino", precision, version_dir, spec.input.name, spec.output.name
-        )
-        result, embeddings = trial(runner, run, photos, reference)
-        reference = reference or (result, embeddings)
+
+    def judged(result: Trial) -> str:
         ranked = (
             f"neighbours kept {result.neighbour_overlap:.3f}, P@5 {result.labeled_p5:.3f}, "
             if result.labeled_p5 is not None and result.neighbour_overlap is not None
             else "copies alone (random weights), "
         )
-        log(
-            f"{spec.name} openvino:{precision}: {result.images_per_s:.1f} images/s, {ranked}"
-            f"R@1 {result.copy_r1:.2f}, min cosine {result.min_cosine:.4f}"
-            f"{'' if result.keeps_rankings else ' (changes rankings)'}"
+        return (
+            f"{result.images_per_s:.1f} images/s, {ranked}R@1 {result.copy_r1:.2f}, "
+            f"min cosine {result.min_cosine:.4f}"
         )
-        trials.append(result)
-    return fastest_keeping(trials), [asdict(t) for t in trials]
+
+    return _measure(
+        spec,
+        version_dir,
+        offered_runners(("openvino",), flags),  # fp32 first: the reference
+        lambda runner, run, reference: trial(runner, run, photos, reference),
+        judged,
+        log,
+    )
 
 
 def choose_text_runner(
@@ -126,25 +123,56 @@ def choose_text_runner(
     folder, whose config says the runner it is served with). Both ONNX runtimes compete:
     OpenVINO plans again for each new query length, which ONNX Runtime does not, and a
     query's own length is what one user's searches run at (text_trials.py)."""
+    photos, ids = served_photos(*image), query_ids(everyday_queries())
+
+    def judged(result: TextTrial) -> str:
+        return (
+            f"{result.queries_per_s:.1f} queries/s one at a time "
+            f"({result.batch_queries_per_s:.1f} in a batch), results kept "
+            f"{result.query_overlap:.3f}"
+            f"{'' if real_weights else ' (random weights: reported, not judged)'}, "
+            f"min cosine {result.min_cosine:.4f}"
+        )
+
+    return _measure(
+        spec,
+        version_dir,
+        offered_runners(("openvino", "onnxruntime"), flags),  # OpenVINO's fp32 first
+        lambda runner, run, reference: text_trial(
+            runner, run, ids, photos, real_weights, reference
+        ),
+        judged,
+        log,
+    )
+
+
+def _measure(
+    spec: TritonModelSpec,
+    version_dir: Path,
+    runners: Sequence[CpuRunner],
+    measure: Callable[
+        [CpuRunner, Runner, tuple[AnyTrial, Embeddings] | None], tuple[AnyTrial, Embeddings]
+    ],
+    describe: Callable[[AnyTrial], str],
+    log: Callable[[str], None],
+) -> tuple[CpuRunner, list[dict[str, Any]]]:
+    """Each of `runners` (the first is the fp32 reference) loaded on `version_dir`'s files,
+    measured against the reference and logged; the fastest that keeps the rankings wins. An
+    int8 runner's file is quantized first, into `version_dir`, as the exporter does."""
     from gateway.export.int8_export import export_int8
 
-    photos, ids = served_photos(*image), query_ids(everyday_queries())
-    trials: list[TextTrial] = []
-    reference: tuple[TextTrial, Embeddings] | None = None
-    runners = offered_runners(("openvino", "onnxruntime"), flags)
     if any(r.precision == "int8" for r in runners):
         export_int8(version_dir / "model.onnx", spec, version_dir)
-    for runner in runners:  # OpenVINO's fp32 first: the reference
+    trials: list[AnyTrial] = []
+    reference: tuple[AnyTrial, Embeddings] | None = None
+    for runner in runners:
         run = cpu_runtimes.load_runner(
             runner.runtime, runner.precision, version_dir, spec.input.name, spec.output.name
         )
-        result, vectors = text_trial(runner, run, ids, photos, real_weights, reference)
+        result, vectors = measure(runner, run, reference)
         reference = reference or (result, vectors)
-        judged = "" if real_weights else " (random weights: reported, not judged)"
         log(
-            f"{spec.name} {runner.runtime}:{runner.precision}: {result.queries_per_s:.1f} "
-            f"queries/s one at a time ({result.batch_queries_per_s:.1f} in a batch), results "
-            f"kept {result.query_overlap:.3f}{judged}, min cosine {result.min_cosine:.4f}"
+            f"{spec.name} {runner.runtime}:{runner.precision}: {describe(result)}"
             f"{'' if result.keeps_rankings else ' (changes rankings)'}"
         )
         trials.append(result)
