@@ -120,6 +120,14 @@ PEERS_PIP ?=
 bench-peers: $(STAMPS)/venv $(STUBS) $(STAMPS)/models $(STAMPS)/peers
 	$(BIN)/python -m bench --only peers
 
+# The same with CLIP at fp32 on both sides (its own result, peers_fp32): the default models
+# built again with both towers asked for at fp32, into build/fp32-models.
+.PHONY: bench-peers-fp32
+bench-peers-fp32: $(STAMPS)/venv $(STUBS) $(STAMPS)/peers
+	$(BIN)/pic-search models build --weights $(WEIGHTS) --output build/fp32-models \
+	  --cpu-runner clip_image=openvino:fp32 --cpu-runner clip_text=onnxruntime:fp32
+	$(BIN)/python -m bench --only peers --model-repository build/fp32-models
+
 $(STAMPS)/peers:
 	@mkdir -p $(STAMPS)
 	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)

@@ -118,7 +118,10 @@ def run(ctx: Context) -> dict[str, Any]:
         "cells": cells,
     }
     targets = _targets(cells, runtimes, served if image.precision == "fp32" else None)
-    write_result(ctx, "peers", results, targets, _plot(cells))
+    # Both towers at fp32 (`make bench-peers-fp32`) answer the question with no reduced
+    # precision on either side, beside the build's choice: a result of its own.
+    fp32 = image.precision == text.precision == "fp32"
+    write_result(ctx, "peers_fp32" if fp32 else "peers", results, targets, _plot(cells))
     return results
 
 

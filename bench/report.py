@@ -17,7 +17,7 @@ from gateway.models.spec import is_random
 PAGE = ROOT / "docs" / "performance.md"
 # The benchmarks this page shows, in the order a reader asks about them.
 ORDER = ("throughput", "mixed", "batching", "vector_search", "vector_search_1m",
-         "quality", "precision", "cutoff", "library", "peers", "soak")  # fmt: skip
+         "quality", "precision", "cutoff", "library", "peers", "peers_fp32", "soak")  # fmt: skip
 QUESTIONS = {
     "throughput": "How many uploads and searches per second, at what latency, by concurrency; "
     "what does the gateway cost over Triton and Milvus alone?",
@@ -31,6 +31,7 @@ QUESTIONS = {
     "library": "Is a library of 10,000 photos still quick to browse, and what does tagging "
     "cost at ingest?",
     "peers": "How does it compare with Infinity, a popular embedding server, on the same CLIP?",
+    "peers_fp32": "The same with CLIP at fp32 on both sides.",
     "soak": "Does the gateway stay error-free and flat in memory under steady load?",
 }
 HOW = {
@@ -38,6 +39,7 @@ HOW = {
     "soak": "`python -m bench --only soak` (`make soak`)",
     "library": "`python -m bench --only library` (`make bench-library`)",
     "peers": "`python -m bench --only peers` (`make bench-peers`)",
+    "peers_fp32": "`make bench-peers-fp32`",
 }
 TRIAL_SHOWN = (("labeled_p5", ".3f"), ("copy_r1", ".2f"), ("neighbour_overlap", ".3f"))
 NOISY_CORES = 0.3  # other processes' mean busy cores above which a result is flagged
@@ -75,21 +77,25 @@ def render(
         "| --- | --- | --- | --- | --- |",
     ]
     limits, noisy = [], []
+    page_cpu = _page_machine(results)["cpu_model"] if results else None
     for name in ORDER:
         body = results.get(name)
         if body is None:
             if name in HOW:
                 lines.append(f"| {name} | not run yet: {HOW[name]} | | | not run |")
             continue
+        # A result from another CPU than the one described above says which.
+        cpu = body["machine"]["cpu_model"]
+        shown = name if cpu == page_cpu else f"{name} (on {cpu})"
         for t in body.get("targets", []):
             status = {True: "met", False: "**not met**", None: "indicator"}[t["met"]]
             result = t.get("display") or _fmt(t["value"])
-            lines.append(f"| {name} | {t['name']} | {t['target']} | {result} | {status} |")
+            lines.append(f"| {shown} | {t['name']} | {t['target']} | {result} | {status} |")
             if t["met"] is False and t.get("limit"):
                 limits.append(f"- **{name}**: {t['limit']}")
         headline = body.get("results", {}).get("headline")
         if headline and not body.get("targets"):
-            lines.append(f"| {name} | {QUESTIONS[name]} | — | {headline} | report only |")
+            lines.append(f"| {shown} | {QUESTIONS[name]} | — | {headline} | report only |")
         others = body["machine"].get("other_processes_busy_cores")  # older results record it
         if isinstance(others, float) and others >= NOISY_CORES:
             noisy.append(f"{name} ({others:.1f})")
@@ -109,10 +115,18 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _page_machine(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The machine the page describes: the one most results ran on, the newest of those."""
+    cpus = [r["machine"]["cpu_model"] for r in results.values()]
+    most = max(sorted(set(cpus)), key=cpus.count)
+    return max((r["machine"] for r in results.values() if r["machine"]["cpu_model"] == most),
+               key=lambda m: m["date"])  # fmt: skip
+
+
 def _machine_section(results: dict[str, dict[str, Any]]) -> list[str]:
     if not results:
         return ["No results yet: run `python -m bench`.", ""]
-    machine = max((r["machine"] for r in results.values()), key=lambda m: m["date"])
+    machine = _page_machine(results)
     dates = sorted(r["machine"]["date"][:10] for r in results.values())
     lscpu = machine.get("lscpu") or {
         "Model name": machine["cpu_model"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from bench.common import RESULTS
 from bench.report import PAGE, load, render
@@ -14,11 +15,23 @@ def test_the_committed_page_is_what_the_results_render() -> None:
     assert PAGE.read_text() == render(load(RESULTS)), "run `python -m bench --report-only`"
 
 
+def _shown(name: str, body: dict[str, Any], page_cpu: str) -> str:
+    cpu = body["machine"]["cpu_model"]
+    return name if cpu == page_cpu else f"{name} (on {cpu})"
+
+
+def _page_cpu(page: str) -> str:
+    found = re.search(r"^\| Model name \| (.+) \|$", page, re.MULTILINE)
+    assert found, "the page names its machine's CPU"
+    return found.group(1)
+
+
 def test_every_target_of_every_shown_benchmark_is_on_the_page() -> None:
     page = PAGE.read_text()
     for name, body in load(RESULTS).items():
+        shown = _shown(name, body, _page_cpu(page))
         for t in body["targets"]:
-            assert f"| {name} | {t['name']} | {t['target']} |" in page, (name, t["name"])
+            assert f"| {shown} | {t['name']} | {t['target']} |" in page, (name, t["name"])
 
 
 def test_every_embedded_plot_exists_beside_its_results() -> None:
@@ -30,7 +43,16 @@ def test_every_embedded_plot_exists_beside_its_results() -> None:
 
 def test_the_machine_is_described_and_where_the_time_goes_is_said() -> None:
     page = PAGE.read_text()
-    newest = max((json.loads(p.read_text())["machine"] for p in RESULTS.glob("*.json")),
-                 key=lambda m: m["date"])  # fmt: skip
-    assert "## Machine" in page and newest["cpu_model"] in page
+    cpus = [json.loads(p.read_text())["machine"]["cpu_model"] for p in RESULTS.glob("*.json")]
+    assert "## Machine" in page and cpus.count(_page_cpu(page)) == max(map(cpus.count, cpus))
     assert "## Where the time goes" in page and "Inside the gateway:" in page
+
+
+def test_a_result_from_another_cpu_says_which_and_the_page_describes_the_usual_one() -> None:
+    results = load(RESULTS)
+    usual = next(iter(results.values()))["machine"]
+    other = {**usual, "cpu_model": "Other CPU 9000", "date": "2999-01-01T00:00:00"}
+    first, *rest = results
+    page = render({first: {**results[first], "machine": other}, **{n: results[n] for n in rest}})
+    assert _page_cpu(page) == usual["cpu_model"]  # not the newest: the one most ran on
+    assert f"| {first} (on Other CPU 9000) |" in page and "Other CPU 9000" not in _page_cpu(page)
