@@ -42,11 +42,18 @@ class FakeTriton:
         # row's own peaked distribution, from its bytes).
         self.classes: dict[int, float] | None = None
         self.fail_next = 0  # how many of the next embed calls fail as an outage
+        self.in_flight = 0  # embed calls running now, and the most there ever were
+        self.most_in_flight = 0
 
     async def embed(
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.float32]:
-        await asyncio.sleep(self.delay_s)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
         if self.down or self.fail_next > 0:
             self.fail_next -= 1
             raise TritonUnavailableError("Triton is down (fake)")

@@ -7,6 +7,7 @@ the real ones, unit tests build a `Backends` from fakes.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ class Backends:
     # Image records that search results and listings read, by id.
     records: RecordCache = field(default_factory=RecordCache)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Each event loop's slots for ingest's model calls (see `ingest_calls`).
+    _ingest_calls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     @classmethod
     def create(
@@ -78,6 +83,14 @@ class Backends:
         await self.vectors.close()
         await self.store.close()
         self.pool.shutdown(wait=True)
+
+    def ingest_calls(self) -> asyncio.Semaphore:
+        """Held by each of ingest's model calls: settings.triton.ingest_calls at once. One
+        per event loop, since a semaphore belongs to the loop it first waited in."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._ingest_calls:
+            self._ingest_calls[loop] = asyncio.Semaphore(self.settings.triton.ingest_calls)
+        return self._ingest_calls[loop]
 
     def collection(self, model: SearchModel) -> str:
         return f"{self.settings.milvus.collection_prefix}{model.name}"

@@ -1,4 +1,5 @@
-"""Concurrent ingests in one gateway: one `created` per image, and no needless Milvus read."""
+"""Concurrent ingests in one gateway: one `created` per image, no needless Milvus read, and
+at most `triton.ingest_calls` model calls at once, while searches are not held by them."""
 
 from __future__ import annotations
 
@@ -8,16 +9,24 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import Settings
 from gateway.errors import TritonUnavailableError
-from gateway.services import ingest
+from gateway.services import ingest, search
 from gateway.services.backends import Backends
 from tests.fakes import FakeMilvus, FakeTriton, fake_backends
 from tests.unit.images import shade_jpeg as jpeg
 
 
+def _settings(ingest_calls: int) -> Settings:
+    return Settings.model_validate(
+        {"models": {"enabled": ["clip", "vgg16"]}, "triton": {"ingest_calls": ingest_calls}}
+    )
+
+
 @pytest.fixture
 def backends(tmp_path: Path) -> Iterator[Backends]:
-    made = fake_backends(tmp_path)
+    # Model calls unbounded: these tests are about the per-image locks, not the CPU.
+    made = fake_backends(tmp_path, _settings(ingest_calls=64))
     assert isinstance(made.triton, FakeTriton)
     made.triton.delay_s = 0.05  # long enough for every upload below to be in flight at once
     yield made
@@ -91,3 +100,29 @@ def test_a_stored_image_missing_from_a_collection_is_written_again(backends: Bac
     del milvus.rows["images_vgg16"][str(image_id)]  # a crash between the two upserts
     assert statuses(asyncio.run(at_once(backends, jpeg(4)))) == ["created"]
     assert str(image_id) in milvus.rows["images_vgg16"]
+
+
+@pytest.mark.parametrize("ingest_calls", [1, 3])
+def test_ingest_runs_at_most_its_model_calls_at_once_and_searches_are_not_held(
+    tmp_path: Path, ingest_calls: int
+) -> None:
+    backends = fake_backends(tmp_path, _settings(ingest_calls))
+    triton = backends.triton
+    assert isinstance(triton, FakeTriton)
+    triton.delay_s = 0.05
+
+    async def uploads_and_a_search() -> float:
+        loop = asyncio.get_running_loop()
+        uploading = asyncio.ensure_future(at_once(backends, *[jpeg(s) for s in range(0, 60, 10)]))
+        await asyncio.sleep(0.01)  # the uploads' first calls are running
+        started = loop.time()
+        await search.by_image(backends, jpeg(99), "clip", 3, search.SearchOptions())
+        searched = loop.time() - started
+        assert statuses(await uploading) == ["created"] * 6
+        return searched
+
+    searched = asyncio.run(uploads_and_a_search())
+    backends.pool.shutdown()
+    # Every upload got its two calls; the search's call ran beside the held ones.
+    assert triton.most_in_flight == ingest_calls + 1
+    assert searched < 3 * triton.delay_s  # not behind twelve ingest calls
