@@ -22,6 +22,20 @@ def _bindable_without_reuse(port: int) -> bool:
     return True
 
 
+def _leave_in_time_wait(port: int) -> None:
+    """Puts the port in TIME_WAIT the way a stopped server does: the side bound to it hangs up
+    first. A stopped Milvus usually does this itself, but a gRPC client told to go away may
+    hang up first, and then the port is free and the test proves nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            accepted, _ = listener.accept()
+            accepted.close()  # the port's side closes first: TIME_WAIT stays with it
+            peer.recv(1)  # reads the hang-up, then closes its own side
+
+
 def test_milvus_restarted_at_once_after_a_connected_client_serves_on_its_port(
     tmp_path: Path,
 ) -> None:
@@ -35,6 +49,7 @@ def test_milvus_restarted_at_once_after_a_connected_client_serves_on_its_port(
         # port stays in TIME_WAIT for a minute (the case that used to hang for 180 s).
         server.stop()
         client.close()
+        _leave_in_time_wait(port)
         assert not _bindable_without_reuse(port), "no TIME_WAIT: the case did not arise"
         server.start()
         server.wait_ready()
