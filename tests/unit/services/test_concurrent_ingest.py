@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.errors import TritonUnavailableError
 from gateway.services import ingest, search
 from gateway.services.backends import Backends
+from gateway.services.reembed import reembed
 from tests.fakes import FakeMilvus, FakeTriton, fake_backends
 from tests.unit.images import shade_jpeg as jpeg
 
@@ -126,3 +127,26 @@ def test_ingest_runs_at_most_its_model_calls_at_once_and_searches_are_not_held(
     # Every upload got its two calls; the search's call ran beside the held ones.
     assert triton.most_in_flight == ingest_calls + 1
     assert searched < 3 * triton.delay_s  # not behind twelve ingest calls
+
+
+def test_a_reindex_beside_uploads_takes_turns_with_their_model_calls(tmp_path: Path) -> None:
+    backends = fake_backends(tmp_path, _settings(ingest_calls=1))
+    triton = backends.triton
+    assert isinstance(triton, FakeTriton)
+    stored = asyncio.run(at_once(backends, *[jpeg(s) for s in range(0, 40, 10)]))
+    ids = [r.results[0].id for r in stored if isinstance(r, ingest.IngestReport)]
+    assert len(ids) == 4
+    triton.delay_s = 0.05
+    model = backends.models[0]
+
+    async def reindex_and_uploads() -> int:
+        uploading = at_once(backends, *[jpeg(s) for s in range(5, 45, 10)])
+        written, reports = await asyncio.gather(
+            reembed(backends, model, f"images_{model.name}", ids, lambda i, c: None), uploading
+        )
+        assert statuses(reports) == ["created"] * 4
+        return written
+
+    assert asyncio.run(reindex_and_uploads()) == 4
+    backends.pool.shutdown()
+    assert triton.most_in_flight == 1  # the reindex's calls waited their turn, too
