@@ -134,7 +134,7 @@ def test_a_reindex_beside_uploads_takes_turns_with_their_model_calls(tmp_path: P
     triton = backends.triton
     assert isinstance(triton, FakeTriton)
     stored = asyncio.run(at_once(backends, *[jpeg(s) for s in range(0, 40, 10)]))
-    ids = [r.results[0].id for r in stored if isinstance(r, ingest.IngestReport)]
+    ids = [str(r.results[0].id) for r in stored if isinstance(r, ingest.IngestReport)]
     assert len(ids) == 4
     triton.delay_s = 0.05
     model = backends.models[0]
