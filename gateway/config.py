@@ -63,10 +63,10 @@ class TritonSettings(BaseModel):
     timeout_s: float = 30.0
     retry_after_s: int = 5
     # Ingest's model calls in Triton at once, across every upload, reindex and repair
-    # (searches do not wait for them). On a CPU each call already uses every core, so more
-    # calls only share the cores with searches: on 2 cores, image search p99 while 2 clients
-    # upload fell from 208 to 76 ms at 1, and ingest alone kept its rate. A GPU server may
-    # want more.
+    # (searches do not wait for them); calls for one model that wait for a turn go together
+    # as one batch. On a CPU each call already uses every core, so more calls only share the
+    # cores with searches: on 2 cores, image search p99 while 2 clients upload fell from 208
+    # to 76 ms at 1, and ingest alone kept its rate. A GPU server may want more.
     ingest_calls: int = Field(default=1, ge=1)
 
 

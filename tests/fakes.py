@@ -44,10 +44,12 @@ class FakeTriton:
         self.fail_next = 0  # how many of the next embed calls fail as an outage
         self.in_flight = 0  # embed calls running now, and the most there ever were
         self.most_in_flight = 0
+        self.batches: list[tuple[str, int]] = []  # each embed call's model and rows
 
     async def embed(
         self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
     ) -> npt.NDArray[np.float32]:
+        self.batches.append((spec.name, len(batch)))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

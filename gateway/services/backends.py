@@ -19,6 +19,7 @@ from gateway.errors import ErrorKind, PicSearchError, ValidationError
 from gateway.models.clip_tokenizer import ClipTokenizer
 from gateway.models.registry import search_models
 from gateway.models.spec import SearchModel, TritonModelSpec, is_random
+from gateway.services.ingest_turns import IngestTurns
 from gateway.services.leftovers import Leftovers
 from gateway.services.record_cache import RecordCache
 from gateway.services.single_flight import SingleFlight
@@ -56,8 +57,8 @@ class Backends:
     # Image records that search results and listings read, by id.
     records: RecordCache = field(default_factory=RecordCache)
     _init_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Each event loop's slots for ingest's model calls (see `ingest_calls`).
-    _ingest_calls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
+    # Each event loop's turns for ingest's model calls (see `ingest_turns`).
+    _ingest_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IngestTurns] = field(
         default_factory=weakref.WeakKeyDictionary
     )
 
@@ -84,13 +85,15 @@ class Backends:
         await self.store.close()
         self.pool.shutdown(wait=True)
 
-    def ingest_calls(self) -> asyncio.Semaphore:
-        """Held by each of ingest's model calls: settings.triton.ingest_calls at once. One
-        per event loop, since a semaphore belongs to the loop it first waited in."""
+    def ingest_turns(self) -> IngestTurns:
+        """What ingest, reindex and repair call Triton through: settings.triton.ingest_calls
+        calls at once (services/ingest_turns.py). One per event loop, since a semaphore
+        belongs to the loop it first waited in (tests run several loops)."""
         loop = asyncio.get_running_loop()
-        if loop not in self._ingest_calls:
-            self._ingest_calls[loop] = asyncio.Semaphore(self.settings.triton.ingest_calls)
-        return self._ingest_calls[loop]
+        if loop not in self._ingest_turns:
+            turns = IngestTurns(self.triton, self.settings.triton.ingest_calls)
+            self._ingest_turns[loop] = turns
+        return self._ingest_turns[loop]
 
     def collection(self, model: SearchModel) -> str:
         return f"{self.settings.milvus.collection_prefix}{model.name}"

@@ -263,19 +263,17 @@ async def _already_there(
 async def _embed(
     backends: Backends, images: list[PreparedImage]
 ) -> tuple[dict[str, npt.NDArray[np.float32]], list[PhotoTags | None]]:
-    """One Triton batch per model; across every upload at most settings.triton.ingest_calls
-    of them run at once (searches are not held). The label model's batch also gives each
-    image's tags (services/tags.py), from the same inference."""
+    """One Triton batch per model, taking turns with every other upload's
+    (services/ingest_turns.py; searches never wait for a turn). The label model's batch also
+    gives each image's tags (services/tags.py), from the same inference."""
     labeller = label_model(backends)
 
     async def run(model: SearchModel) -> npt.NDArray[np.float32]:
         batch = np.stack([image.inputs[model.image_model.name] for image in images])
-        async with backends.ingest_calls():
-            if model is not labeller:
-                return await backends.triton.embed(model.image_model, batch)
-            vectors, probabilities = await backends.triton.embed_with_labels(
-                model.image_model, batch
-            )
+        turns = backends.ingest_turns()
+        if model is not labeller:
+            return await turns.embed(model.image_model, batch)
+        vectors, probabilities = await turns.embed_with_labels(model.image_model, batch)
         labels.extend(await backends.run_cpu(lambda: [photo_tags(p) for p in probabilities]))
         return vectors
 

@@ -1,7 +1,8 @@
 """Re-embedding stored originals into a collection: what `check --repair` does for images
 missing a vector and `reindex` does for every image. Both write rows from the stored record,
 so a row always carries what its record says (metadata, capture facts). Their model calls
-take ingest's slots (`triton.ingest_calls`): background work, which searches go ahead of."""
+take turns with ingest's (services/ingest_turns.py): background work that searches go ahead
+of."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ async def reembed(
         if not records:
             continue
         records = await _with_tags(backends, records, originals)
-        async with backends.ingest_calls():  # a reindex beside uploads takes turns with them
-            vectors = await backends.triton.embed(model.image_model, np.stack(inputs))
+        # A reindex beside uploads takes turns with them: searches go first.
+        vectors = await backends.ingest_turns().embed(model.image_model, np.stack(inputs))
         rows = [VectorRow.of(r, v).as_fields() for r, v in zip(records, vectors, strict=True)]
         await backends.vectors.upsert(collection, rows)
         written += len(rows)
@@ -86,10 +87,9 @@ async def _with_tags(
         )
         for n in untagged
     ]
-    async with backends.ingest_calls():
-        _, probabilities = await backends.triton.embed_with_labels(
-            spec, np.stack([image.inputs[spec.name] for image in images])
-        )
+    _, probabilities = await backends.ingest_turns().embed_with_labels(
+        spec, np.stack([image.inputs[spec.name] for image in images])
+    )
     tagged = list(records)
     for n, row in zip(untagged, probabilities, strict=True):
         tagged[n] = records[n].with_tags(photo_tags(row).record_fields())

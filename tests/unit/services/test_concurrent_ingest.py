@@ -124,8 +124,10 @@ def test_ingest_runs_at_most_its_model_calls_at_once_and_searches_are_not_held(
 
     searched = asyncio.run(uploads_and_a_search())
     backends.pool.shutdown()
-    # Every upload got its two calls; the search's call ran beside the held ones.
+    # The search's call ran beside ingest's; the uploads that waited for a turn shared it.
     assert triton.most_in_flight == ingest_calls + 1
+    assert sum(n for _, n in triton.batches) == 6 * 2 + 1  # each upload's two models; the search
+    assert len(triton.batches) < 6 * 2 + 1
     assert searched < 3 * triton.delay_s  # not behind twelve ingest calls
 
 
