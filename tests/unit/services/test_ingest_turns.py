@@ -12,6 +12,7 @@ import pytest
 from gateway.errors import TritonUnavailableError
 from gateway.models.registry import EFFICIENTNET_LITE0, VGG16
 from gateway.models.spec import TritonModelSpec
+from gateway.services import ingest_turns
 from gateway.services.ingest_turns import IngestTurns
 from tests.fakes import FakeTriton
 
@@ -41,14 +42,14 @@ def test_a_lone_call_goes_at_once_with_its_rows() -> None:
 
 def test_calls_that_wait_for_a_turn_share_it_and_each_gets_its_own_rows() -> None:
     fake = triton()
-    batches = [rows(seed, n) for seed, n in ((1, 1), (2, 3), (3, 1), (4, 2))]
+    batches = [rows(seed, n) for seed, n in ((1, 1), (2, 2), (3, 1))]
 
     async def together() -> list[npt.NDArray[np.float32]]:
         turns = IngestTurns(fake, slots=1)
         return list(await asyncio.gather(*(turns.embed(SPEC, b) for b in batches)))
 
     got = asyncio.run(together())
-    assert fake.batches == [(SPEC.name, 7)]  # one call for all four
+    assert fake.batches == [(SPEC.name, 4)]  # one call for all three
     for batch, answer in zip(batches, got, strict=True):
         np.testing.assert_array_equal(answer, asyncio.run(FakeTriton().embed(SPEC, batch)))
 
@@ -64,6 +65,23 @@ def test_calls_arriving_during_a_turn_go_together_in_the_next() -> None:
 
     asyncio.run(staggered())
     assert fake.batches == [(SPEC.name, 1), (SPEC.name, 4)]
+
+
+def test_a_turn_holds_at_most_max_rows_and_a_larger_call_goes_alone() -> None:
+    fake = triton()
+    sizes = (1, 2, 1, 1, 16, 1)
+
+    async def many() -> list[npt.NDArray[np.float32]]:
+        turns = IngestTurns(fake, slots=1)
+        busy = asyncio.ensure_future(turns.embed(SPEC, rows(0)))
+        await asyncio.sleep(0.005)  # the rest wait for the next turn
+        waiting = [turns.embed(SPEC, rows(seed, n)) for seed, n in enumerate(sizes, 1)]
+        return [await busy, *await asyncio.gather(*waiting)]
+
+    got = asyncio.run(many())
+    assert ingest_turns.MAX_ROWS == 4
+    assert [n for _, n in fake.batches] == [1, 4, 1, 16, 1]  # in the order they waited
+    assert [len(answer) for answer in got] == [1, *sizes]
 
 
 @pytest.mark.parametrize("slots", [1, 2])
