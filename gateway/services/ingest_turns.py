@@ -22,7 +22,8 @@ from gateway.models.spec import TritonModelSpec
 
 # Rows per turn: on a CPU most of batching's gain is had by 4 (CLIP's image tower: 69, 53, 45
 # and 42 ms an image at 1, 2, 4 and 8, bench/results/batching.json), while a longer turn holds
-# the cores longer against a search that arrives meanwhile. A larger call goes alone.
+# the cores longer against a search that arrives meanwhile. A larger call (reindex's) is
+# split, and its parts take turns.
 MAX_ROWS = 4
 Arrays = Sequence[npt.NDArray[np.float32]]  # each output, one row per input row
 _Rows = npt.NDArray[np.generic]
@@ -67,9 +68,15 @@ class IngestTurns:
     async def _call(
         self, key: tuple[str, bool], batch: npt.NDArray[np.generic], run: _Run
     ) -> Arrays:
-        answer: asyncio.Future[Arrays] = asyncio.get_running_loop().create_future()
-        self._join(key, batch, answer, run)
-        return await answer
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[Arrays]] = []
+        for start in range(0, len(batch), MAX_ROWS):  # a larger call takes several turns
+            answers.append(loop.create_future())
+            self._join(key, batch[start : start + MAX_ROWS], answers[-1], run)
+        if len(answers) == 1:
+            return await answers[0]
+        parts = await asyncio.gather(*answers)
+        return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
 
     def _join(
         self, key: tuple[str, bool], rows: _Rows, answer: asyncio.Future[Arrays], run: _Run
@@ -85,8 +92,8 @@ class IngestTurns:
         turn.answers.append(answer)
 
     def _take(self, key: tuple[str, bool], run: _Run) -> list[tuple[_Rows, asyncio.Future[Arrays]]]:
-        """The calls this turn runs: those that waited, up to MAX_ROWS rows (at least one call);
-        the rest wait for the key's next turn, and so do calls that arrive from now on."""
+        """The calls this turn runs: those that waited, up to MAX_ROWS rows; the rest wait for
+        the key's next turn, and so do calls that arrive from now on."""
         turn = self._waiting.pop(key)
         waiting = [
             (rows, answer)
@@ -94,7 +101,7 @@ class IngestTurns:
             if not answer.done()  # a caller cancelled while it waited
         ]
         taken, total = 0, 0
-        while taken < len(waiting) and (taken == 0 or total + len(waiting[taken][0]) <= MAX_ROWS):
+        while taken < len(waiting) and total + len(waiting[taken][0]) <= MAX_ROWS:
             total += len(waiting[taken][0])
             taken += 1
         for rows, answer in waiting[taken:]:

@@ -18,7 +18,7 @@ from gateway.services.backends import Backends
 from gateway.services.stored import ImageRecord, VectorRow
 from gateway.services.tags import label_model, photo_tags
 
-BATCH = 16  # images per Triton call
+BATCH = 16  # images read and upserted per step (their model calls take turns: ingest_turns.py)
 
 
 async def reembed(

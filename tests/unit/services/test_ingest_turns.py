@@ -67,9 +67,9 @@ def test_calls_arriving_during_a_turn_go_together_in_the_next() -> None:
     assert fake.batches == [(SPEC.name, 1), (SPEC.name, 4)]
 
 
-def test_a_turn_holds_at_most_max_rows_and_a_larger_call_goes_alone() -> None:
+def test_a_turn_holds_at_most_max_rows_and_a_larger_call_takes_several() -> None:
     fake = triton()
-    sizes = (1, 2, 1, 1, 16, 1)
+    sizes = (1, 2, 1, 1, 10, 1)
 
     async def many() -> list[npt.NDArray[np.float32]]:
         turns = IngestTurns(fake, slots=1)
@@ -80,8 +80,12 @@ def test_a_turn_holds_at_most_max_rows_and_a_larger_call_goes_alone() -> None:
 
     got = asyncio.run(many())
     assert ingest_turns.MAX_ROWS == 4
-    assert [n for _, n in fake.batches] == [1, 4, 1, 16, 1]  # in the order they waited
+    # In the order they waited (none overtakes): 1 + 2 + 1, then 1, then the 10 rows as
+    # 4, 4 and 2, the last part with the call after it.
+    assert [n for _, n in fake.batches] == [1, 4, 1, 4, 4, 2 + 1]
     assert [len(answer) for answer in got] == [1, *sizes]
+    large = rows(5, 10)
+    np.testing.assert_array_equal(got[5], asyncio.run(FakeTriton().embed(SPEC, large)))
 
 
 @pytest.mark.parametrize("slots", [1, 2])
