@@ -4,8 +4,8 @@ On a CPU one Triton call already uses every core, so ingest (uploads, the gRPC s
 reindex, repair) runs `triton.ingest_calls` model calls at once and searches, which never
 take a turn, do not share the cores with a pile of them. One-image uploads then reach Triton
 one image per call, and its dynamic batcher has nothing to batch. So the calls for one model
-(and one set of outputs) that wait for a turn go together, as one batch, when it comes: eight
-uploaders cost one call per model per turn, not eight.
+(and one set of outputs) that wait for a turn go together, as one batch of up to MAX_ROWS,
+when it comes: eight one-image uploaders cost two calls per model, not eight.
 """
 
 from __future__ import annotations
@@ -117,7 +117,10 @@ class IngestTurns:
                     outputs = await run(np.concatenate([rows for rows, _ in wanted]))
                     start = 0
                     for rows, answer in wanted:
-                        answer.set_result([output[start : start + len(rows)] for output in outputs])
+                        if not answer.done():  # its caller may have gone meanwhile
+                            answer.set_result(
+                                [output[start : start + len(rows)] for output in outputs]
+                            )
                         start += len(rows)
         except Exception as exc:  # every call of the turn fails as the turn did
             for _, answer in wanted:

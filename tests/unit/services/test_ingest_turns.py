@@ -152,3 +152,22 @@ def test_a_call_cancelled_while_it_waits_is_left_out_of_the_turn() -> None:
 
     asyncio.run(one_gives_up())
     assert fake.batches == [(SPEC.name, 1), (SPEC.name, 1)]  # the 5 rows never went
+
+
+def test_a_caller_gone_during_its_turn_leaves_the_others_their_answers() -> None:
+    fake = triton()
+
+    async def one_leaves_mid_turn() -> npt.NDArray[np.float32]:
+        turns = IngestTurns(fake, slots=1)
+        busy = asyncio.ensure_future(turns.embed(SPEC, rows(1)))
+        await asyncio.sleep(0.005)
+        leaving = asyncio.ensure_future(turns.embed(SPEC, rows(2)))
+        staying = asyncio.ensure_future(turns.embed(SPEC, rows(3)))
+        await busy
+        await asyncio.sleep(0.005)  # their shared turn is with Triton now
+        leaving.cancel()
+        return await staying
+
+    got = asyncio.run(one_leaves_mid_turn())
+    assert fake.batches == [(SPEC.name, 1), (SPEC.name, 2)]
+    np.testing.assert_array_equal(got, asyncio.run(FakeTriton().embed(SPEC, rows(3))))
