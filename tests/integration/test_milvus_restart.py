@@ -45,8 +45,9 @@ def test_milvus_restarted_at_once_after_a_connected_client_serves_on_its_port(
     with server:
         client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=30)
         client.create_collection("kept", dimension=4)
-        # Stopped while the client is connected: the server closes the connection, so its
-        # port stays in TIME_WAIT for a minute (the case that used to hang for 180 s).
+        # Stopped while the client is connected, the server usually closes the connection and
+        # leaves its port in TIME_WAIT for a minute (the case that used to hang for 180 s);
+        # `_leave_in_time_wait` makes sure of it.
         server.stop()
         client.close()
         _leave_in_time_wait(port)
