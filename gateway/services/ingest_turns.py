@@ -5,20 +5,21 @@ reindex, repair) runs `triton.ingest_calls` model calls at once and searches, wh
 take a turn, do not share the cores with a pile of them. One-image uploads then reach Triton
 one image per call, and its dynamic batcher has nothing to batch. So the calls for one model
 (and one set of outputs) that wait for a turn go together, as one batch of up to MAX_ROWS,
-when it comes: eight one-image uploaders cost two calls per model, not eight.
+when it comes (gateway/shared_calls.py): eight one-image uploaders cost two calls per model,
+not eight.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+import itertools
 
 import numpy as np
 import numpy.typing as npt
 
 from gateway.clients.base import Embedder
 from gateway.models.spec import TritonModelSpec
+from gateway.shared_calls import SharedCalls
 
 # Rows per turn: on a CPU most of batching's gain is had by 4 (CLIP's image tower: 69, 53, 45
 # and 42 ms an image at 1, 2, 4 and 8, bench/results/batching.json), while a longer turn holds
@@ -28,17 +29,9 @@ from gateway.models.spec import TritonModelSpec
 # upload have a longer tail (p99 363-426 against 136 ms, p90 unchanged). A larger call
 # (reindex's) is split, and its parts take turns.
 MAX_ROWS = 4
-Arrays = Sequence[npt.NDArray[np.float32]]  # each output, one row per input row
 _Rows = npt.NDArray[np.generic]
-_Run = Callable[[_Rows], Awaitable[Arrays]]
-
-
-@dataclass
-class _Turn:
-    """The calls for one key that wait for the next turn: their rows and their answers."""
-
-    rows: list[_Rows] = field(default_factory=list)
-    answers: list[asyncio.Future[Arrays]] = field(default_factory=list)
+_Outputs = list[npt.NDArray[np.float32]]  # each output, one row per input row
+_Key = tuple[TritonModelSpec, bool]  # the model, and whether its labels are wanted too
 
 
 class IngestTurns:
@@ -46,89 +39,39 @@ class IngestTurns:
 
     def __init__(self, triton: Embedder, slots: int) -> None:
         self._triton = triton
-        self._slots = asyncio.Semaphore(slots)
-        self._waiting: dict[tuple[str, bool], _Turn] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        turn = asyncio.Semaphore(slots)  # one for every model's calls
+        self._calls: SharedCalls[_Key, _Rows, _Outputs] = SharedCalls(
+            self._run, most=MAX_ROWS, size=len, slot=lambda: turn, one_call_per_key=False
+        )
 
-    async def embed(
-        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
-    ) -> npt.NDArray[np.float32]:
-        async def run(rows: npt.NDArray[np.generic]) -> Arrays:
-            return [await self._triton.embed(spec, rows)]
-
-        (embeddings,) = await self._call((spec.name, False), batch, run)
+    async def embed(self, spec: TritonModelSpec, batch: _Rows) -> npt.NDArray[np.float32]:
+        (embeddings,) = await self._call((spec, False), batch)
         return embeddings
 
     async def embed_with_labels(
-        self, spec: TritonModelSpec, batch: npt.NDArray[np.generic]
+        self, spec: TritonModelSpec, batch: _Rows
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        async def run(rows: npt.NDArray[np.generic]) -> Arrays:
-            return await self._triton.embed_with_labels(spec, rows)
-
-        embeddings, probabilities = await self._call((spec.name, True), batch, run)
+        embeddings, probabilities = await self._call((spec, True), batch)
         return embeddings, probabilities
 
-    async def _call(
-        self, key: tuple[str, bool], batch: npt.NDArray[np.generic], run: _Run
-    ) -> Arrays:
-        loop = asyncio.get_running_loop()
-        answers: list[asyncio.Future[Arrays]] = []
-        for start in range(0, len(batch), MAX_ROWS):  # a larger call takes several turns
-            answers.append(loop.create_future())
-            self._join(key, batch[start : start + MAX_ROWS], answers[-1], run)
-        if len(answers) == 1:
-            return await answers[0]
-        parts = await asyncio.gather(*answers)
-        return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
-
-    def _join(
-        self, key: tuple[str, bool], rows: _Rows, answer: asyncio.Future[Arrays], run: _Run
-    ) -> None:
-        """Into the key's next turn; the first to wait for it asks for the turn, for all."""
-        turn = self._waiting.get(key)
-        if turn is None:
-            turn = self._waiting[key] = _Turn()
-            task = asyncio.get_running_loop().create_task(self._send(key, run))
-            self._sending.add(task)  # the loop keeps only a weak reference to a task
-            task.add_done_callback(self._sending.discard)
-        turn.rows.append(rows)
-        turn.answers.append(answer)
-
-    def _take(self, key: tuple[str, bool], run: _Run) -> list[tuple[_Rows, asyncio.Future[Arrays]]]:
-        """The calls this turn runs: those that waited, up to MAX_ROWS rows; the rest wait for
-        the key's next turn, and so do calls that arrive from now on."""
-        turn = self._waiting.pop(key)
-        waiting = [
-            (rows, answer)
-            for rows, answer in zip(turn.rows, turn.answers, strict=True)
-            if not answer.done()  # a caller cancelled while it waited
+    async def _call(self, key: _Key, batch: _Rows) -> _Outputs:
+        # A larger call takes several turns; its parts join in order, before any runs.
+        parts = [
+            self._calls.submit(key, batch[i : i + MAX_ROWS]) for i in range(0, len(batch), MAX_ROWS)
         ]
-        taken, total = 0, 0
-        while taken < len(waiting) and total + len(waiting[taken][0]) <= MAX_ROWS:
-            total += len(waiting[taken][0])
-            taken += 1
-        for rows, answer in waiting[taken:]:
-            self._join(key, rows, answer, run)
-        return waiting[:taken]
+        if len(parts) == 1:  # an upload's: no copy
+            return await parts[0]
+        answers = await asyncio.gather(*parts)
+        return [np.concatenate(outputs) for outputs in zip(*answers, strict=True)]
 
-    async def _send(self, key: tuple[str, bool], run: _Run) -> None:
-        wanted: list[tuple[_Rows, asyncio.Future[Arrays]]] = []
-        try:
-            async with self._slots:
-                wanted = self._take(key, run)
-                if wanted:
-                    outputs = await run(np.concatenate([rows for rows, _ in wanted]))
-                    start = 0
-                    for rows, answer in wanted:
-                        if not answer.done():  # its caller may have gone meanwhile
-                            answer.set_result(
-                                [output[start : start + len(rows)] for output in outputs]
-                            )
-                        start += len(rows)
-        except Exception as exc:  # every call of the turn fails as the turn did
-            for _, answer in wanted:
-                if not answer.done():
-                    answer.set_exception(exc)
-        finally:  # cancelled (the gateway stopping): so are the calls that waited on it
-            for _, answer in wanted:
-                answer.cancel()
+    async def _run(self, key: _Key, parts: list[_Rows]) -> list[_Outputs]:
+        """One Triton call for the parts of a turn; each part gets its own rows back."""
+        spec, with_labels = key
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        outputs = (
+            list(await self._triton.embed_with_labels(spec, rows))
+            if with_labels
+            else [await self._triton.embed(spec, rows)]
+        )
+        starts = np.cumsum([0, *map(len, parts)])
+        return [[output[a:b] for output in outputs] for a, b in itertools.pairwise(starts)]
