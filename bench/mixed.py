@@ -122,7 +122,7 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                "Milvus' query node busy with the uploads' inserts",
                f"{milvus:.1f} ms" if milvus is not None else "no milvus stage"),
         target("ingest while searches run: / ingest alone (worst cell)", f">= {INGEST_KEPT}",
-               kept, kept >= INGEST_KEPT, "searches ahead in Triton's queues",
+               kept, kept >= INGEST_KEPT, "searches and ingest share the 2 cores",
                f"{kept:.2f} of the idle rate"),
     ]  # fmt: skip
 

@@ -8,7 +8,6 @@ from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc import aio as grpc_aio
 from tritonclient.utils import InferenceServerException
 
-from gateway.clients import priority
 from gateway.clients.base import ModelServing
 from gateway.clients.retry import with_retries
 from gateway.config import TritonSettings
@@ -94,7 +93,6 @@ class TritonClient:
                 spec.name,
                 [tensor],
                 outputs=requested,
-                priority=priority.current(),  # searches ahead of ingest (clients/priority.py)
                 client_timeout=self.settings.timeout_s,
             )
             arrays = []

@@ -21,7 +21,6 @@ from typing import Literal
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from gateway.clients import priority
 from gateway.export import cpu_runtimes
 from gateway.models.spec import (
     COPY_PARAMETER,
@@ -96,14 +95,12 @@ def build_config(
     config.dynamic_batching.max_queue_delay_microseconds = (
         spec.batching.max_queue_delay_microseconds
     )
-    if spec.is_image_model:
-        # Searches ask for level 1 and batch ahead of ingest and every client that names no
-        # priority (gateway/clients/priority.py). A text tower serves searches alone, so it
-        # has no levels: with them, Triton held a ragged request whose length differed from
-        # the one before for its batcher's idle wait, 0.5 s (measured: p99 517 ms against
-        # 15 ms without, one client cycling through the everyday queries).
-        config.dynamic_batching.priority_levels = priority.LEVELS
-        config.dynamic_batching.default_priority_level = priority.BACKGROUND
+    # No priority levels. Ingest's model calls take turns in the gateway, so a model's queue
+    # holds at most `triton.ingest_calls` ingest requests (one by default) ahead of a search;
+    # and with levels, Triton's batcher
+    # stranded a search in an idle model's queue until the next request came (or its idle
+    # wait, 0.5 s): 3 of 1,126 searches held 170-180 ms while 2 clients uploaded, 22 with no
+    # queue delay, none without levels (Triton traces; the text tower did the same before).
     kind = mc.ModelInstanceGroup.KIND_CPU if variant == "cpu" else mc.ModelInstanceGroup.KIND_GPU
     config.instance_group.add(count=1, kind=kind)
     # One zero-filled request at load time, so the first user does not pay graph tracing.

@@ -24,10 +24,10 @@ from gateway.shared_calls import SharedCalls
 # Rows per turn: on a CPU most of batching's gain is had by 4 (CLIP's image tower: 69, 53, 45
 # and 42 ms an image at 1, 2, 4 and 8, bench/results/batching.json), while a longer turn holds
 # the cores longer against a search that arrives meanwhile. Measured on 2 cores (mixed
-# benchmark) against 1 row a turn: searches while 2 clients upload p99 82-93 against 141 ms,
-# ingest under 8 searchers 0.40-0.44 of its idle rate against 0.32; but searches while 8
-# upload have a longer tail (p99 363-426 against 136 ms, p90 unchanged). A larger call
-# (reindex's) is split, and its parts take turns.
+# benchmark, then 300 searches a cell) against 1 row a turn: searches while 2 clients upload
+# p99 82-93 against 141 ms, ingest under 8 searchers 0.40-0.44 of its idle rate against
+# 0.32; but searches while 8 upload had a longer tail (p99 363-426 against 136 ms, p90
+# unchanged). A larger call (reindex's) is split, and its parts take turns.
 MAX_ROWS = 4
 _Rows = npt.NDArray[np.generic]
 _Outputs = list[npt.NDArray[np.float32]]  # each output, one row per input row

@@ -11,7 +11,6 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.capture import TAKEN_NONE
-from gateway.clients import priority
 from gateway.clients.base import Hit
 from gateway.errors import (
     NotFoundError,
@@ -213,7 +212,7 @@ async def by_image(
         image = await backends.run_cpu(
             prepare_image, data, [model.image_model], backends.settings.limits, thumbnail=False
         )
-    with stage("triton"), priority.searching():  # ahead of ingest in Triton's queues
+    with stage("triton"):
         vectors = await backends.triton.embed(
             model.image_model, image.inputs[model.image_model.name][None]
         )
@@ -246,7 +245,7 @@ async def by_text(
     with stage("tokenize"):
         # Only as long as the query: clip_text runs each batch at its longest row's length.
         ids = backends.tokenizer.tokenize([text], trim=True)
-    with stage("triton"), priority.searching():  # ahead of ingest in Triton's queues
+    with stage("triton"):
         vectors = await backends.triton.embed(model.text_model, ids)
     result = await _search(backends, model, vectors[0], k, checked, started)
     notice = text_search_notice(model, result.random_weights)
