@@ -92,7 +92,7 @@ def machine(tiny: bool) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
-        "commit": _run(["git", "rev-parse", "--short", "HEAD"]).strip() or "unknown",
+        "commit": _commit(),
         "tiny": tiny,
     }
 
@@ -113,6 +113,15 @@ def served_weights(stack: Stack) -> dict[str, str]:
         except (OSError, KeyError, ValueError):
             out[model] = "unknown"
     return out
+
+
+def _commit() -> str:
+    """HEAD, marked when tracked files differ from it: the result then measured more than
+    that commit. The benchmark's own outputs do not count."""
+    head = _run(["git", "rev-parse", "--short", "HEAD"]).strip()
+    outputs = (":!bench/results", ":!docs/performance.md")
+    changed = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs])
+    return f"{head}+uncommitted" if head and changed.strip() else head or "unknown"
 
 
 def _run(argv: list[str]) -> str:

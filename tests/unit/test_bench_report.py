@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from bench import common
 from bench.common import RESULTS
 from bench.report import PAGE, load, render
 
@@ -58,3 +59,17 @@ def test_a_result_from_another_cpu_says_which_and_the_page_describes_the_usual_o
     page = render({**results, first: {**results[first], "machine": other}})
     assert _page_cpu(page) == usual["cpu_model"]  # not the newest: the one most ran on
     assert f"| {first} (on Other CPU 9000) |" in page and "Other CPU 9000" not in _page_cpu(page)
+
+
+def test_a_result_measured_with_uncommitted_changes_says_so(monkeypatch: Any) -> None:
+    status = {"value": ""}
+
+    def run(argv: list[str]) -> str:
+        if argv[0] != "git":
+            return ""  # lscpu
+        return "abc1234\n" if argv[1] == "rev-parse" else status["value"]
+
+    monkeypatch.setattr(common, "_run", run)
+    assert common.machine(tiny=True)["commit"] == "abc1234"
+    status["value"] = " M gateway/export/triton_config.py\n"
+    assert common.machine(tiny=True)["commit"] == "abc1234+uncommitted"
