@@ -83,11 +83,16 @@ def _http_config(settings: Settings, backends: Backends, keys: list[bytes]) -> u
         timeout_keep_alive=settings.server.keep_alive_s,
         access_log=False,  # ours (gateway.access) carries the request id and timing
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_s),
+        log_config=None,  # see run()
     )
 
 
 def run(settings: Settings) -> None:
     """`serve` on the event loop uvicorn would choose (uvloop where installed)."""
-    loop_factory = uvicorn.Config(app=None).get_loop_factory()  # type: ignore[arg-type]
+    # log_config=None: logging is configured once, by gateway/logs.py, and uvicorn's loggers
+    # propagate to it. uvicorn's own config (dictConfig) would close every handler in the
+    # process each time a Config is made, a test runner's too, and log in a second format.
+    config = uvicorn.Config(app=None, log_config=None)  # type: ignore[arg-type]
+    loop_factory = config.get_loop_factory()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve(settings))
