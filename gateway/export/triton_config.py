@@ -97,10 +97,10 @@ def build_config(
     )
     # No priority levels. Ingest's model calls take turns in the gateway, so a model's queue
     # holds at most `triton.ingest_calls` ingest requests (one by default) ahead of a search;
-    # and with levels, Triton's batcher
-    # stranded a search in an idle model's queue until the next request came (or its idle
-    # wait, 0.5 s): 3 of 1,126 searches held 170-180 ms while 2 clients uploaded, 22 with no
-    # queue delay, none without levels (Triton traces; the text tower did the same before).
+    # and with levels, Triton's batcher stranded a search in an idle model's queue until the
+    # next request came (or its idle wait, 0.5 s): 3 of 1,126 searches held 170-180 ms while
+    # 2 clients uploaded, 22 with no queue delay, none without levels (Triton traces; the
+    # text tower did the same before).
     kind = mc.ModelInstanceGroup.KIND_CPU if variant == "cpu" else mc.ModelInstanceGroup.KIND_GPU
     config.instance_group.add(count=1, kind=kind)
     # One zero-filled request at load time, so the first user does not pay graph tracing.
