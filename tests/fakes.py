@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,15 @@ from gateway.models.tagging import rank_score
 from gateway.services.backends import Backends
 from gateway.store.local import LocalImageStore
 from tests.milvus_expressions import matches
+
+
+async def until_called(calls: Sized, n: int) -> None:
+    """Lets the loop run until a fake's `calls` holds `n` (a held call is then out)."""
+    for _ in range(100):
+        if len(calls) >= n:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(calls)} calls, expected {n}")
 
 
 class FakeTriton:

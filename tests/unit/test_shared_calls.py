@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from gateway.shared_calls import SharedCalls
+from tests.fakes import until_called
 
 
 class Held:
@@ -23,20 +24,12 @@ class Held:
         return [2 * p for p in parts]
 
 
-async def _until(held: Held, calls: int) -> None:
-    for _ in range(100):
-        if len(held.calls) >= calls:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{len(held.calls)} calls, expected {calls}")
-
-
 def test_a_part_larger_than_a_call_holds_goes_alone_and_the_rest_follow() -> None:
     async def scenario() -> list[int]:
         held = Held()
         calls: SharedCalls[str, int, int] = SharedCalls(held.run, most=4, size=lambda p: p)
         first = calls.submit("k", 1)
-        await _until(held, 1)
+        await until_called(held.calls, 1)
         rest = [calls.submit("k", p) for p in (9, 2, 2)]
         held.release.set()
         answers = [await first, *[await a for a in rest]]
@@ -51,7 +44,7 @@ def test_the_gateway_stopping_cancels_the_call_out_and_what_waits_for_the_next()
         held = Held()
         calls: SharedCalls[str, int, int] = SharedCalls(held.run, most=1)
         out, waiting = calls.submit("k", 1), calls.submit("k", 2)
-        await _until(held, 1)
+        await until_called(held.calls, 1)
         senders = [t for t in asyncio.all_tasks() if "SharedCalls._send" in repr(t.get_coro())]
         assert len(senders) == 1
         senders[0].cancel()
@@ -93,9 +86,9 @@ def test_without_one_call_per_key_what_arrives_during_a_call_goes_with_the_next_
             held.run, most=4, slot=lambda: slots, one_call_per_key=False
         )
         first = calls.submit("k", 1)
-        await _until(held, 1)
+        await until_called(held.calls, 1)
         second = [calls.submit("k", p) for p in (2, 3)]
-        await _until(held, 2)  # out beside the first, still held
+        await until_called(held.calls, 2)  # out beside the first, still held
         third = calls.submit("k", 4)  # both slots taken: waits for one
         await asyncio.sleep(0.01)
         assert held.calls == [[1], [2, 3]]

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from gateway.clients.search_batches import MAX_BATCH, SearchBatches
+from tests.fakes import until_called
 
 
 class FakeMilvus:
@@ -27,19 +28,10 @@ class FakeMilvus:
         return [f"{key}:{v[0]:g}" for v in vectors]
 
 
-async def _started(milvus: FakeMilvus, calls: int) -> None:
-    """Lets the loop run until Milvus has been called `calls` times."""
-    for _ in range(100):
-        if len(milvus.calls) >= calls:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{len(milvus.calls)} calls, expected {calls}")
-
-
 async def _held(milvus: FakeMilvus, batches: SearchBatches[str, str]) -> asyncio.Task[str]:
     """A first search of kind "a" that Milvus holds: searches of its kind after it wait."""
     first = asyncio.create_task(batches.search("a", [0.0]))
-    await _started(milvus, 1)
+    await until_called(milvus.calls, 1)
     return first
 
 
@@ -62,7 +54,7 @@ def test_searches_waiting_on_a_busy_kind_share_one_call_and_keep_their_own_answe
         first = await _held(milvus, batches)
         rest = [asyncio.create_task(batches.search("a", [float(i)])) for i in range(1, 6)]
         other = asyncio.create_task(batches.search("b", [9.0]))  # another kind: not held
-        await _started(milvus, 2)
+        await until_called(milvus.calls, 2)
         assert milvus.calls[1] == ("b", [[9.0]])
         milvus.release.set()
         assert await first == "a:0"
