@@ -64,12 +64,7 @@ CLIP = SearchModel(
         # batch run at its longest query's length equals the 77-token result.
         input=Tensor("input_ids", "INT32", (-1,), max_dims=(CLIP_CONTEXT_LENGTH,)),
         output=embedding_output(512),
-        # No queue delay: a query is a few milliseconds of compute, and with one instance
-        # the queries that arrive while it runs are batched anyway; waiting 5 ms for more
-        # cost one client an eighth of its search (issue 29).
-        batching=Batching(
-            max_batch_size=64, preferred_batch_sizes=(16, 64), max_queue_delay_microseconds=0
-        ),
+        batching=Batching(max_batch_size=64, preferred_batch_sizes=(16, 64)),
         preprocess=None,
     ),
     builder="clip",
