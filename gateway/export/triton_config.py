@@ -91,10 +91,12 @@ def build_config(
     model_input.allow_ragged_batch = variant == "cpu" and spec.input.is_variable
     for output in spec.outputs:  # the embedding, then a label head's probabilities
         config.output.add(name=output.name, data_type=_DTYPES[output.dtype], dims=output.dims)
+    # No queue delay (Triton's default, 0): with one instance, what arrives while a batch
+    # runs (tens of ms on a CPU) is batched next anyway, and ingest sends its images as one
+    # call a turn; waiting 5 ms for more cost a lone search a fifth of its time (mixed
+    # benchmark, 2 cores: one client's idle p50 21-22 against 25-27 ms, 46-47 against 37-40
+    # searches/s).
     config.dynamic_batching.preferred_batch_size.extend(spec.batching.preferred_batch_sizes)
-    config.dynamic_batching.max_queue_delay_microseconds = (
-        spec.batching.max_queue_delay_microseconds
-    )
     # No priority levels. Ingest's model calls take turns in the gateway, so a model's queue
     # holds at most `triton.ingest_calls` ingest requests (one by default) ahead of a search;
     # and with levels, Triton's batcher stranded a search in an idle model's queue until the

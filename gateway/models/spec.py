@@ -68,11 +68,6 @@ class Batching:
 
     max_batch_size: int = 32
     preferred_batch_sizes: tuple[int, ...] = (8, 16, 32)
-    # No queue delay: with one instance, what arrives while a batch runs (tens of ms on a
-    # CPU) is batched next anyway, and ingest sends its images as one call a turn; waiting
-    # 5 ms for more cost a lone search a fifth of its time (mixed benchmark, 2 cores:
-    # one client's idle p50 21-22 against 25-27 ms, 46-47 against 37-40 searches/s).
-    max_queue_delay_microseconds: int = 0
 
 
 @dataclass(frozen=True)
